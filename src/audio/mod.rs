@@ -1,0 +1,1 @@
+//! Audio in and out: WAV files, resampling, the reference spectrogram.

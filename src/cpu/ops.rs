@@ -1,0 +1,333 @@
+//! Building blocks of the CPU reference, each named after the PyTorch op it reproduces.
+//! Matrix products go through the `gemm` crate (multi-threaded, AVX2/AVX-512 kernels);
+//! everything else is plain loops with f32 accumulation, max-subtracted softmax and centred
+//! two-pass variance.
+//!
+//! Layouts: `[T, C]` row-major for the transformer models, `[C, T]` for convolutions.
+
+use crate::tensor::Tensor;
+
+/// Products smaller than this many multiply-adds run on one thread (thread start-up dominates).
+const PARALLEL_MIN_FLOPS: usize = 1 << 18;
+
+/// A strided read-only matrix operand: element `(i, j)` is `data[i * rs + j * cs]`.
+#[derive(Clone, Copy)]
+pub struct MatRef<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// Row-major `rows × cols`.
+    pub fn rows(data: &'a [f32], cols: usize) -> Self {
+        MatRef { data, rs: cols, cs: 1 }
+    }
+    /// The transpose of a row-major `cols × rows` matrix (e.g. a `[out, in]` weight as `[in, out]`).
+    pub fn transposed(data: &'a [f32], rows: usize) -> Self {
+        MatRef { data, rs: 1, cs: rows }
+    }
+}
+
+/// `out[m×n] = a[m×k] · b[k×n]` (+ `out` when `accumulate`); `out` is row-major with row stride `n`.
+pub fn matmul_into(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>, out: &mut [f32], accumulate: bool) {
+    assert!(out.len() >= m * n, "matmul output too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            out[..m * n].fill(0.0);
+        }
+        return;
+    }
+    let last = |r: MatRef<'_>, rows: usize, cols: usize| (rows - 1) * r.rs + (cols - 1) * r.cs;
+    assert!(last(a, m, k) < a.data.len() && last(b, k, n) < b.data.len(), "matmul operand out of bounds");
+    let par = if m * n * k >= PARALLEL_MIN_FLOPS { gemm::Parallelism::Rayon(0) } else { gemm::Parallelism::None };
+    // SAFETY: the asserts above keep every strided access of a, b and out inside its slice;
+    // out does not alias a or b (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            out.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
+/// `torch.nn.functional.linear`: `x [T, in] · wᵀ + b` with `w [out, in]` → `[T, out]`.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
+    let (t, din) = (x.dim(0), x.dim(1));
+    let dout = w.dim(0);
+    assert_eq!(w.dim(1), din, "linear: input width");
+    let mut out = vec![0.0; t * dout];
+    if let Some(b) = b {
+        for row in out.chunks_exact_mut(dout) {
+            row.copy_from_slice(b.data());
+        }
+    }
+    matmul_into(t, dout, din, MatRef::rows(x.data(), din), MatRef::transposed(w.data(), din), &mut out, b.is_some());
+    Tensor::new([t, dout], out)
+}
+
+/// Hyper-parameters of a 1-D convolution (PyTorch `Conv1d` semantics, zero padding).
+#[derive(Debug, Clone, Copy)]
+pub struct Conv1dSpec {
+    pub stride: usize,
+    pub padding: usize,
+    pub dilation: usize,
+    pub groups: usize,
+}
+
+impl Conv1dSpec {
+    /// Stride 1, no dilation, one group, `padding` zeros on each side.
+    pub fn same(padding: usize) -> Self {
+        Conv1dSpec { stride: 1, padding, dilation: 1, groups: 1 }
+    }
+}
+
+/// `torch.nn.functional.conv1d` on `x [C_in, T]` with `w [C_out, C_in/groups, K]` → `[C_out, T_out]`.
+pub fn conv1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, spec: Conv1dSpec) -> Tensor {
+    let (cin, t) = (x.dim(0), x.dim(1));
+    let (cout, cin_g, k) = (w.dim(0), w.dim(1), w.dim(2));
+    let g = spec.groups;
+    assert!(g >= 1 && cin == cin_g * g && cout % g == 0, "conv1d: channels {cin} vs weight {:?} groups {g}", w.shape());
+    let span = spec.dilation * (k - 1) + 1;
+    let padded = t + 2 * spec.padding;
+    let tout = if padded >= span { (padded - span) / spec.stride + 1 } else { 0 };
+    let mut out = vec![0.0; cout * tout];
+    if let Some(b) = b {
+        for (row, &bv) in out.chunks_exact_mut(tout.max(1)).zip(b.data()) {
+            row.fill(bv);
+        }
+    }
+    if tout == 0 {
+        return Tensor::new([cout, 0], out);
+    }
+    let cout_g = cout / g;
+    let direct = k == 1 && spec.stride == 1 && spec.padding == 0;
+    let mut col = if direct { Vec::new() } else { vec![0.0; cin_g * k * tout] };
+    for gi in 0..g {
+        let xg = &x.data()[gi * cin_g * t..(gi + 1) * cin_g * t];
+        let bmat = if direct {
+            MatRef::rows(xg, t)
+        } else {
+            im2col(xg, cin_g, t, k, spec, tout, &mut col);
+            MatRef::rows(&col, tout)
+        };
+        let wg = &w.data()[gi * cout_g * cin_g * k..(gi + 1) * cout_g * cin_g * k];
+        let og = &mut out[gi * cout_g * tout..(gi + 1) * cout_g * tout];
+        matmul_into(cout_g, tout, cin_g * k, MatRef::rows(wg, cin_g * k), bmat, og, b.is_some());
+    }
+    Tensor::new([cout, tout], out)
+}
+
+/// Unfolds `x [C, T]` into `col [C·K, T_out]` for a convolution as one matrix product.
+fn im2col(x: &[f32], c: usize, t: usize, k: usize, spec: Conv1dSpec, tout: usize, col: &mut [f32]) {
+    for ci in 0..c {
+        let xr = &x[ci * t..(ci + 1) * t];
+        for kk in 0..k {
+            let row = &mut col[(ci * k + kk) * tout..(ci * k + kk + 1) * tout];
+            let shift = (kk * spec.dilation) as isize - spec.padding as isize;
+            for (o, v) in row.iter_mut().enumerate() {
+                let src = (o * spec.stride) as isize + shift;
+                *v = if src >= 0 && (src as usize) < t { xr[src as usize] } else { 0.0 };
+            }
+        }
+    }
+}
+
+/// `torch.nn.functional.conv_transpose1d` on `x [C_in, T]` with `w [C_in, C_out, K]`
+/// → `[C_out, (T−1)·stride − 2·padding + K]`.
+pub fn conv_transpose1d(x: &Tensor, w: &Tensor, b: Option<&Tensor>, stride: usize, padding: usize) -> Tensor {
+    let (cin, t) = (x.dim(0), x.dim(1));
+    let (wcin, cout, k) = (w.dim(0), w.dim(1), w.dim(2));
+    assert_eq!(cin, wcin, "conv_transpose1d: input channels");
+    let full = (t.max(1) - 1) * stride + k;
+    let tout = full.saturating_sub(2 * padding);
+    // cols[C_out·K, T] = wᵀ[C_out·K, C_in] · x[C_in, T], then scatter-add (col2im).
+    let mut cols = vec![0.0; cout * k * t];
+    matmul_into(cout * k, t, cin, MatRef::transposed(w.data(), cout * k), MatRef::rows(x.data(), t), &mut cols, false);
+    let mut out = vec![0.0; cout * tout];
+    for co in 0..cout {
+        let orow = &mut out[co * tout..(co + 1) * tout];
+        if let Some(b) = b {
+            orow.fill(b.data()[co]);
+        }
+        for kk in 0..k {
+            let crow = &cols[(co * k + kk) * t..(co * k + kk + 1) * t];
+            for (ti, &v) in crow.iter().enumerate() {
+                let pos = ti * stride + kk;
+                if pos >= padding && pos - padding < tout {
+                    orow[pos - padding] += v;
+                }
+            }
+        }
+    }
+    Tensor::new([cout, tout], out)
+}
+
+/// `torch.nn.LayerNorm` over the last dimension of `[rows, C]`, in place.
+pub fn layer_norm_rows(x: &mut Tensor, gamma: &Tensor, beta: &Tensor, eps: f32) {
+    let c = *x.shape().last().unwrap_or(&0);
+    for row in x.data_mut().chunks_exact_mut(c) {
+        layer_norm_slice(row, gamma.data(), beta.data(), eps);
+    }
+}
+
+/// LayerNorm of one vector with affine parameters (centred two-pass variance).
+pub fn layer_norm_slice(row: &mut [f32], gamma: &[f32], beta: &[f32], eps: f32) {
+    let n = row.len() as f32;
+    let mean = row.iter().sum::<f32>() / n;
+    let var = row.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+    let inv = 1.0 / (var + eps).sqrt();
+    for ((v, g), b) in row.iter_mut().zip(gamma).zip(beta) {
+        *v = (*v - mean) * inv * g + b;
+    }
+}
+
+/// Softmax of one row in place (max-subtracted; an all `-inf` row becomes all zeros).
+pub fn softmax_in_place(row: &mut [f32]) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if max == f32::NEG_INFINITY {
+        row.fill(0.0);
+        return;
+    }
+    let mut sum = 0.0;
+    for v in row.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    let inv = 1.0 / sum;
+    row.iter_mut().for_each(|v| *v *= inv);
+}
+
+/// Exact (erf) GELU, `torch.nn.functional.gelu` default.
+pub fn gelu(x: f32) -> f32 {
+    0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
+}
+
+/// `torch.nn.functional.leaky_relu`.
+pub fn leaky_relu(x: f32, slope: f32) -> f32 {
+    if x >= 0.0 {
+        x
+    } else {
+        x * slope
+    }
+}
+
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
+/// Mish: `x · tanh(softplus(x))` (softplus with PyTorch's threshold 20).
+pub fn mish(x: f32) -> f32 {
+    let sp = if x > 20.0 { x } else { x.exp().ln_1p() };
+    x * sp.tanh()
+}
+
+/// Applies `f` to every element in place.
+pub fn map_in_place(x: &mut Tensor, f: impl Fn(f32) -> f32 + Sync) {
+    x.data_mut().iter_mut().for_each(|v| *v = f(*v));
+}
+
+/// `a += b` elementwise.
+pub fn add_in_place(a: &mut Tensor, b: &Tensor) {
+    assert_eq!(a.shape(), b.shape(), "add: shapes");
+    a.data_mut().iter_mut().zip(b.data()).for_each(|(x, y)| *x += y);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naive_conv(x: &Tensor, w: &Tensor, spec: Conv1dSpec) -> Tensor {
+        let (cin, t) = (x.dim(0), x.dim(1));
+        let (cout, cing, k) = (w.dim(0), w.dim(1), w.dim(2));
+        let span = spec.dilation * (k - 1) + 1;
+        let tout = (t + 2 * spec.padding - span) / spec.stride + 1;
+        let cog = cout / spec.groups;
+        let mut out = vec![0.0; cout * tout];
+        for co in 0..cout {
+            let g = co / cog;
+            for o in 0..tout {
+                let mut acc = 0.0;
+                for ci in 0..cing {
+                    for kk in 0..k {
+                        let p = (o * spec.stride + kk * spec.dilation) as isize - spec.padding as isize;
+                        if p >= 0 && (p as usize) < t {
+                            acc += w.data()[(co * cing + ci) * k + kk] * x.data()[(g * cing + ci) * t + p as usize];
+                        }
+                    }
+                }
+                out[co * tout + o] = acc;
+            }
+        }
+        let _ = cin;
+        Tensor::new([cout, tout], out)
+    }
+
+    fn seq(n: usize, s: f32) -> Vec<f32> {
+        (0..n).map(|i| ((i as f32 * 0.37 + s).sin())).collect()
+    }
+
+    #[test]
+    fn conv1d_matches_naive() {
+        for spec in [
+            Conv1dSpec::same(1),
+            Conv1dSpec { stride: 2, padding: 0, dilation: 1, groups: 1 },
+            Conv1dSpec { stride: 1, padding: 5, dilation: 5, groups: 1 },
+            Conv1dSpec { stride: 1, padding: 2, dilation: 1, groups: 2 },
+        ] {
+            let x = Tensor::new([4, 23], seq(92, 0.1));
+            let w = Tensor::new([6, 4 / spec.groups, 3], seq(72 / spec.groups, 0.7));
+            let a = conv1d(&x, &w, None, spec);
+            let b = naive_conv(&x, &w, spec);
+            assert_eq!(a.shape(), b.shape());
+            for (p, q) in a.data().iter().zip(b.data()) {
+                assert!((p - q).abs() < 1e-5);
+            }
+        }
+    }
+
+    #[test]
+    fn conv_transpose_matches_definition() {
+        let (cin, cout, k, s, p, t) = (3, 2, 4, 2, 1, 5);
+        let x = Tensor::new([cin, t], seq(cin * t, 0.2));
+        let w = Tensor::new([cin, cout, k], seq(cin * cout * k, 0.9));
+        let y = conv_transpose1d(&x, &w, None, s, p);
+        let tout = (t - 1) * s - 2 * p + k;
+        assert_eq!(y.shape(), &[cout, tout]);
+        for co in 0..cout {
+            for o in 0..tout {
+                let mut acc = 0.0;
+                for ci in 0..cin {
+                    for ti in 0..t {
+                        for kk in 0..k {
+                            if ti * s + kk == o + p {
+                                acc += x.data()[ci * t + ti] * w.data()[(ci * cout + co) * k + kk];
+                            }
+                        }
+                    }
+                }
+                assert!((y.data()[co * tout + o] - acc).abs() < 1e-5);
+            }
+        }
+    }
+}

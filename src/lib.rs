@@ -1,0 +1,14 @@
+//! sovits-rt: a realtime streaming voice-cloning engine for GPT-SoVITS models.
+//!
+//! Layers (see `../shared/DESIGN.md` and `README.md`): [`checkpoint`] reads the files users
+//! have, [`model`] holds weight structs and the stage traits, [`cpu`] is the f32 reference
+//! implementation of every stage, [`audio`] handles WAV, resampling and spectrograms.
+
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::undocumented_unsafe_blocks)]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod audio;
+pub mod checkpoint;
+pub mod cpu;
+pub mod model;
+pub mod tensor;

@@ -1,0 +1,125 @@
+//! Model definitions independent of where they run: weight structs loaded by name (with
+//! architecture numbers inferred from tensor shapes), and one backend trait per inference
+//! stage. The CPU reference (`crate::cpu`) implements every trait; the CUDA backend will plug
+//! in behind the same traits without touching callers.
+//!
+//! Stages (research/upstream-v2.md §0):
+//! * [`TextToSemantic`]: the GPT prior: prefill, batched KV-cache decode step, sampler;
+//! * [`SovitsDecoder`]: reference style `ge`, prompt-token extraction, tokens → latent `z`;
+//! * [`Vocoder`]: HiFi-GAN, latent → 32 kHz waveform;
+//! * [`Hubert`]: chinese-hubert-base, 16 kHz audio → SSL features;
+//! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`.
+
+pub mod bert;
+pub mod hubert;
+pub mod rng;
+pub mod sampling;
+pub mod sovits;
+pub mod t2s;
+pub mod weights;
+
+use std::path::PathBuf;
+
+use crate::checkpoint::CheckpointError;
+use crate::tensor::Tensor;
+
+pub use weights::Weights;
+
+/// Errors from building or running a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{file}: tensor {name} is missing")]
+    MissingTensor { file: PathBuf, name: String },
+    #[error("{file}: tensor {name} has shape {got:?}, expected {expected:?}")]
+    ShapeMismatch { file: PathBuf, name: String, expected: Vec<usize>, got: Vec<usize> },
+    #[error("{file}: tensor {name} holds a NaN or infinite value at element {index}; the checkpoint is damaged")]
+    NonFinite { file: PathBuf, name: String, index: usize },
+    #[error("{file}: cannot infer the architecture: {reason}")]
+    Architecture { file: PathBuf, reason: String },
+    #[error("models do not fit together: {0}")]
+    Incompatible(String),
+    #[error("invalid input: {0}")]
+    Input(String),
+}
+
+/// Everything the GPT prior needs for one utterance (research/upstream-v2.md §4.3).
+#[derive(Debug, Clone)]
+pub struct T2sPrompt {
+    /// Phone ids of the prompt (reference) text followed by the target text.
+    pub phone_ids: Vec<u32>,
+    /// BERT features aligned with `phone_ids`, `[1024, N]` (zeros for non-Chinese phones).
+    pub bert: Tensor,
+    /// Semantic tokens of the reference clip (empty in reference-free mode).
+    pub prompt_tokens: Vec<u32>,
+}
+
+/// The GPT prior. `Session` holds one utterance's KV cache and position counters.
+pub trait TextToSemantic: Send + Sync {
+    type Session: Send;
+
+    fn config(&self) -> &t2s::T2sConfig;
+
+    /// Runs `[text | prompt tokens]` through every layer with upstream's mask, keeps the KV cache,
+    /// and returns the logits `[vocab]` of the last position.
+    fn prefill(&self, prompt: &T2sPrompt) -> Result<(Self::Session, Vec<f32>), ModelError>;
+
+    /// Feeds one new token to each session (all in one batched pass) and returns each session's
+    /// next logits. `tokens[i]` goes to `sessions[i]`.
+    fn decode_step(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
+}
+
+/// Prior noise for the SoVITS decoder (research/upstream-v2.md §5.2 step 4).
+#[derive(Debug, Clone)]
+pub enum PriorNoise {
+    /// Draw N(0,1) from the counter-based generator with this seed.
+    Seeded(u64),
+    /// Use exactly this `[192, frames]` tensor (tests inject upstream's draw).
+    Given(Tensor),
+}
+
+/// Per-request decode settings.
+#[derive(Debug, Clone)]
+pub struct DecodeParams {
+    /// Latent-space speed factor (>0; 1 = unchanged).
+    pub speed: f32,
+    /// Multiplier of the prior std (upstream 0.5).
+    pub noise_scale: f32,
+    pub noise: PriorNoise,
+}
+
+/// SoVITS `SynthesizerTrn` minus the generator.
+pub trait SovitsDecoder: Send + Sync {
+    fn config(&self) -> &sovits::SovitsConfig;
+
+    /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
+    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError>;
+
+    /// Prompt semantic tokens from HuBERT features `[768, T]` (`ssl_proj` + nearest code).
+    fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError>;
+
+    /// Semantic tokens + target phone ids + `ge` → flow output `z` `[192, frames]`.
+    fn decode_latent(
+        &self,
+        tokens: &[u32],
+        phones: &[u32],
+        ge: &Tensor,
+        params: &DecodeParams,
+    ) -> Result<Tensor, ModelError>;
+}
+
+/// The HiFi-GAN generator (`dec`): latent `[192, frames]` + `ge` → waveform in [-1, 1].
+pub trait Vocoder: Send + Sync {
+    fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError>;
+}
+
+/// chinese-hubert-base: 16 kHz waveform → `last_hidden_state` `[T, hidden]`.
+pub trait Hubert: Send + Sync {
+    fn forward(&self, wav16k: &[f32]) -> Result<Tensor, ModelError>;
+}
+
+/// chinese-roberta-wwm-ext-large: token ids (with `[CLS]`/`[SEP]`) → `hidden_states[-3]` `[n_tok, hidden]`.
+pub trait Bert: Send + Sync {
+    fn hidden_states_sel(&self, input_ids: &[u32]) -> Result<Tensor, ModelError>;
+}
