@@ -12,3 +12,4 @@ pub mod checkpoint;
 pub mod cpu;
 pub mod model;
 pub mod tensor;
+pub mod text;
