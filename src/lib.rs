@@ -10,6 +10,8 @@
 pub mod audio;
 pub mod checkpoint;
 pub mod cpu;
+pub mod error;
 pub mod model;
+pub mod pipeline;
 pub mod tensor;
 pub mod text;

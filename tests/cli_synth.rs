@@ -1,0 +1,150 @@
+//! `sovits-rt synth` end to end on the fixture checkpoints: phones in, 32 kHz WAV out, the same
+//! seed giving the same audio; and the user mistakes the CLI must answer with a clear message.
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sovits-rt"))
+}
+
+fn out_dir() -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sovits-rt-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Phone strings of the reference transcript and the target sentence, from the fixture metadata.
+fn phones(dir: &Path) -> (String, String) {
+    let bert = common::case(dir, "bert.safetensors");
+    let m = bert.metadata();
+    (m["s0_phones"].clone(), m["s1_phones"].clone())
+}
+
+/// The arguments of one `synth` call; fields default to the fixture files.
+struct Call<'a> {
+    gpt: PathBuf,
+    sovits: PathBuf,
+    reference: PathBuf,
+    ref_phones: String,
+    phones: String,
+    extra: Vec<&'a str>,
+}
+
+impl<'a> Call<'a> {
+    fn new(dir: &Path) -> Self {
+        let (ref_phones, phones) = phones(dir);
+        Call {
+            gpt: dir.join("gpt.ckpt"),
+            sovits: dir.join("sovits.pth"),
+            reference: dir.join("ref.wav"),
+            ref_phones,
+            phones,
+            extra: vec!["--lang", "zh", "--seed", "7"],
+        }
+    }
+
+    fn run(&self, dir: &Path, out: &Path) -> Output {
+        bin()
+            .arg("synth")
+            .args(["--gpt".as_ref(), self.gpt.as_os_str()])
+            .args(["--sovits".as_ref(), self.sovits.as_os_str()])
+            .args(["--hubert".as_ref(), dir.join("chinese-hubert-base").as_os_str()])
+            .args(["--bert".as_ref(), dir.join("chinese-roberta-wwm-ext-large").as_os_str()])
+            .args(["--ref".as_ref(), self.reference.as_os_str()])
+            .args(["--ref-phones", &self.ref_phones, "--phones", &self.phones])
+            .args(["--out".as_ref(), out.as_os_str()])
+            .args(&self.extra)
+            .output()
+            .unwrap()
+    }
+}
+
+fn synth(dir: &Path, extra: &[&str], out: &Path) -> Output {
+    let mut call = Call::new(dir);
+    call.extra.extend_from_slice(extra);
+    call.run(dir, out)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn synth_writes_a_reproducible_wav() {
+    let Some(dir) = common::model_fixtures("synth_writes_a_reproducible_wav") else { return };
+    let d = out_dir();
+    let (a, b) = (d.join("a.wav"), d.join("b.wav"));
+    // A short cap keeps the untrained fixture GPT from running to the 1500-step limit.
+    let o = synth(&dir, &["--top-k", "5", "--max-tokens", "40"], &a);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let log = stderr(&o);
+    assert!(log.contains("tokens") && log.contains("RTF"), "{log}");
+    let o = synth(&dir, &["--top-k", "5", "--max-tokens", "40"], &b);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let wa = std::fs::read(&a).unwrap();
+    assert_eq!(wa, std::fs::read(&b).unwrap(), "same seed must give the same audio");
+    let reader = hound::WavReader::open(&a).unwrap();
+    let spec = reader.spec();
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (32_000, 1, 16));
+    let n = reader.len() as usize;
+    assert!(n > 0 && n % 1280 == 0, "{n} samples is not a whole number of 40 ms tokens");
+    let samples: Vec<i16> = hound::WavReader::open(&a).unwrap().into_samples().map(|s| s.unwrap()).collect();
+    assert!(samples.iter().any(|&s| s.unsigned_abs() > 300), "audio is silent");
+}
+
+#[test]
+fn synth_explains_user_mistakes() {
+    let Some(dir) = common::model_fixtures("synth_explains_user_mistakes") else { return };
+    let out = out_dir().join("never.wav");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--lang", "xx"], "unknown language"),
+        (vec!["--top-p", "0"], "top_p"),
+        (vec!["--temperature", "-1"], "temperature"),
+        (vec!["--speed", "0"], "--speed"),
+    ];
+    for (extra, needle) in cases {
+        let o = synth(&dir, &extra, &out);
+        assert!(!o.status.success(), "{extra:?} should fail");
+        assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
+    }
+    // Text without phones: the frontend is not there yet, say so instead of guessing.
+    let o = bin().args(["synth", "--gpt", "g", "--sovits", "s", "--hubert", "h", "--bert", "b", "--ref", "r"])
+        .args(["--ref-phones", "n i3", "--text", "你好", "--out", "x.wav"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("text frontend not available yet"), "{}", stderr(&o));
+    // Unknown phone symbols are named.
+    let o = Call { phones: "n qq9 .".into(), ..Call::new(&dir) }.run(&dir, &out);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("qq9"), "{}", stderr(&o));
+    // Swapped model files.
+    let o = Call { gpt: dir.join("sovits.pth"), sovits: dir.join("gpt.ckpt"), ..Call::new(&dir) }.run(&dir, &out);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("sovits.pth"), "{}", stderr(&o));
+    assert!(!out.exists(), "no output file on failure");
+}
+
+#[test]
+fn synth_rejects_bad_reference_clips() {
+    let Some(dir) = common::model_fixtures("synth_rejects_bad_reference_clips") else { return };
+    let d = out_dir();
+    // 1 s of audio: below upstream's 3 s minimum.
+    let short = d.join("short.wav");
+    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let mut w = hound::WavWriter::create(&short, spec).unwrap();
+    for i in 0..16_000 {
+        w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16).unwrap();
+    }
+    w.finalize().unwrap();
+    // Not a WAV at all.
+    let junk = d.join("junk.wav");
+    std::fs::write(&junk, b"definitely not RIFF").unwrap();
+    for (clip, needle) in [(&short, "3"), (&junk, "junk.wav")] {
+        let o = Call { reference: clip.clone(), ..Call::new(&dir) }.run(&dir, &d.join("x.wav"));
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains(needle), "{}", stderr(&o));
+    }
+}
