@@ -3,4 +3,8 @@
 //!
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
+pub mod gemv;
 pub mod ops;
+pub mod t2s;
+
+pub use t2s::CpuT2s;

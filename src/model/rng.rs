@@ -16,6 +16,8 @@ pub enum Purpose {
     Sampling = 1,
     /// The N(0,1) prior noise of the SoVITS decoder.
     PriorNoise = 2,
+    /// Seeded random weights of synthetic models (property tests, benchmarks).
+    RandomWeights = 3,
 }
 
 /// One Philox4x32-10 block.

@@ -1,0 +1,338 @@
+//! CPU implementation of the GPT prior (upstream `Text2SemanticDecoder` with its TorchScript
+//! `T2STransformer.process_prompt` / `decode_next_token` KV-cache path, research/upstream-v2.md
+//! §4.2–4.4): [`CpuT2s`] implements [`TextToSemantic`].
+//!
+//! * Prefill runs `[text | prompt tokens]` (`S = N + P` positions) through every block with
+//!   upstream's mask: text rows see only text, audio rows see text + earlier audio. Products go
+//!   through `ops::matmul_into` (gemm) with the weights widened to f32 one matrix at a time.
+//! * A decode step feeds one token to each session of a batch. Every weight is read once per
+//!   step for the whole batch ([`linear_few`], f16 weights widened in registers); attention runs
+//!   per session over its own cache. Results do not depend on the batch a session is in.
+//!
+//! Activations are `[rows, d]` row-major; the KV cache of a layer is `[pos, d]` (heads side by
+//! side, head `h` in columns `h·hd..(h+1)·hd`), grown in chunks of [`KV_CHUNK`] positions.
+
+use rayon::prelude::*;
+
+use super::gemv::{dot, linear_few, WeightMat};
+use super::ops::{self, layer_norm_slice, matmul_into, softmax_in_place, MatRef};
+use crate::checkpoint::GptFile;
+use crate::model::t2s::{add_sine_position, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
+use crate::model::{ModelError, T2sPrompt, TextToSemantic};
+use crate::tensor::Tensor;
+
+/// KV-cache growth step, in positions (about 2 s of audio).
+pub const KV_CHUNK: usize = 64;
+
+/// The product a block uses: `(x, W, b) ↦ x·Wᵀ + b`.
+type LinearFn<'a> = dyn FnMut(&[f32], &WeightMat, &[f32]) -> Vec<f32> + 'a;
+
+/// One block's weights in compute form.
+struct Layer {
+    in_proj: WeightMat,     // [3d, d]
+    in_proj_bias: Vec<f32>, // [3d]
+    out_proj: WeightMat,    // [d, d]
+    out_proj_bias: Vec<f32>,
+    linear1: WeightMat, // [ffn, d]
+    linear1_bias: Vec<f32>,
+    linear2: WeightMat, // [d, ffn]
+    linear2_bias: Vec<f32>,
+    norm1_weight: Vec<f32>,
+    norm1_bias: Vec<f32>,
+    norm2_weight: Vec<f32>,
+    norm2_bias: Vec<f32>,
+}
+
+/// The GPT prior on the CPU.
+pub struct CpuT2s {
+    config: T2sConfig,
+    bert_proj_weight: Tensor, // [d, bert]
+    bert_proj_bias: Tensor,   // [d]
+    text_embedding: Tensor,   // [phoneme_vocab, d]
+    text_alpha: f32,
+    audio_embedding: Tensor, // [V, d]
+    audio_alpha: f32,
+    layers: Vec<Layer>,
+    head: WeightMat, // ar_predict_layer [V, d]
+}
+
+/// One utterance's decoding state: the KV cache of every layer and the audio position counter.
+pub struct CpuT2sSession {
+    d_model: usize,
+    /// Per layer: keys `[pos, d]`.
+    keys: Vec<Vec<f32>>,
+    /// Per layer: values `[pos, d]`.
+    values: Vec<Vec<f32>>,
+    /// Audio position of the next token fed (`P` after the prefill, then +1 per step).
+    audio_pos: usize,
+}
+
+/// Shows the cache length, not its contents.
+impl std::fmt::Debug for CpuT2sSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CpuT2sSession").field("positions", &self.len()).field("audio_pos", &self.audio_pos).finish()
+    }
+}
+
+impl CpuT2sSession {
+    /// Positions in the cache (text + prompt + fed tokens).
+    pub fn len(&self) -> usize {
+        self.keys.first().map_or(0, |k| k.len() / self.d_model)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes room in one layer's cache for `positions` more, growing by whole chunks.
+    fn reserve(&mut self, layer: usize, positions: usize) {
+        let (need, chunk) = (positions * self.d_model, KV_CHUNK * self.d_model);
+        for cache in [&mut self.keys[layer], &mut self.values[layer]] {
+            if cache.capacity() - cache.len() < need {
+                cache.reserve_exact(need.div_ceil(chunk) * chunk);
+            }
+        }
+    }
+
+    /// Appends one position's key and value rows `[d]` to a layer's cache.
+    fn push_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
+        self.keys[layer].extend_from_slice(k);
+        self.values[layer].extend_from_slice(v);
+    }
+}
+
+impl CpuT2s {
+    /// Loads a GPT `.ckpt` (opened with [`crate::checkpoint::open_gpt`]).
+    pub fn load(file: &GptFile) -> Result<Self, ModelError> {
+        Ok(Self::new(T2sModel::load(file)?))
+    }
+
+    /// Converts backend-neutral weights to compute form (f16 where exact, see [`WeightMat`]).
+    pub fn new(model: T2sModel) -> Self {
+        let T2sModel { config, weights: w } = model;
+        let layers = w
+            .layers
+            .into_iter()
+            .map(|l| Layer {
+                in_proj: WeightMat::new(&l.in_proj_weight),
+                in_proj_bias: l.in_proj_bias.into_data(),
+                out_proj: WeightMat::new(&l.out_proj_weight),
+                out_proj_bias: l.out_proj_bias.into_data(),
+                linear1: WeightMat::new(&l.linear1_weight),
+                linear1_bias: l.linear1_bias.into_data(),
+                linear2: WeightMat::new(&l.linear2_weight),
+                linear2_bias: l.linear2_bias.into_data(),
+                norm1_weight: l.norm1_weight.into_data(),
+                norm1_bias: l.norm1_bias.into_data(),
+                norm2_weight: l.norm2_weight.into_data(),
+                norm2_bias: l.norm2_bias.into_data(),
+            })
+            .collect();
+        CpuT2s {
+            config,
+            bert_proj_weight: w.bert_proj_weight,
+            bert_proj_bias: w.bert_proj_bias,
+            text_embedding: w.ar_text_embedding,
+            text_alpha: w.ar_text_position_alpha,
+            audio_embedding: w.ar_audio_embedding,
+            audio_alpha: w.ar_audio_position_alpha,
+            layers,
+            head: WeightMat::new(&w.ar_predict_layer),
+        }
+    }
+
+    /// The first transformer input `xy_pos` `[N + P, d]` (§4.2–4.3): text rows
+    /// `ar_text_embedding(phones) + bert_proj(bertᵀ) + α_t·PE[0..N]`, then audio rows
+    /// `ar_audio_embedding(prompt) + α_a·PE[0..P]`.
+    pub fn embed(&self, prompt: &T2sPrompt) -> Result<Tensor, ModelError> {
+        validate_prompt(&self.config, prompt)?;
+        let d = self.config.d_model;
+        let text = ops::linear(&prompt.bert.t(), &self.bert_proj_weight, Some(&self.bert_proj_bias));
+        let mut xy = text.into_data();
+        for (i, (row, &p)) in xy.chunks_exact_mut(d).zip(&prompt.phone_ids).enumerate() {
+            row.iter_mut().zip(self.text_embedding.row(p as usize)).for_each(|(x, e)| *x += e);
+            add_sine_position(row, i, self.text_alpha);
+        }
+        for (j, &t) in prompt.prompt_tokens.iter().enumerate() {
+            let start = xy.len();
+            xy.extend_from_slice(self.audio_embedding.row(t as usize));
+            add_sine_position(&mut xy[start..], j, self.audio_alpha);
+        }
+        let rows = xy.len() / d;
+        Ok(Tensor::new([rows, d], xy))
+    }
+
+    /// One post-norm block (§4.4) on `rows` positions, in place. `linear(x, w, b)` is the
+    /// product (gemm for the prefill, [`linear_few`] for decode steps); `attend(qkv)` maps
+    /// `[rows, 3d]` to the attention output `[rows, d]` and caches K and V.
+    fn block(
+        &self,
+        layer: &Layer,
+        x: &mut [f32],
+        linear: &mut LinearFn<'_>,
+        attend: impl FnOnce(&[f32]) -> Vec<f32>,
+    ) {
+        let d = self.config.d_model;
+        let qkv = linear(x, &layer.in_proj, &layer.in_proj_bias);
+        let a = attend(&qkv);
+        let a = linear(&a, &layer.out_proj, &layer.out_proj_bias);
+        add_and_norm(x, &a, &layer.norm1_weight, &layer.norm1_bias, d);
+        let mut h = linear(x, &layer.linear1, &layer.linear1_bias);
+        h.iter_mut().for_each(|v| *v = v.max(0.0));
+        let f = linear(&h, &layer.linear2, &layer.linear2_bias);
+        add_and_norm(x, &f, &layer.norm2_weight, &layer.norm2_bias, d);
+    }
+
+    fn check_session(&self, s: &CpuT2sSession) -> Result<(), ModelError> {
+        if s.d_model != self.config.d_model || s.keys.len() != self.config.n_layer {
+            return Err(ModelError::Input("this session was started by a different GPT model".into()));
+        }
+        Ok(())
+    }
+}
+
+/// `x = LayerNorm(x + f)` row by row.
+fn add_and_norm(x: &mut [f32], f: &[f32], gamma: &[f32], beta: &[f32], d: usize) {
+    for (xr, fr) in x.chunks_exact_mut(d).zip(f.chunks_exact(d)) {
+        xr.iter_mut().zip(fr).for_each(|(a, b)| *a += b);
+        layer_norm_slice(xr, gamma, beta, LAYER_NORM_EPS);
+    }
+}
+
+/// `x [rows, cols] · Wᵀ + b` through gemm (`W` widened into `scratch` when stored as f16).
+fn linear_many(x: &[f32], w: &WeightMat, bias: &[f32], scratch: &mut Vec<f32>) -> Vec<f32> {
+    let (n, k) = (w.rows(), w.cols());
+    let rows = x.len() / k;
+    let mut out: Vec<f32> = bias.iter().copied().cycle().take(rows * n).collect();
+    let wf = w.as_f32(scratch);
+    matmul_into(rows, n, k, MatRef::rows(x, k), MatRef::transposed(wf, k), &mut out, true);
+    out
+}
+
+/// `linear_few` returning a new buffer.
+fn linear_step(x: &[f32], w: &WeightMat, bias: &[f32]) -> Vec<f32> {
+    let m = x.len() / w.cols();
+    let mut out = vec![0.0; m * w.rows()];
+    linear_few(x, m, w, Some(bias), &mut out);
+    out
+}
+
+/// Masked multi-head attention of the prefill over `qkv [S, 3d]` (§4.3 mask): rows below
+/// `n_text` see the text columns only, later rows see the text and every audio row up to
+/// themselves. Returns `[S, d]`.
+fn prefill_attention(qkv: &[f32], d: usize, n_text: usize, n_head: usize) -> Vec<f32> {
+    let s = qkv.len() / (3 * d);
+    let hd = d / n_head;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let heads: Vec<Vec<f32>> = (0..n_head)
+        .into_par_iter()
+        .map(|h| {
+            let q = MatRef { data: &qkv[h * hd..], rs: 3 * d, cs: 1 };
+            let kt = MatRef { data: &qkv[d + h * hd..], rs: 1, cs: 3 * d };
+            let v = MatRef { data: &qkv[2 * d + h * hd..], rs: 3 * d, cs: 1 };
+            let mut p = vec![0.0; s * s];
+            matmul_into(s, s, hd, q, kt, &mut p, false);
+            for (i, row) in p.chunks_exact_mut(s).enumerate() {
+                let visible = if i < n_text { n_text } else { i + 1 };
+                let (seen, hidden) = row.split_at_mut(visible);
+                seen.iter_mut().for_each(|x| *x *= scale);
+                softmax_in_place(seen);
+                hidden.fill(0.0);
+            }
+            let mut o = vec![0.0; s * hd];
+            matmul_into(s, hd, s, MatRef::rows(&p, s), v, &mut o, false);
+            o
+        })
+        .collect();
+    let mut out = vec![0.0; s * d];
+    for (h, o) in heads.iter().enumerate() {
+        for (row, src) in out.chunks_exact_mut(d).zip(o.chunks_exact(hd)) {
+            row[h * hd..(h + 1) * hd].copy_from_slice(src);
+        }
+    }
+    out
+}
+
+/// Attention of each session's newest position over its whole cache (the newest K/V
+/// included): no mask, as upstream's single-position decode. `qkv` is `[B, 3d]`; returns `[B, d]`.
+fn decode_attention(sessions: &[&mut CpuT2sSession], layer: usize, qkv: &[f32], d: usize, n_head: usize) -> Vec<f32> {
+    let hd = d / n_head;
+    let scale = 1.0 / (hd as f32).sqrt();
+    let mut out = vec![0.0; sessions.len() * d];
+    out.par_chunks_mut(hd).enumerate().for_each(|(item, o)| {
+        let (i, h) = (item / n_head, item % n_head);
+        let cols = h * hd..(h + 1) * hd;
+        let q = &qkv[i * 3 * d..][cols.clone()];
+        let (keys, values) = (&sessions[i].keys[layer], &sessions[i].values[layer]);
+        let mut w: Vec<f32> = keys.chunks_exact(d).map(|k| dot(q, &k[cols.clone()]) * scale).collect();
+        softmax_in_place(&mut w);
+        for (p, v) in w.iter().zip(values.chunks_exact(d)) {
+            o.iter_mut().zip(&v[cols.clone()]).for_each(|(a, b)| *a += p * b);
+        }
+    });
+    out
+}
+
+impl TextToSemantic for CpuT2s {
+    type Session = CpuT2sSession;
+
+    fn config(&self) -> &T2sConfig {
+        &self.config
+    }
+
+    fn prefill(&self, prompt: &T2sPrompt) -> Result<(CpuT2sSession, Vec<f32>), ModelError> {
+        let mut x = self.embed(prompt)?.into_data();
+        let (d, n_layer, n_text) = (self.config.d_model, self.config.n_layer, prompt.phone_ids.len());
+        let rows = x.len() / d;
+        let mut session = CpuT2sSession {
+            d_model: d,
+            keys: vec![Vec::new(); n_layer],
+            values: vec![Vec::new(); n_layer],
+            audio_pos: prompt.prompt_tokens.len(),
+        };
+        let mut scratch = Vec::new();
+        let mut linear = |a: &[f32], w: &WeightMat, b: &[f32]| linear_many(a, w, b, &mut scratch);
+        for (li, layer) in self.layers.iter().enumerate() {
+            self.block(layer, &mut x, &mut linear, |qkv| {
+                session.reserve(li, rows);
+                for row in qkv.chunks_exact(3 * d) {
+                    session.push_kv(li, &row[d..2 * d], &row[2 * d..]);
+                }
+                prefill_attention(qkv, d, n_text, self.config.n_head)
+            });
+        }
+        let mut logits = vec![0.0; self.config.vocab];
+        linear_few(&x[(rows - 1) * d..], 1, &self.head, None, &mut logits);
+        Ok((session, logits))
+    }
+
+    fn decode_step(&self, sessions: &mut [&mut CpuT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        if sessions.len() != tokens.len() {
+            return Err(ModelError::Input(format!("{} sessions but {} tokens", sessions.len(), tokens.len())));
+        }
+        check_tokens(&self.config, tokens, "token")?;
+        for s in sessions.iter() {
+            self.check_session(s)?;
+        }
+        let (d, v) = (self.config.d_model, self.config.vocab);
+        let mut x = Vec::with_capacity(sessions.len() * d);
+        for (s, &t) in sessions.iter().zip(tokens) {
+            let start = x.len();
+            x.extend_from_slice(self.audio_embedding.row(t as usize));
+            add_sine_position(&mut x[start..], s.audio_pos, self.audio_alpha);
+        }
+        for (li, layer) in self.layers.iter().enumerate() {
+            self.block(layer, &mut x, &mut linear_step, |qkv| {
+                for (s, row) in sessions.iter_mut().zip(qkv.chunks_exact(3 * d)) {
+                    s.reserve(li, 1);
+                    s.push_kv(li, &row[d..2 * d], &row[2 * d..]);
+                }
+                decode_attention(sessions, li, qkv, d, self.config.n_head)
+            });
+        }
+        sessions.iter_mut().for_each(|s| s.audio_pos += 1);
+        let mut logits = vec![0.0; sessions.len() * v];
+        linear_few(&x, sessions.len(), &self.head, None, &mut logits);
+        Ok(logits.chunks_exact(v).map(<[f32]>::to_vec).collect())
+    }
+}
