@@ -3,4 +3,8 @@
 //!
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
+pub mod encoder;
+pub mod hubert;
 pub mod ops;
+
+pub use hubert::CpuHubert;
