@@ -100,6 +100,75 @@ mod tests {
         assert_eq!(to_i16(f32::NAN), 0);
     }
 
+    fn temp(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("sovits-rt-wav-{}-{name}", std::process::id()))
+    }
+
+    fn write<S: hound::Sample + Copy>(path: &Path, spec: WavSpec, samples: &[S]) {
+        let mut w = WavWriter::create(path, spec).unwrap();
+        for &s in samples {
+            w.write_sample(s).unwrap();
+        }
+        w.finalize().unwrap();
+    }
+
+    /// Every PCM depth is scaled by 2^(bits−1); stereo becomes the channel mean.
+    #[test]
+    fn reads_all_pcm_formats() {
+        let int = |bits| WavSpec {
+            channels: 2,
+            sample_rate: 22_050,
+            bits_per_sample: bits,
+            sample_format: SampleFormat::Int,
+        };
+        for bits in [8u16, 16, 24, 32] {
+            let path = temp(&format!("i{bits}.wav"));
+            let full = 1i64 << (bits - 1);
+            let frames = [(full / 2) as i32, (-full / 4) as i32, (full - 1) as i32, (-full) as i32];
+            write(&path, int(bits), &frames);
+            let (x, rate) = read_wav(&path).unwrap();
+            assert_eq!(rate, 22_050);
+            assert_eq!(x.len(), 2);
+            assert!((x[0] - 0.125).abs() < 1e-6, "{bits}: {x:?}");
+            assert!((x[1] - (-0.5 / full as f32)).abs() < 1e-6, "{bits}: {x:?}");
+            std::fs::remove_file(&path).unwrap();
+        }
+        let path = temp("f32.wav");
+        let spec =
+            WavSpec { channels: 1, sample_rate: 48_000, bits_per_sample: 32, sample_format: SampleFormat::Float };
+        write(&path, spec, &[0.25f32, -1.5]);
+        assert_eq!(read_wav(&path).unwrap(), (vec![0.25, -1.5], 48_000));
+        write(&path, spec, &[0.25f32, f32::NAN]);
+        assert!(matches!(read_wav(&path), Err(AudioError::NonFinite { index: 1, .. })));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn bad_files_are_typed_errors() {
+        let missing = temp("missing.wav");
+        let err = read_wav(&missing).unwrap_err();
+        assert!(matches!(err, AudioError::Read { .. }) && err.to_string().contains("missing.wav"), "{err}");
+        let garbage = temp("garbage.wav");
+        std::fs::write(&garbage, b"RIFF\x10\0\0\0WAVEfmt nonsense").unwrap();
+        assert!(read_wav(&garbage).is_err());
+        let empty = temp("empty.wav");
+        let spec = WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: SampleFormat::Int };
+        write::<i16>(&empty, spec, &[]);
+        assert!(matches!(read_wav(&empty), Err(AudioError::Empty { .. })));
+        for p in [garbage, empty] {
+            std::fs::remove_file(p).unwrap();
+        }
+    }
+
+    #[test]
+    fn write_then_read_roundtrip() {
+        let path = temp("out.wav");
+        write_wav_i16(&path, &[0.5, -0.25, 1.0], 32_000).unwrap();
+        assert_eq!(read_wav(&path).unwrap(), (vec![0.5, -0.25, 32767.0 / 32768.0], 32_000));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(write_wav_i16(&temp("no/such/dir.wav"), &[0.0], 16_000), Err(AudioError::Write { .. })));
+    }
+
     #[test]
     fn downmix_is_channel_mean() {
         assert_eq!(downmix(&[1.0, 0.0, 0.5, 0.25, 3.0], 2), vec![0.5, 0.375]);

@@ -3,8 +3,10 @@
 //!
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
+pub mod bert;
 pub mod encoder;
 pub mod hubert;
 pub mod ops;
 
+pub use bert::CpuBert;
 pub use hubert::CpuHubert;
