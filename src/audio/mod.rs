@@ -1,1 +1,47 @@
-//! Audio in and out: WAV files, resampling, the reference spectrogram.
+//! Audio in and out: WAV files, resampling, the reference spectrogram, and the preparation of a
+//! reference clip for the SoVITS style encoder and for HuBERT (research/upstream-v2.md §3.1–3.2).
+
+mod reference;
+mod resample;
+mod spectrogram;
+mod wav;
+
+use std::path::PathBuf;
+
+pub use reference::{
+    hubert_resampler, hubert_zero_padding, prepare_reference, PreparedReference, HUBERT_MAX_SAMPLES,
+    HUBERT_MIN_SAMPLES, HUBERT_RATE,
+};
+pub use resample::{resample, Resampler, SincFilter, SincWindow};
+pub use spectrogram::{peak_guard, reference_spectrogram, spectrogram, SpectrogramParams};
+pub use wav::{read_wav, write_wav_i16};
+
+/// Everything that can be wrong with audio a user gives us. File errors name the file.
+#[derive(Debug, thiserror::Error)]
+pub enum AudioError {
+    #[error("{path}: cannot read this WAV file: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("{path}: unsupported WAV encoding ({format}); use PCM 8/16/24/32-bit integer or 32-bit float")]
+    UnsupportedFormat { path: PathBuf, format: String },
+    #[error("{path}: the file holds no audio samples")]
+    Empty { path: PathBuf },
+    #[error("{path}: sample {index} is NaN or infinite; the file is damaged")]
+    NonFinite { path: PathBuf, index: usize },
+    #[error("{path}: cannot write the WAV file: {reason}")]
+    Write { path: PathBuf, reason: String },
+    #[error("invalid sample rate {rate} Hz")]
+    InvalidRate { rate: u32 },
+    #[error(
+        "cannot resample {from} Hz to {to} Hz: the exact resampling filter would need {taps} taps; \
+         convert the clip to a common rate (16000, 22050, 24000, 32000, 44100 or 48000 Hz) first"
+    )]
+    UnsupportedRatio { from: u32, to: u32, taps: usize },
+    #[error("{what}: the audio has {samples} samples but at least {needed} are needed")]
+    TooShort { what: &'static str, samples: usize, needed: usize },
+    #[error(
+        "the reference clip is {:.2} s long ({samples} samples at {rate} Hz); it must be 3 to 10 s \
+         ({min}..={max} samples at {rate} Hz)",
+        *.samples as f64 / *.rate as f64
+    )]
+    ReferenceDuration { samples: usize, rate: u32, min: usize, max: usize },
+}

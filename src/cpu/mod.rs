@@ -3,8 +3,13 @@
 //!
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
+pub mod bert;
+pub mod encoder;
 pub mod gemv;
+pub mod hubert;
 pub mod ops;
 pub mod t2s;
 
+pub use bert::CpuBert;
+pub use hubert::CpuHubert;
 pub use t2s::CpuT2s;

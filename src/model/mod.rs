@@ -11,7 +11,10 @@
 //! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`.
 
 pub mod bert;
+pub mod bert_tokenizer;
+pub mod hf_config;
 pub mod hubert;
+pub mod layers;
 pub mod rng;
 pub mod sampling;
 pub mod sovits;

@@ -30,6 +30,11 @@ impl<'a> Weights<'a> {
         Weights { store: self.store, prefix: format!("{}{}.", self.prefix, name), used: self.used.clone() }
     }
 
+    /// The checkpoint file (for error messages).
+    pub fn file(&self) -> &std::path::Path {
+        self.store.path()
+    }
+
     fn full(&self, name: &str) -> String {
         format!("{}{}", self.prefix, name)
     }

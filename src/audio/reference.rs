@@ -1,0 +1,75 @@
+//! A reference clip turned into the two inputs a voice needs (research/upstream-v2.md §3.1–3.2):
+//! the 32 kHz magnitude spectrogram for SoVITS's style encoder, and the 16 kHz waveform HuBERT
+//! reads for the prompt semantic tokens.
+//!
+//! The spectrogram path is exact (torchaudio's resampler, ported). Upstream resamples the HuBERT
+//! input with `librosa.load(sr=16000)` (libsoxr, `soxr_hq`), which we do not link: we use the same
+//! windowed-sinc resampler with a filter built to soxr HQ's specification
+//! ([`SincFilter::SOXR_HQ_LIKE`]). The 16 kHz samples are therefore close to upstream's, not
+//! identical; `tests/parity_hubert.rs` measures the difference and the prompt tokens it changes.
+
+use crate::tensor::Tensor;
+
+use super::{reference_spectrogram, AudioError, Resampler, SincFilter, SpectrogramParams};
+
+/// HuBERT's input rate.
+pub const HUBERT_RATE: u32 = 16_000;
+/// Upstream rejects references shorter than 3 s (`wav16k.shape[0] < 48000`)…
+pub const HUBERT_MIN_SAMPLES: usize = 3 * HUBERT_RATE as usize;
+/// …or longer than 10 s (`> 160000`), checked before the zero padding.
+pub const HUBERT_MAX_SAMPLES: usize = 10 * HUBERT_RATE as usize;
+
+/// The per-voice audio inputs of the prompt path.
+#[derive(Debug, Clone)]
+pub struct PreparedReference {
+    /// `[n_fft/2 + 1, frames]` linear magnitude spectrogram at 32 kHz.
+    pub spec: Tensor,
+    /// 16 kHz waveform followed by upstream's `int(32000 · 0.3)` = 9600 zeros (0.6 s at 16 kHz,
+    /// sized with the SoVITS rate by upstream's code), ready for [`crate::model::Hubert::forward`].
+    pub wav16k: Vec<f32>,
+}
+
+/// Upstream's zero tail after the 16 kHz clip: `int(sampling_rate · 0.3)` with the SoVITS rate.
+pub fn hubert_zero_padding() -> usize {
+    SpectrogramParams::V2.sample_rate as usize * 3 / 10
+}
+
+/// The resampler for HuBERT's 16 kHz input (soxr-HQ-like; see the module docs).
+pub fn hubert_resampler(rate: u32) -> Result<Resampler, AudioError> {
+    Resampler::with_filter(rate, HUBERT_RATE, SincFilter::SOXR_HQ_LIKE)
+}
+
+/// Builds both inputs from mono `samples` at `rate`, applying upstream's 3–10 s rule to the
+/// 16 kHz signal.
+pub fn prepare_reference(samples: &[f32], rate: u32) -> Result<PreparedReference, AudioError> {
+    let mut wav16k = hubert_resampler(rate)?.apply(samples);
+    if !(HUBERT_MIN_SAMPLES..=HUBERT_MAX_SAMPLES).contains(&wav16k.len()) {
+        return Err(AudioError::ReferenceDuration {
+            samples: wav16k.len(),
+            rate: HUBERT_RATE,
+            min: HUBERT_MIN_SAMPLES,
+            max: HUBERT_MAX_SAMPLES,
+        });
+    }
+    wav16k.resize(wav16k.len() + hubert_zero_padding(), 0.0);
+    let spec = reference_spectrogram(samples, rate)?;
+    Ok(PreparedReference { spec, wav16k })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duration_rule_and_padding() {
+        let tone = |n: usize| (0..n).map(|i| (i as f32 * 0.05).sin() * 0.5).collect::<Vec<f32>>();
+        let r = prepare_reference(&tone(96_000), 32_000).unwrap();
+        assert_eq!(r.wav16k.len(), 48_000 + 9_600);
+        assert_eq!(r.spec.shape(), &[1025, 96_000 / 640]);
+        assert!(r.wav16k[48_000..].iter().all(|&v| v == 0.0));
+        let err = prepare_reference(&tone(95_998), 32_000).unwrap_err();
+        assert!(err.to_string().contains("47999 samples"), "{err}");
+        assert!(matches!(prepare_reference(&tone(160_001), 16_000), Err(AudioError::ReferenceDuration { .. })));
+        assert!(prepare_reference(&tone(160_000), 16_000).is_ok());
+    }
+}
