@@ -36,6 +36,9 @@ pub struct SovitsFile {
     /// The first two bytes as found (`PK`, or a GPT-SoVITS version marker).
     pub header: [u8; 2],
     pub weights: TensorStore,
+    /// `config` as pickled (a `utils.HParams` object, read as a dict); holds the few
+    /// hyper-parameters no tensor shape reveals, such as `model.upsample_rates`.
+    pub config: Value,
     pub info: Option<String>,
 }
 
@@ -125,7 +128,8 @@ pub fn open_sovits(path: &Path) -> Result<SovitsFile, CheckpointError> {
     }
     let rows = weights.require("enc_p.text_embedding.weight")?.shape.first().copied();
     let kind = if rows == Some(322) { SovitsKind::V1 } else { SovitsKind::V2 };
-    Ok(SovitsFile { path: path.to_path_buf(), kind, header, weights, info: info(&file) })
+    let config = file.root.get("config").cloned().unwrap_or(Value::None);
+    Ok(SovitsFile { path: path.to_path_buf(), kind, header, weights, config, info: info(&file) })
 }
 
 /// Opens a Hugging Face folder: `config.json` plus `model.safetensors` or `pytorch_model.bin`.
