@@ -131,6 +131,14 @@ impl TensorStore {
         Ok(())
     }
 
+    /// Adds a tensor held in memory (synthetic checkpoints for benchmarks and property tests).
+    pub fn insert_f16(&mut self, name: &str, shape: Vec<usize>, data: &[f16]) -> Result<(), CheckpointError> {
+        let bytes: Vec<u8> = data.iter().flat_map(|v| v.to_le_bytes()).collect();
+        let len = bytes.len();
+        let source = self.add_source(Arc::new(Bytes::Owned(bytes)));
+        self.insert(name, DType::F16, shape, source, 0..len)
+    }
+
     pub(crate) fn set_metadata(&mut self, metadata: BTreeMap<String, String>) {
         self.metadata = metadata;
     }
