@@ -4,3 +4,6 @@
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
 pub mod ops;
+pub mod sovits;
+
+pub use sovits::CpuSovits;
