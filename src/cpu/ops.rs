@@ -31,13 +31,29 @@ impl<'a> MatRef<'a> {
 
 /// `out[m×n] = a[m×k] · b[k×n]` (+ `out` when `accumulate`); `out` is row-major with row stride `n`.
 pub fn matmul_into(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>, out: &mut [f32], accumulate: bool) {
-    assert!(out.len() >= m * n, "matmul output too small");
+    matmul_into_strided(m, n, k, a, b, out, n, accumulate)
+}
+
+/// [`matmul_into`] with output row `i` at `out[i · out_rs ..]` (`out_rs ≥ n`): writes into every
+/// `out_rs / n`-th row of a wider matrix, or a column block of one.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_into_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    out: &mut [f32],
+    out_rs: usize,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    assert!(out_rs >= n && out.len() >= (m - 1) * out_rs + n, "matmul output too small");
     if k == 0 {
         if !accumulate {
-            out[..m * n].fill(0.0);
+            out.chunks_mut(out_rs).take(m).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -53,7 +69,7 @@ pub fn matmul_into(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>, o
             k,
             out.as_mut_ptr(),
             1,
-            n as isize,
+            out_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -401,5 +417,22 @@ mod tests {
         }
         let up = interpolate_linear(&x, 8);
         assert_eq!(up.data(), &[0.0, 0.25, 0.75, 1.75, 3.25, 5.25, 7.75, 9.0]);
+    }
+
+    #[test]
+    fn strided_output_matmul() {
+        let (m, n, k) = (3, 2, 4);
+        let a = seq(m * k, 0.1);
+        let b = seq(k * n, 0.5);
+        let mut full = vec![0.0; m * n];
+        matmul_into(m, n, k, MatRef::rows(&a, k), MatRef::rows(&b, n), &mut full, false);
+        let mut wide = vec![7.0; (m - 1) * 5 + n + 1];
+        matmul_into_strided(m, n, k, MatRef::rows(&a, k), MatRef::rows(&b, n), &mut wide[1..], 5, false);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((wide[1 + i * 5 + j] - full[i * n + j]).abs() < 1e-6);
+            }
+        }
+        assert_eq!((wide[0], wide[3]), (7.0, 7.0));
     }
 }

@@ -14,11 +14,12 @@ pub mod ref_enc;
 use crate::checkpoint::SovitsFile;
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
 use crate::model::rng::{self, Purpose};
-use crate::model::sovits::{Conv1d, SovitsConfig, SovitsWeights};
+use crate::model::sovits::{Conv1d, CouplingLayer, MelStyleEncoder, SovitsConfig, SovitsWeights, TextEncoder};
 use crate::model::{DecodeParams, ModelError, PriorNoise, SovitsDecoder, Vocoder, Weights};
 use crate::tensor::Tensor;
 
 pub use generator::GeneratorTrace;
+use generator::TimeMajorGenerator;
 
 /// A convolution with the layer's own weight and bias.
 fn conv(x: &Tensor, c: &Conv1d, spec: Conv1dSpec) -> Tensor {
@@ -28,7 +29,12 @@ fn conv(x: &Tensor, c: &Conv1d, spec: Conv1dSpec) -> Tensor {
 /// The loaded model.
 pub struct CpuSovits {
     cfg: SovitsConfig,
-    w: SovitsWeights,
+    enc_p: TextEncoder,
+    flow: Vec<CouplingLayer>,
+    ref_enc: MelStyleEncoder,
+    ssl_proj: Conv1d,
+    codebook: Tensor, // [codebook_size, ssl_dim]
+    dec: TimeMajorGenerator,
 }
 
 /// Every intermediate of [`CpuSovits::decode_traced`] (upstream names in brackets).
@@ -77,12 +83,11 @@ impl CpuSovits {
         Ok(Self::new(cfg, w))
     }
 
+    /// Takes the weights over; the generator's are re-laid out for time-major activations.
     pub fn new(cfg: SovitsConfig, w: SovitsWeights) -> Self {
-        CpuSovits { cfg, w }
-    }
-
-    pub fn weights(&self) -> &SovitsWeights {
-        &self.w
+        let SovitsWeights { enc_p, dec, flow, ref_enc, ssl_proj, codebook } = w;
+        let dec = TimeMajorGenerator::new(&cfg, &dec);
+        CpuSovits { cfg, enc_p, flow, ref_enc, ssl_proj, codebook, dec }
     }
 
     /// `ge` as the `[gin, 1]` column the convolutions take.
@@ -107,7 +112,7 @@ impl CpuSovits {
         let t = tokens.len();
         let mut out = vec![0.0; d * t];
         for (j, &tok) in tokens.iter().enumerate() {
-            let row = self.w.codebook.row(tok as usize);
+            let row = self.codebook.row(tok as usize);
             for (c, &v) in row.iter().enumerate() {
                 out[c * t + j] = v;
             }
@@ -129,7 +134,7 @@ impl CpuSovits {
             )));
         }
         check_finite("SSL features", ssl.data())?;
-        Ok(conv(ssl, &self.w.ssl_proj, Conv1dSpec { stride: k, padding: 0, dilation: 1, groups: 1 }))
+        Ok(conv(ssl, &self.ssl_proj, Conv1dSpec { stride: k, padding: 0, dilation: 1, groups: 1 }))
     }
 
     /// Nearest codebook entry (squared Euclidean distance) of each column of `x [ssl_dim, T]`,
@@ -137,7 +142,7 @@ impl CpuSovits {
     /// re-ranked with exact f64 distances; ties go to the lower index, as `argmax` does.
     pub fn nearest_codes(&self, x: &Tensor) -> Vec<u32> {
         let (d, t) = (x.dim(0), x.dim(1));
-        let e = &self.w.codebook;
+        let e = &self.codebook;
         let n = e.dim(0);
         let enorm: Vec<f32> = (0..n).map(|j| e.row(j).iter().map(|v| v * v).sum()).collect();
         // dots[T, n] = xᵀ · eᵀ
@@ -207,7 +212,7 @@ impl CpuSovits {
         let quantized_up = Tensor::new([d, 2 * t], up);
 
         // TextEncoder (§5.3.1).
-        let e = &self.w.enc_p;
+        let e = &self.enc_p;
         let ssl_proj = conv(&quantized_up, &e.ssl_proj, Conv1dSpec::same(0));
         let encoder_ssl = attention::encoder(&e.encoder_ssl, ssl_proj.clone(), cfg.n_heads);
         let h = cfg.hidden_channels;
@@ -239,8 +244,8 @@ impl CpuSovits {
 
         // Flow, reverse (§5.3.4).
         let mut z = z_p.clone();
-        let mut flow_rev = Vec::with_capacity(self.w.flow.len());
-        for layer in self.w.flow.iter().rev() {
+        let mut flow_rev = Vec::with_capacity(self.flow.len());
+        for layer in self.flow.iter().rev() {
             flow::flip_and_uncouple(layer, &mut z, &ge);
             flow_rev.push(z.clone());
         }
@@ -262,7 +267,7 @@ impl CpuSovits {
 
     /// `MRTE.forward(ssl, text, ge)` (§5.3.3): `c_post(MHA(c_pre(ssl), text_pre(text)) + c_pre(ssl) + ge)`.
     fn mrte(&self, ssl: &Tensor, text: &Tensor, ge: &Tensor) -> Tensor {
-        let m = &self.w.enc_p.mrte;
+        let m = &self.enc_p.mrte;
         let s = conv(ssl, &m.c_pre, Conv1dSpec::same(0));
         let u = conv(text, &m.text_pre, Conv1dSpec::same(0));
         let mut a = attention::multi_head_attention(&m.cross_attention, &s, &u, crate::model::sovits::MRTE_HEADS);
@@ -282,7 +287,7 @@ impl CpuSovits {
             return Err(input(format!("latent z has shape {:?}; expected [{c}, frames ≥ 1]", z.shape())));
         }
         check_finite("latent z", z.data())?;
-        Ok(generator::generate(&self.cfg, &self.w.dec, z, &ge))
+        Ok(self.dec.generate(z, &ge))
     }
 }
 
@@ -304,7 +309,7 @@ impl SovitsDecoder for CpuSovits {
             return Err(input("reference spectrogram has no frames (the reference audio is empty)".into()));
         }
         check_finite("reference spectrogram", spec.data())?;
-        Ok(ref_enc::style_vector(&self.w.ref_enc, spec))
+        Ok(ref_enc::style_vector(&self.ref_enc, spec))
     }
 
     fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
