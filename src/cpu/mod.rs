@@ -8,8 +8,10 @@ pub mod encoder;
 pub mod gemv;
 pub mod hubert;
 pub mod ops;
+pub mod sovits;
 pub mod t2s;
 
 pub use bert::CpuBert;
 pub use hubert::CpuHubert;
+pub use sovits::CpuSovits;
 pub use t2s::CpuT2s;

@@ -31,13 +31,29 @@ impl<'a> MatRef<'a> {
 
 /// `out[m×n] = a[m×k] · b[k×n]` (+ `out` when `accumulate`); `out` is row-major with row stride `n`.
 pub fn matmul_into(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>, out: &mut [f32], accumulate: bool) {
-    assert!(out.len() >= m * n, "matmul output too small");
+    matmul_into_strided(m, n, k, a, b, out, n, accumulate)
+}
+
+/// [`matmul_into`] with output row `i` at `out[i · out_rs ..]` (`out_rs ≥ n`): writes into every
+/// `out_rs / n`-th row of a wider matrix, or a column block of one.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_into_strided(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: MatRef<'_>,
+    b: MatRef<'_>,
+    out: &mut [f32],
+    out_rs: usize,
+    accumulate: bool,
+) {
     if m == 0 || n == 0 {
         return;
     }
+    assert!(out_rs >= n && out.len() >= (m - 1) * out_rs + n, "matmul output too small");
     if k == 0 {
         if !accumulate {
-            out[..m * n].fill(0.0);
+            out.chunks_mut(out_rs).take(m).for_each(|row| row[..n].fill(0.0));
         }
         return;
     }
@@ -53,7 +69,7 @@ pub fn matmul_into(m: usize, n: usize, k: usize, a: MatRef<'_>, b: MatRef<'_>, o
             k,
             out.as_mut_ptr(),
             1,
-            n as isize,
+            out_rs as isize,
             accumulate,
             a.data.as_ptr(),
             a.cs as isize,
@@ -253,6 +269,53 @@ pub fn add_in_place(a: &mut Tensor, b: &Tensor) {
     a.data_mut().iter_mut().zip(b.data()).for_each(|(x, y)| *x += y);
 }
 
+/// `torch.nn.LayerNorm` over the channels of a channel-first `[C, T]` tensor, i.e. over dim 0
+/// at every time step (VITS `attentions.LayerNorm`), in place. Centred two-pass variance.
+pub fn layer_norm_channels(x: &mut Tensor, gamma: &[f32], beta: &[f32], eps: f32) {
+    let (c, t) = (x.dim(0), x.dim(1));
+    assert!(gamma.len() == c && beta.len() == c, "layer_norm_channels: {c} channels");
+    let data = x.data_mut();
+    let mut mean = vec![0.0f32; t];
+    for row in data.chunks_exact(t) {
+        mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= c as f32);
+    let mut var = vec![0.0f32; t];
+    for row in data.chunks_exact(t) {
+        var.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (v - m) * (v - m));
+    }
+    let inv: Vec<f32> = var.iter().map(|s| 1.0 / (s / c as f32 + eps).sqrt()).collect();
+    for (ci, row) in data.chunks_exact_mut(t).enumerate() {
+        let (g, b) = (gamma[ci], beta[ci]);
+        for ((v, m), i) in row.iter_mut().zip(&mean).zip(&inv) {
+            *v = (*v - m) * i * g + b;
+        }
+    }
+}
+
+/// `F.interpolate(x[None], size=tout, mode="linear", align_corners=False)` on `x [C, T]`:
+/// source position `(o + 0.5)·T/tout − 0.5`, clamped at 0, computed in f32 as PyTorch's CPU kernel does.
+pub fn interpolate_linear(x: &Tensor, tout: usize) -> Tensor {
+    let (c, t) = (x.dim(0), x.dim(1));
+    assert!(t > 0, "interpolate_linear: empty input");
+    let scale = t as f32 / tout as f32;
+    let taps: Vec<(usize, usize, f32)> = (0..tout)
+        .map(|o| {
+            let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+            let i0 = (src as usize).min(t - 1);
+            let i1 = (i0 + 1).min(t - 1);
+            (i0, i1, src - i0 as f32)
+        })
+        .collect();
+    let mut out = vec![0.0; c * tout];
+    for (orow, xrow) in out.chunks_exact_mut(tout).zip(x.data().chunks_exact(t)) {
+        for (v, &(i0, i1, l)) in orow.iter_mut().zip(&taps) {
+            *v = (1.0 - l) * xrow[i0] + l * xrow[i1];
+        }
+    }
+    Tensor::new([c, tout], out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +392,47 @@ mod tests {
                 assert!((y.data()[co * tout + o] - acc).abs() < 1e-5);
             }
         }
+    }
+
+    #[test]
+    fn layer_norm_channels_matches_rows() {
+        let x = Tensor::new([5, 7], seq(35, 0.3));
+        let (g, b): (Vec<f32>, Vec<f32>) = ((0..5).map(|i| 1.0 + i as f32 * 0.1).collect(), seq(5, 2.0));
+        let mut a = x.clone();
+        layer_norm_channels(&mut a, &g, &b, 1e-5);
+        let mut r = x.t();
+        layer_norm_rows(&mut r, &Tensor::new([5], g), &Tensor::new([5], b), 1e-5);
+        for (p, q) in a.t().data().iter().zip(r.data()) {
+            assert!((p - q).abs() < 1e-5);
+        }
+    }
+
+    /// Against values from `torch.nn.functional.interpolate(x, size, mode="linear")`.
+    #[test]
+    fn interpolate_linear_matches_torch() {
+        let x = Tensor::new([1, 4], vec![0.0, 1.0, 4.0, 9.0]);
+        let down = interpolate_linear(&x, 3);
+        for (g, e) in down.data().iter().zip([1.0 / 6.0, 2.5, 4.0 + 5.0 * 5.0 / 6.0]) {
+            assert!((g - e).abs() < 1e-5, "{g} vs {e}");
+        }
+        let up = interpolate_linear(&x, 8);
+        assert_eq!(up.data(), &[0.0, 0.25, 0.75, 1.75, 3.25, 5.25, 7.75, 9.0]);
+    }
+
+    #[test]
+    fn strided_output_matmul() {
+        let (m, n, k) = (3, 2, 4);
+        let a = seq(m * k, 0.1);
+        let b = seq(k * n, 0.5);
+        let mut full = vec![0.0; m * n];
+        matmul_into(m, n, k, MatRef::rows(&a, k), MatRef::rows(&b, n), &mut full, false);
+        let mut wide = vec![7.0; (m - 1) * 5 + n + 1];
+        matmul_into_strided(m, n, k, MatRef::rows(&a, k), MatRef::rows(&b, n), &mut wide[1..], 5, false);
+        for i in 0..m {
+            for j in 0..n {
+                assert!((wide[1 + i * 5 + j] - full[i * n + j]).abs() < 1e-6);
+            }
+        }
+        assert_eq!((wide[0], wide[3]), (7.0, 7.0));
     }
 }

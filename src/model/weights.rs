@@ -39,6 +39,11 @@ impl<'a> Weights<'a> {
         format!("{}{}", self.prefix, name)
     }
 
+    /// The checkpoint file (for error messages).
+    pub fn path(&self) -> &std::path::Path {
+        self.store.path()
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.store.contains(&self.full(name))
     }
