@@ -41,7 +41,7 @@ impl<'a> Call<'a> {
             reference: dir.join("ref.wav"),
             ref_phones,
             phones,
-            extra: vec!["--lang", "zh", "--seed", "7"],
+            extra: vec!["--seed", "7"],
         }
     }
 
@@ -55,6 +55,7 @@ impl<'a> Call<'a> {
             .args(["--ref".as_ref(), self.reference.as_os_str()])
             .args(["--ref-phones", &self.ref_phones, "--phones", &self.phones])
             .args(["--out".as_ref(), out.as_os_str()])
+            .args(if self.extra.contains(&"--lang") { &[][..] } else { &["--lang", "zh"][..] })
             .args(&self.extra)
             .output()
             .unwrap()
@@ -101,7 +102,7 @@ fn synth_explains_user_mistakes() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--lang", "xx"], "unknown language"),
         (vec!["--top-p", "0"], "top_p"),
-        (vec!["--temperature", "-1"], "temperature"),
+        (vec!["--temperature=-1"], "temperature"),
         (vec!["--speed", "0"], "--speed"),
     ];
     for (extra, needle) in cases {

@@ -13,6 +13,6 @@ pub enum TextError {
     UnknownSymbols { set: SymbolSet, symbols: Vec<String> },
     #[error("no phones given")]
     Empty,
-    #[error("the text frontend is not available yet: pass phones with --phones/--ref-phones (space-separated upstream symbols, e.g. \"n i3 h ao3 .\")")]
+    #[error("text frontend not available yet: pass phones with --phones/--ref-phones (space-separated upstream symbols, e.g. \"n i3 h ao3 .\")")]
     FrontendUnavailable,
 }
