@@ -210,7 +210,7 @@ pub fn hubert(seed: u64) -> HfFolder {
         b.norm(&format!("{p}.final_layer_norm"), "weight", "bias", d);
     }
     let config = serde_json::json!({
-        "conv_dim": [c; 7], "conv_kernel": kernels, "conv_stride": [5, 2, 2, 2, 2, 2, 2], "conv_bias": false,
+        "conv_dim": vec![c; 7], "conv_kernel": kernels, "conv_stride": [5, 2, 2, 2, 2, 2, 2], "conv_bias": false,
         "feat_extract_norm": "group", "feat_extract_activation": "gelu", "feat_proj_layer_norm": true,
         "do_stable_layer_norm": false, "hidden_act": "gelu", "hidden_size": d, "intermediate_size": ffn,
         "num_attention_heads": 12, "num_hidden_layers": layers, "layer_norm_eps": 1e-5,
