@@ -78,7 +78,11 @@ fn main() {
         rates.push(200.0 / (g.decode_ms / 1e3));
     }
     rates.sort_by(|a, b| a.total_cmp(b));
-    rows.push(Row { figure: "T2S decode, context 300 -> 500", ours: format!("{:.1} tok/s", rates[1]), upstream: "25 tok/s" });
+    rows.push(Row {
+        figure: "T2S decode, context 300 -> 500",
+        ours: format!("{:.1} tok/s", rates[1]),
+        upstream: "25 tok/s",
+    });
 
     // --- SoVITS decoder + HiFi-GAN -----------------------------------------------------------
     let sovits = CpuSovits::load(&support::sovits(2)).unwrap();
@@ -126,7 +130,11 @@ fn main() {
         bert.hidden_states_sel(&ids).unwrap();
     });
     rows.push(Row { figure: "BERT-large, 40 characters", ours: format!("{t:.0} ms"), upstream: "292 ms" });
-    rows.push(Row { figure: "peak RSS, whole benchmark", ours: format!("{:.0} MB", peak_rss_mb()), upstream: "3,196 MB" });
+    rows.push(Row {
+        figure: "peak RSS, whole benchmark",
+        ours: format!("{:.0} MB", peak_rss_mb()),
+        upstream: "3,196 MB",
+    });
 
     println!("\n| figure | sovits-rt | upstream PyTorch |\n|---|---|---|");
     for r in rows {

@@ -80,7 +80,8 @@ struct SynthArgs {
     seed: Option<u64>,
 }
 
-const LANGUAGES: &[&str] = &["zh", "en", "ja", "ko", "yue", "auto", "auto_yue", "all_zh", "all_ja", "all_ko", "all_yue"];
+const LANGUAGES: &[&str] =
+    &["zh", "en", "ja", "ko", "yue", "auto", "auto_yue", "all_zh", "all_ja", "all_ko", "all_yue"];
 
 fn main() {
     if let Err(e) = run(Cli::parse()) {

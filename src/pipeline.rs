@@ -142,7 +142,8 @@ impl Synthesizer {
         let bert = Tensor::zeros([self.t2s.config().bert_dim, all.len()]);
         let prompt = T2sPrompt { phone_ids: all, bert, prompt_tokens: voice.prompt_tokens.clone() };
         let mut timings = Timings::default();
-        let options = GenerateOptions { sampling: params.sampling.clone(), seed: params.seed, early_stop: params.max_tokens };
+        let options =
+            GenerateOptions { sampling: params.sampling.clone(), seed: params.seed, early_stop: params.max_tokens };
         let generated = generate(&self.t2s, &prompt, &options)?;
         timings.prefill_ms = generated.prefill_ms;
         timings.decode_ms = generated.decode_ms;

@@ -111,7 +111,8 @@ fn synth_explains_user_mistakes() {
         assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
     }
     // Text without phones: the frontend is not there yet, say so instead of guessing.
-    let o = bin().args(["synth", "--gpt", "g", "--sovits", "s", "--hubert", "h", "--bert", "b", "--ref", "r"])
+    let o = bin()
+        .args(["synth", "--gpt", "g", "--sovits", "s", "--hubert", "h", "--bert", "b", "--ref", "r"])
         .args(["--ref-phones", "n i3", "--text", "你好", "--out", "x.wav"])
         .output()
         .unwrap();
@@ -134,7 +135,12 @@ fn synth_rejects_bad_reference_clips() {
     let d = out_dir();
     // 1 s of audio: below upstream's 3 s minimum.
     let short = d.join("short.wav");
-    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 16_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
     let mut w = hound::WavWriter::create(&short, spec).unwrap();
     for i in 0..16_000 {
         w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16).unwrap();

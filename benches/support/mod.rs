@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use half::f16;
-use sovits_rt::checkpoint::{GptFile, HfFolder, SovitsFile, SovitsKind, TensorStore};
 use sovits_rt::checkpoint::pickle::Value;
+use sovits_rt::checkpoint::{GptFile, HfFolder, SovitsFile, SovitsKind, TensorStore};
 
 /// Deterministic uniform(-1, 1) generator (xorshift; benchmark data only).
 struct Noise(u64);
@@ -39,7 +39,8 @@ impl Builder {
     fn random(&mut self, name: &str, shape: &[usize]) -> Vec<f32> {
         let n: usize = shape.iter().product();
         let fan_in: usize = shape[1..].iter().product::<usize>().max(1);
-        let is_gain = ["gamma", "norm.weight", "Norm.weight", "norm1.weight", "norm2.weight"].iter().any(|s| name.ends_with(s));
+        let is_gain =
+            ["gamma", "norm.weight", "Norm.weight", "norm1.weight", "norm2.weight"].iter().any(|s| name.ends_with(s));
         let scale = if shape.len() == 1 { 0.05 } else { (3.0 / fan_in as f32).sqrt() };
         (0..n).map(|_| if is_gain { 1.0 + 0.05 * self.noise.next() } else { scale * self.noise.next() }).collect()
     }

@@ -238,7 +238,7 @@ impl Machine<'_> {
     }
 
     fn set_items(&mut self, items: Vec<Value>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return self.err("odd number of items for SETITEMS");
         }
         let pos = self.pos;
@@ -447,10 +447,10 @@ impl Machine<'_> {
                 }
                 b'b' => {
                     let state = self.pop()?;
-                    match self.top()? {
-                        Value::Object { state: s, .. } => *s = Some(Box::new(state)),
-                        // OrderedDict `_metadata`, tensor hooks...: irrelevant for inference.
-                        _ => {}
+                    // BUILD on anything but an object (OrderedDict `_metadata`, tensor hooks) is
+                    // irrelevant for inference.
+                    if let Value::Object { state: s, .. } = self.top()? {
+                        *s = Some(Box::new(state));
                     }
                 }
                 b'Q' => {

@@ -165,13 +165,7 @@ impl CpuT2s {
     /// One post-norm block (§4.4) on `rows` positions, in place. `linear(x, w, b)` is the
     /// product (gemm for the prefill, [`linear_few`] for decode steps); `attend(qkv)` maps
     /// `[rows, 3d]` to the attention output `[rows, d]` and caches K and V.
-    fn block(
-        &self,
-        layer: &Layer,
-        x: &mut [f32],
-        linear: &mut LinearFn<'_>,
-        attend: impl FnOnce(&[f32]) -> Vec<f32>,
-    ) {
+    fn block(&self, layer: &Layer, x: &mut [f32], linear: &mut LinearFn<'_>, attend: impl FnOnce(&[f32]) -> Vec<f32>) {
         let d = self.config.d_model;
         let qkv = linear(x, &layer.in_proj, &layer.in_proj_bias);
         let a = attend(&qkv);

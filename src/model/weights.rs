@@ -139,20 +139,15 @@ pub fn fold_weight_norm(g: &Tensor, v: &Tensor) -> Option<Tensor> {
     let outer: usize = vs[..dim].iter().product();
     let n = vs[dim];
     // Accumulate ‖v‖² per kept index in f64: the fold is exact to f32 rounding.
+    // Blocks of `inner` elements cycle through the kept index: block b belongs to index b % n.
     let mut sq = vec![0f64; n];
-    for o in 0..outer {
-        for k in 0..n {
-            let base = (o * n + k) * inner;
-            sq[k] += v.data()[base..base + inner].iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
-        }
+    for (b, block) in v.data().chunks_exact(inner.max(1)).enumerate().take(outer * n) {
+        sq[b % n] += block.iter().map(|&x| (x as f64) * (x as f64)).sum::<f64>();
     }
-    let scale: Vec<f32> = (0..n).map(|k| (g.data()[k] as f64 / sq[k].sqrt()) as f32).collect();
+    let scale: Vec<f32> = g.data().iter().zip(&sq).map(|(&gk, s)| (gk as f64 / s.sqrt()) as f32).collect();
     let mut out = v.data().to_vec();
-    for o in 0..outer {
-        for k in 0..n {
-            let base = (o * n + k) * inner;
-            out[base..base + inner].iter_mut().for_each(|x| *x *= scale[k]);
-        }
+    for (b, block) in out.chunks_exact_mut(inner.max(1)).enumerate() {
+        block.iter_mut().for_each(|x| *x *= scale[b % n]);
     }
     Some(Tensor::new(vs.to_vec(), out))
 }
@@ -170,8 +165,8 @@ mod tests {
         for o in 0..2 {
             let row = &v.data()[o * 6..o * 6 + 6];
             let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-            for i in 0..6 {
-                let expect = g.data()[o] * row[i] / norm;
+            for (i, r) in row.iter().enumerate() {
+                let expect = g.data()[o] * r / norm;
                 assert!((w.data()[o * 6 + i] - expect).abs() < 1e-6);
             }
         }

@@ -40,6 +40,8 @@ impl SymbolSet {
         }
     }
 
+    /// Number of symbols (never zero).
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(self) -> usize {
         self.symbols().len()
     }
