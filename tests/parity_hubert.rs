@@ -4,7 +4,7 @@
 //! resampling of ref.wav measured against upstream's librosa/soxr one.
 mod common;
 
-use sovits_rt::audio::{hubert_resampler, hubert_zero_padding, read_wav, resample, HUBERT_RATE};
+use sovits_rt::audio::{hubert_zero_padding, read_wav, resample, resample_soxr_hq, HUBERT_RATE};
 use sovits_rt::checkpoint::{open_hf_folder, open_sovits};
 use sovits_rt::cpu::ops::{conv1d, Conv1dSpec};
 use sovits_rt::cpu::CpuHubert;
@@ -101,29 +101,25 @@ fn parity_hubert() {
     let expected_ids = common::i64s(&case, "prompt_semantic");
     assert_eq!(ids, expected_ids, "prompt_semantic");
 
-    // Our 16 kHz resampling against upstream's librosa soxr_hq. Different resampler than
-    // upstream's soxr: ours is a windowed sinc built to soxr HQ's band specification. Measured on
-    // v2-small (44.1 kHz clip): 71.4 dB SNR, max|diff| 5.7e-4 (8e-4 x max); torchaudio's default
-    // filter gives 34.7 dB, 4.7e-2. The bounds leave room for other clips and rates.
+    // Our 16 kHz resampling (libsoxr HQ, as librosa) against upstream's: sample-exact with
+    // Debian's libsoxr 0.1.3 (measured max|diff| 0); 1e-6 leaves room for another libsoxr build's
+    // SIMD path. torchaudio's filter, for comparison, is ~35 dB away.
     let (samples, rate) = read_wav(&dir.join("ref.wav")).unwrap();
     let theirs = &wav16k[..wav16k.len() - zeros];
-    let ours16k = hubert_resampler(rate).unwrap().apply(&samples);
-    let (snr_db, max_rel) = compare_resampled("16 kHz (soxr-HQ-like) vs soxr_hq", &ours16k, theirs);
-    assert!(snr_db > 50.0, "16 kHz resampling SNR {snr_db:.1} dB vs soxr_hq");
-    assert!(max_rel < 5e-3, "16 kHz resampling max|diff| {max_rel:e} x max");
+    let ours16k = resample_soxr_hq(&samples, rate, HUBERT_RATE).unwrap();
+    common::assert_close_abs("wav16k (libsoxr HQ)", &ours16k, theirs, 1e-6);
     compare_resampled(
         "16 kHz (torchaudio default filter) vs soxr_hq",
         &resample(&samples, rate, HUBERT_RATE).unwrap(),
         theirs,
     );
 
-    // Measurement only: prompt tokens from our own 16 kHz audio.
+    // End to end from ref.wav: the same prompt tokens as upstream.
     let mut ours_in = ours16k;
     ours_in.resize(ours_in.len() + zeros, 0.0);
     let ours_ssl = model.forward_traced(&ours_in).unwrap().last_hidden_state.t();
     let (_, ours_ids) = vq.quantize(&vq.project(&ours_ssl));
-    let same = ours_ids.iter().zip(&expected_ids).filter(|(a, b)| a == b).count();
-    eprintln!("prompt tokens from our 16 kHz audio: {same}/{} equal to upstream's", expected_ids.len());
+    assert_eq!(ours_ids, expected_ids, "prompt tokens from our own 16 kHz audio");
 }
 
 /// Prints and returns (SNR in dB, max|diff| / max|expected|) of a resampled signal.

@@ -3,16 +3,17 @@
 
 mod reference;
 mod resample;
+mod soxr_hq;
 mod spectrogram;
 mod wav;
 
 use std::path::PathBuf;
 
 pub use reference::{
-    hubert_resampler, hubert_zero_padding, prepare_reference, PreparedReference, HUBERT_MAX_SAMPLES,
-    HUBERT_MIN_SAMPLES, HUBERT_RATE,
+    hubert_zero_padding, prepare_reference, PreparedReference, HUBERT_MAX_SAMPLES, HUBERT_MIN_SAMPLES, HUBERT_RATE,
 };
-pub use resample::{resample, Resampler, SincFilter, SincWindow};
+pub use resample::{resample, Resampler};
+pub use soxr_hq::resample_soxr_hq;
 pub use spectrogram::{peak_guard, reference_spectrogram, spectrogram, SpectrogramParams};
 pub use wav::{read_wav, write_wav_i16};
 
@@ -36,6 +37,8 @@ pub enum AudioError {
          convert the clip to a common rate (16000, 22050, 24000, 32000, 44100 or 48000 Hz) first"
     )]
     UnsupportedRatio { from: u32, to: u32, taps: usize },
+    #[error("resampling {from} Hz to {to} Hz failed in libsoxr: {reason}")]
+    Resample { from: u32, to: u32, reason: String },
     #[error("{what}: the audio has {samples} samples but at least {needed} are needed")]
     TooShort { what: &'static str, samples: usize, needed: usize },
     #[error(

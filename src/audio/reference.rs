@@ -2,15 +2,12 @@
 //! the 32 kHz magnitude spectrogram for SoVITS's style encoder, and the 16 kHz waveform HuBERT
 //! reads for the prompt semantic tokens.
 //!
-//! The spectrogram path is exact (torchaudio's resampler, ported). Upstream resamples the HuBERT
-//! input with `librosa.load(sr=16000)` (libsoxr, `soxr_hq`), which we do not link: we use the same
-//! windowed-sinc resampler with a filter built to soxr HQ's specification
-//! ([`SincFilter::SOXR_HQ_LIKE`]). The 16 kHz samples are therefore close to upstream's, not
-//! identical; `tests/parity_hubert.rs` measures the difference and the prompt tokens it changes.
+//! Both paths resample as upstream does: torchaudio's windowed sinc (ported) to 32 kHz for the
+//! spectrogram, librosa's `soxr_hq` (libsoxr) to 16 kHz for HuBERT.
 
 use crate::tensor::Tensor;
 
-use super::{reference_spectrogram, AudioError, Resampler, SincFilter, SpectrogramParams};
+use super::{reference_spectrogram, resample_soxr_hq, AudioError, SpectrogramParams};
 
 /// HuBERT's input rate.
 pub const HUBERT_RATE: u32 = 16_000;
@@ -34,15 +31,10 @@ pub fn hubert_zero_padding() -> usize {
     SpectrogramParams::V2.sample_rate as usize * 3 / 10
 }
 
-/// The resampler for HuBERT's 16 kHz input (soxr-HQ-like; see the module docs).
-pub fn hubert_resampler(rate: u32) -> Result<Resampler, AudioError> {
-    Resampler::with_filter(rate, HUBERT_RATE, SincFilter::SOXR_HQ_LIKE)
-}
-
 /// Builds both inputs from mono `samples` at `rate`, applying upstream's 3–10 s rule to the
 /// 16 kHz signal.
 pub fn prepare_reference(samples: &[f32], rate: u32) -> Result<PreparedReference, AudioError> {
-    let mut wav16k = hubert_resampler(rate)?.apply(samples);
+    let mut wav16k = resample_soxr_hq(samples, rate, HUBERT_RATE)?;
     if !(HUBERT_MIN_SAMPLES..=HUBERT_MAX_SAMPLES).contains(&wav16k.len()) {
         return Err(AudioError::ReferenceDuration {
             samples: wav16k.len(),

@@ -1,7 +1,7 @@
 //! Band-limited resampling, an exact port of `torchaudio.transforms.Resample` with its defaults
 //! (`sinc_interp_hann`, `lowpass_filter_width` 6, `rolloff` 0.99), which upstream uses to bring
-//! the reference clip to 32 kHz (research/upstream-v2.md §3.2 step 1). The same machinery with a
-//! Kaiser window approximates libsoxr's HQ filter for the 16 kHz HuBERT input (§3.1 step 1).
+//! the reference clip to 32 kHz (research/upstream-v2.md §3.2 step 1). (The 16 kHz HuBERT input
+//! goes through libsoxr instead, as upstream's librosa does: `soxr_hq.rs`.)
 //!
 //! torchaudio (`functional/functional.py`, `_get_sinc_resample_kernel` and
 //! `_apply_sinc_resample_kernel`) reduces both rates by their gcd to `orig`/`new`, builds `new`
@@ -15,39 +15,10 @@ use crate::tensor::Tensor;
 
 use super::AudioError;
 
-/// torchaudio's filter options (`lowpass_filter_width`, `rolloff`, `resampling_method`, `beta`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SincFilter {
-    /// Zero crossings of the sinc kept on each side.
-    pub lowpass_filter_width: f64,
-    /// Cut-off as a fraction of the lower Nyquist frequency.
-    pub rolloff: f64,
-    pub window: SincWindow,
-}
+/// torchaudio's defaults, which upstream uses: `lowpass_filter_width` 6, `rolloff` 0.99, Hann window.
+const LOWPASS_FILTER_WIDTH: f64 = 6.0;
+const ROLLOFF: f64 = 0.99;
 
-/// `resampling_method`: `sinc_interp_hann` or `sinc_interp_kaiser` (with its `beta`).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum SincWindow {
-    Hann,
-    Kaiser { beta: f64 },
-}
-
-impl SincFilter {
-    /// torchaudio's defaults, which upstream uses: Hann, width 6, rolloff 0.99.
-    pub const TORCHAUDIO: SincFilter =
-        SincFilter { lowpass_filter_width: 6.0, rolloff: 0.99, window: SincWindow::Hann };
-
-    /// A filter with the response libsoxr's `SOXR_HQ` recipe asks for, which upstream's
-    /// `librosa.load(sr=16000)` uses for the HuBERT input (we do not link libsoxr, so samples are
-    /// close, not identical). soxr.c: precision 20 bits → rejection 20·6.02 = 120.4 dB,
-    /// `passband_end = 1 − 0.05 / TO_3dB(120.4) = 0.9136`, `stopband_begin = 1`, linear phase.
-    /// Kaiser design for that band: cut-off mid-transition 0.9568, β = 0.1102·(120.4 − 8.7) = 12.31,
-    /// length (120.4 − 8) / (2.285 · π · 0.0864) ≈ 181 output samples, i.e. 87 zero crossings
-    /// per side. On the v2-small clip (44.1 kHz → 16 kHz) it is 71 dB SNR from soxr's output,
-    /// against 35 dB for [`SincFilter::TORCHAUDIO`] (tests/parity_hubert.rs).
-    pub const SOXR_HQ_LIKE: SincFilter =
-        SincFilter { lowpass_filter_width: 87.0, rolloff: 0.9568, window: SincWindow::Kaiser { beta: 12.31 } };
-}
 /// Largest filter bank (`new × (2·width + orig)` coefficients) we build: 64 MiB of f32. Every
 /// common rate pair needs a few hundred thousand at most; only near-coprime rates exceed this.
 const MAX_KERNEL_TAPS: usize = 1 << 24;
@@ -74,12 +45,8 @@ fn gcd(a: u32, b: u32) -> u32 {
 }
 
 impl Resampler {
-    /// torchaudio's default filter ([`SincFilter::TORCHAUDIO`]).
+    /// torchaudio's default `sinc_interp_hann` filter between two rates.
     pub fn new(from: u32, to: u32) -> Result<Self, AudioError> {
-        Self::with_filter(from, to, SincFilter::TORCHAUDIO)
-    }
-
-    pub fn with_filter(from: u32, to: u32, filter: SincFilter) -> Result<Self, AudioError> {
         for rate in [from, to] {
             if rate == 0 {
                 return Err(AudioError::InvalidRate { rate });
@@ -87,14 +54,13 @@ impl Resampler {
         }
         let g = gcd(from, to);
         let (orig, new) = ((from / g) as usize, (to / g) as usize);
-        let base_freq = orig.min(new) as f64 * filter.rolloff;
-        let width = (filter.lowpass_filter_width * orig as f64 / base_freq).ceil() as usize;
+        let base_freq = orig.min(new) as f64 * ROLLOFF;
+        let width = (LOWPASS_FILTER_WIDTH * orig as f64 / base_freq).ceil() as usize;
         let taps = 2 * width + orig;
         if from != to && new.saturating_mul(taps) > MAX_KERNEL_TAPS {
             return Err(AudioError::UnsupportedRatio { from, to, taps: new.saturating_mul(taps) });
         }
-        let kernel =
-            if from == to { Tensor::zeros([0, 1, 0]) } else { sinc_kernel(orig, new, width, base_freq, &filter) };
+        let kernel = if from == to { Tensor::zeros([0, 1, 0]) } else { sinc_kernel(orig, new, width, base_freq) };
         Ok(Resampler { from, to, orig, new, width, kernel })
     }
 
@@ -144,9 +110,9 @@ impl Resampler {
 }
 
 /// torchaudio's `_get_sinc_resample_kernel`, step for step in f64, cast to f32.
-fn sinc_kernel(orig: usize, new: usize, width: usize, base_freq: f64, filter: &SincFilter) -> Tensor {
+fn sinc_kernel(orig: usize, new: usize, width: usize, base_freq: f64) -> Tensor {
     use std::f64::consts::PI;
-    let lpw = filter.lowpass_filter_width;
+    let lpw = LOWPASS_FILTER_WIDTH;
     let taps = 2 * width + orig;
     let scale = base_freq / orig as f64;
     let mut kernel = Vec::with_capacity(new * taps);
@@ -157,28 +123,13 @@ fn sinc_kernel(orig: usize, new: usize, width: usize, base_freq: f64, filter: &S
         for k in 0..taps {
             let idx = (k as f64 - width as f64) / orig as f64;
             let t = ((shift + idx) * base_freq).clamp(-lpw, lpw);
-            let window = match filter.window {
-                SincWindow::Hann => (t * PI / lpw / 2.0).cos().powi(2),
-                SincWindow::Kaiser { beta } => bessel_i0(beta * (1.0 - (t / lpw).powi(2)).sqrt()) / bessel_i0(beta),
-            };
+            let window = (t * PI / lpw / 2.0).cos().powi(2);
             let t = t * PI;
             let sinc = if t == 0.0 { 1.0 } else { t.sin() / t };
             kernel.push((sinc * (window * scale)) as f32);
         }
     }
     Tensor::new([new, 1, taps], kernel)
-}
-
-/// Modified Bessel function of the first kind, order 0 (power series; converges for any x).
-fn bessel_i0(x: f64) -> f64 {
-    let q = x * x / 4.0;
-    let (mut term, mut sum, mut k) = (1.0f64, 1.0f64, 1.0f64);
-    while term > sum * 1e-17 {
-        term *= q / (k * k);
-        sum += term;
-        k += 1.0;
-    }
-    sum
 }
 
 /// One-shot [`Resampler`]: `x` at `from` Hz → `to` Hz.
