@@ -194,10 +194,29 @@ fn hsum_lanes(a: [f32; LANES]) -> f32 {
     ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]))
 }
 
-/// `a · b` summed in the kernels' lane order (8 partial sums, fixed tree, then the tail).
-pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len(), "dot: lengths");
-    dot_portable(a, b)
+/// `out [n] = w [n, k] · x [k]` on one thread (small products inside a parallel loop, e.g.
+/// attention scores of one head over a block of cached keys), summed like [`linear_few`].
+pub fn matvec(w: &[f32], x: &[f32], out: &mut [f32]) {
+    let k = x.len();
+    assert!(k > 0 && w.len() == out.len() * k, "matvec: w is not [out.len(), x.len()]");
+    block(best_kernel(), w, k, x, 1, out)
+}
+
+/// `out [k] += Σ_r s[r] · w[r, :]` with `w [n, k]` on one thread (attention-weighted sum of
+/// cached values); each element is accumulated over `r` in order.
+pub fn matvec_t_acc(w: &[f32], s: &[f32], out: &mut [f32]) {
+    let k = out.len();
+    assert!(k > 0 && w.len() == s.len() * k, "matvec_t_acc: w is not [s.len(), out.len()]");
+    match best_kernel() {
+        Kernel::Portable => {
+            for (wr, &sr) in w.chunks_exact(k).zip(s) {
+                out.iter_mut().zip(wr).for_each(|(o, v)| *o += sr * v);
+            }
+        }
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: AVX2/FMA detected; lengths checked above.
+        Kernel::Avx2 => unsafe { avx2::matvec_t_acc(w, s, out) },
+    }
 }
 
 fn dot_portable<T: Widen>(w: &[T], x: &[f32]) -> f32 {
@@ -221,9 +240,8 @@ mod avx2 {
 
     use super::{tail, Widen, LANES};
 
-    /// Register block: 4 weight rows × 2 activation rows = 8 accumulators.
-    const R: usize = 4;
-    const C: usize = 2;
+    /// Software prefetch distance, in elements ahead of the current load.
+    const PREFETCH: usize = 1024;
 
     #[target_feature(enable = "avx2,fma,f16c")]
     fn hsum(v: __m256) -> f32 {
@@ -233,38 +251,118 @@ mod avx2 {
         _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<1>(s, s)))
     }
 
-    /// Dot products of `rows` weight rows with `cols` activation rows over the first `k8`
-    /// (a multiple of 8) elements, as 8-lane partial sums.
+    /// `out[i·m + c] = w_i · x_c` for `R` weight rows starting at row `r` of `w` and `C`
+    /// activation rows starting at row `j` of `x`: 8-lane FMA partial sums over the first
+    /// `k8` elements, the shared reduction tree, then the tail.
     ///
     /// # Safety
-    /// Each pointer must have `k8` readable values; AVX2, FMA and F16C must be present.
+    /// Rows `r..r+R` of `w` and `j..j+C` of `x` exist (`[·, k]` layouts), `out` holds
+    /// `(r+R)·m` values; AVX2, FMA and F16C are present.
     #[inline]
     #[target_feature(enable = "avx2,fma,f16c")]
-    unsafe fn micro<T: Widen>(
-        w: [*const T; R],
-        rows: usize,
-        x: [*const f32; C],
-        cols: usize,
-        k8: usize,
-    ) -> [[__m256; C]; R] {
+    unsafe fn tile<T: Widen, const R: usize, const C: usize>(
+        w: &[T],
+        r: usize,
+        x: &[f32],
+        j: usize,
+        k: usize,
+        m: usize,
+        out: &mut [f32],
+    ) {
+        let k8 = k / LANES * LANES;
+        let wr: [&[T]; R] = std::array::from_fn(|i| &w[(r + i) * k..(r + i + 1) * k]);
+        let xr: [&[f32]; C] = std::array::from_fn(|c| &x[(j + c) * k..(j + c + 1) * k]);
         let mut acc = [[_mm256_setzero_ps(); C]; R];
         let mut kk = 0;
         while kk < k8 {
             let mut xs = [_mm256_setzero_ps(); C];
-            for j in 0..cols {
-                // SAFETY: kk + 8 ≤ k8 and x[j] has k8 values.
-                xs[j] = unsafe { _mm256_loadu_ps(x[j].add(kk)) };
+            for c in 0..C {
+                // SAFETY: kk + 8 ≤ k8 ≤ k = xr[c].len().
+                xs[c] = unsafe { _mm256_loadu_ps(xr[c].as_ptr().add(kk)) };
             }
-            for i in 0..rows {
-                // SAFETY: as above for w[i].
-                let wv = unsafe { T::load8(w[i].add(kk)) };
-                for j in 0..cols {
-                    acc[i][j] = _mm256_fmadd_ps(wv, xs[j], acc[i][j]);
+            if kk % 32 == 0 {
+                for row in wr.iter() {
+                    _mm_prefetch::<_MM_HINT_T0>(row.as_ptr().wrapping_add(kk + PREFETCH).cast());
+                }
+            }
+            for i in 0..R {
+                // SAFETY: as above for wr[i].
+                let wv = unsafe { T::load8(wr[i].as_ptr().add(kk)) };
+                for c in 0..C {
+                    acc[i][c] = _mm256_fmadd_ps(wv, xs[c], acc[i][c]);
                 }
             }
             kk += LANES;
         }
-        acc
+        for i in 0..R {
+            for c in 0..C {
+                out[(r + i) * m + j + c] = hsum(acc[i][c]) + tail(&wr[i][k8..], &xr[c][k8..]);
+            }
+        }
+    }
+
+    /// All activation rows against weight rows `r..r+R`: tiles of 2 rows of `x`, then 1.
+    #[inline]
+    #[target_feature(enable = "avx2,fma,f16c")]
+    unsafe fn rows<T: Widen, const R: usize>(w: &[T], r: usize, x: &[f32], k: usize, m: usize, out: &mut [f32]) {
+        let mut j = 0;
+        // SAFETY (both calls): j + 2 ≤ m resp. j < m, and rows r..r+R exist (caller).
+        while j + 2 <= m {
+            unsafe { tile::<T, R, 2>(w, r, x, j, k, m, out) };
+            j += 2;
+        }
+        if j < m {
+            unsafe { tile::<T, R, 1>(w, r, x, j, k, m, out) };
+        }
+    }
+
+    /// See `super::matvec_t_acc`: 32 columns (4 registers) at a time, then 8, then scalar.
+    ///
+    /// # Safety
+    /// `w` is `[s.len(), out.len()]`; AVX2 and FMA present.
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub(super) unsafe fn matvec_t_acc(w: &[f32], s: &[f32], out: &mut [f32]) {
+        let k = out.len();
+        let mut c = 0;
+        while c + 4 * LANES <= k {
+            // SAFETY: c + 32 ≤ k, and every row r has k values.
+            unsafe {
+                let o = out.as_mut_ptr().add(c);
+                let mut acc = [
+                    _mm256_loadu_ps(o),
+                    _mm256_loadu_ps(o.add(8)),
+                    _mm256_loadu_ps(o.add(16)),
+                    _mm256_loadu_ps(o.add(24)),
+                ];
+                for (r, &sr) in s.iter().enumerate() {
+                    let (b, p) = (_mm256_set1_ps(sr), w.as_ptr().add(r * k + c));
+                    for (i, a) in acc.iter_mut().enumerate() {
+                        *a = _mm256_fmadd_ps(b, _mm256_loadu_ps(p.add(i * LANES)), *a);
+                    }
+                }
+                for (i, a) in acc.iter().enumerate() {
+                    _mm256_storeu_ps(o.add(i * LANES), *a);
+                }
+            }
+            c += 4 * LANES;
+        }
+        while c + LANES <= k {
+            // SAFETY: c + 8 ≤ k, and every row r has k values.
+            unsafe {
+                let o = out.as_mut_ptr().add(c);
+                let mut acc = _mm256_loadu_ps(o);
+                for (r, &sr) in s.iter().enumerate() {
+                    acc = _mm256_fmadd_ps(_mm256_set1_ps(sr), _mm256_loadu_ps(w.as_ptr().add(r * k + c)), acc);
+                }
+                _mm256_storeu_ps(o, acc);
+            }
+            c += LANES;
+        }
+        for (j, o) in out.iter_mut().enumerate().skip(c) {
+            for (r, &sr) in s.iter().enumerate() {
+                *o = sr.mul_add(w[r * k + j], *o);
+            }
+        }
     }
 
     /// See `super::block`.
@@ -274,38 +372,15 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     pub(super) unsafe fn block<T: Widen>(w: &[T], k: usize, x: &[f32], m: usize, out: &mut [f32]) {
         let nr = w.len() / k;
-        let k8 = k / LANES * LANES;
         let mut r = 0;
+        // SAFETY (both calls): r + 4 ≤ nr resp. r < nr rows exist; the rest is the caller's.
+        while r + 4 <= nr {
+            unsafe { rows::<T, 4>(w, r, x, k, m, out) };
+            r += 4;
+        }
         while r < nr {
-            let rows = R.min(nr - r);
-            let mut wp = [w.as_ptr(); R];
-            for (i, p) in wp.iter_mut().enumerate().take(rows) {
-                *p = w[(r + i) * k..].as_ptr();
-            }
-            let mut j = 0;
-            while j < m {
-                let cols = C.min(m - j);
-                let mut xp = [x.as_ptr(); C];
-                for (c, p) in xp.iter_mut().enumerate().take(cols) {
-                    *p = x[(j + c) * k..].as_ptr();
-                }
-                // SAFETY: every selected row has k ≥ k8 values (slices of `w` and `x`).
-                let acc = unsafe {
-                    match (rows, cols) {
-                        (R, C) => micro(wp, R, xp, C, k8),
-                        _ => micro(wp, rows, xp, cols, k8),
-                    }
-                };
-                for i in 0..rows {
-                    let wr = &w[(r + i) * k..(r + i + 1) * k];
-                    for c in 0..cols {
-                        let xr = &x[(j + c) * k..(j + c + 1) * k];
-                        out[(r + i) * m + j + c] = hsum(acc[i][c]) + tail(&wr[k8..], &xr[k8..]);
-                    }
-                }
-                j += cols;
-            }
-            r += rows;
+            unsafe { rows::<T, 1>(w, r, x, k, m, out) };
+            r += 1;
         }
     }
 }
@@ -359,6 +434,27 @@ mod tests {
                         assert_eq!(part, all[..m * n], "{kernel:?} m={m}");
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn matvec_and_transpose_match_reference() {
+        for (n, k) in [(9, 32), (5, 44), (3, 5)] {
+            let w = values(n * k, 0.4);
+            let x = values(k, 1.1);
+            let s = values(n, 2.2);
+            let mut out = vec![0.0; n];
+            matvec(&w, &x, &mut out);
+            for r in 0..n {
+                let e: f32 = (0..k).map(|i| w[r * k + i] * x[i]).sum();
+                assert!((out[r] - e).abs() < 1e-5, "matvec n={n} k={k}");
+            }
+            let mut acc = vec![1.0; k];
+            matvec_t_acc(&w, &s, &mut acc);
+            for j in 0..k {
+                let e: f32 = 1.0 + (0..n).map(|r| s[r] * w[r * k + j]).sum::<f32>();
+                assert!((acc[j] - e).abs() < 1e-5, "matvec_t_acc n={n} k={k}");
             }
         }
     }

@@ -9,12 +9,13 @@
 //!   step for the whole batch ([`linear_few`], f16 weights widened in registers); attention runs
 //!   per session over its own cache. Results do not depend on the batch a session is in.
 //!
-//! Activations are `[rows, d]` row-major; the KV cache of a layer is `[pos, d]` (heads side by
-//! side, head `h` in columns `h·hd..(h+1)·hd`), grown in chunks of [`KV_CHUNK`] positions.
+//! Activations are `[rows, d]` row-major. The KV cache of a layer is a list of blocks of
+//! [`KV_CHUNK`] positions, each `[head, KV_CHUNK, hd]`: a head's keys are contiguous for the
+//! decode step, and a growing cache never moves.
 
 use rayon::prelude::*;
 
-use super::gemv::{dot, linear_few, WeightMat};
+use super::gemv::{linear_few, matvec, matvec_t_acc, WeightMat};
 use super::ops::{self, layer_norm_slice, matmul_into, softmax_in_place, MatRef};
 use crate::checkpoint::GptFile;
 use crate::model::t2s::{add_sine_position, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
@@ -56,13 +57,17 @@ pub struct CpuT2s {
     head: WeightMat, // ar_predict_layer [V, d]
 }
 
-/// One utterance's decoding state: the KV cache of every layer and the audio position counter.
+/// One utterance's decoding state: the KV cache of every layer and the position counters.
 pub struct CpuT2sSession {
     d_model: usize,
-    /// Per layer: keys `[pos, d]`.
-    keys: Vec<Vec<f32>>,
-    /// Per layer: values `[pos, d]`.
-    values: Vec<Vec<f32>>,
+    n_head: usize,
+    /// Positions cached in every layer (text + prompt + fed tokens).
+    len: usize,
+    /// Per layer, per block of [`KV_CHUNK`] positions: keys `[head, KV_CHUNK, hd]`, so that one
+    /// head's keys are contiguous and the cache grows without copying.
+    keys: Vec<Vec<Vec<f32>>>,
+    /// Values, laid out like `keys`.
+    values: Vec<Vec<Vec<f32>>>,
     /// Audio position of the next token fed (`P` after the prefill, then +1 per step).
     audio_pos: usize,
 }
@@ -70,34 +75,59 @@ pub struct CpuT2sSession {
 /// Shows the cache length, not its contents.
 impl std::fmt::Debug for CpuT2sSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CpuT2sSession").field("positions", &self.len()).field("audio_pos", &self.audio_pos).finish()
+        f.debug_struct("CpuT2sSession").field("positions", &self.len).field("audio_pos", &self.audio_pos).finish()
     }
 }
 
 impl CpuT2sSession {
+    fn new(config: &T2sConfig, audio_pos: usize) -> Self {
+        CpuT2sSession {
+            d_model: config.d_model,
+            n_head: config.n_head,
+            len: 0,
+            keys: vec![Vec::new(); config.n_layer],
+            values: vec![Vec::new(); config.n_layer],
+            audio_pos,
+        }
+    }
+
     /// Positions in the cache (text + prompt + fed tokens).
     pub fn len(&self) -> usize {
-        self.keys.first().map_or(0, |k| k.len() / self.d_model)
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
     }
 
-    /// Makes room in one layer's cache for `positions` more, growing by whole chunks.
-    fn reserve(&mut self, layer: usize, positions: usize) {
-        let (need, chunk) = (positions * self.d_model, KV_CHUNK * self.d_model);
-        for cache in [&mut self.keys[layer], &mut self.values[layer]] {
-            if cache.capacity() - cache.len() < need {
-                cache.reserve_exact(need.div_ceil(chunk) * chunk);
+    /// Stores the key and value rows `[d]` of position `pos` in one layer's cache.
+    fn push_kv(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
+        let (d, hd) = (self.d_model, self.d_model / self.n_head);
+        let (chunk, row) = (pos / KV_CHUNK, pos % KV_CHUNK);
+        for (cache, new) in [(&mut self.keys[layer], k), (&mut self.values[layer], v)] {
+            if chunk == cache.len() {
+                cache.push(vec![0.0; KV_CHUNK * d]);
+            }
+            for (h, src) in new.chunks_exact(hd).enumerate() {
+                let at = (h * KV_CHUNK + row) * hd;
+                cache[chunk][at..at + hd].copy_from_slice(src);
             }
         }
     }
 
-    /// Appends one position's key and value rows `[d]` to a layer's cache.
-    fn push_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
-        self.keys[layer].extend_from_slice(k);
-        self.values[layer].extend_from_slice(v);
+    /// Head `h`'s rows of the first `n` positions of `cache`, block by block: `(first position,
+    /// [rows, hd])`.
+    fn head_blocks<'a>(
+        &self,
+        cache: &'a [Vec<f32>],
+        h: usize,
+        n: usize,
+    ) -> impl Iterator<Item = (usize, &'a [f32])> + 'a {
+        let hd = self.d_model / self.n_head;
+        cache.iter().enumerate().take(n.div_ceil(KV_CHUNK)).map(move |(c, block)| {
+            let (start, rows) = (c * KV_CHUNK, (n - c * KV_CHUNK).min(KV_CHUNK));
+            (start, &block[h * KV_CHUNK * hd..][..rows * hd])
+        })
     }
 }
 
@@ -178,7 +208,7 @@ impl CpuT2s {
     }
 
     fn check_session(&self, s: &CpuT2sSession) -> Result<(), ModelError> {
-        if s.d_model != self.config.d_model || s.keys.len() != self.config.n_layer {
+        if s.d_model != self.config.d_model || s.n_head != self.config.n_head || s.keys.len() != self.config.n_layer {
             return Err(ModelError::Input("this session was started by a different GPT model".into()));
         }
         Ok(())
@@ -255,13 +285,17 @@ fn decode_attention(sessions: &[&mut CpuT2sSession], layer: usize, qkv: &[f32], 
     let mut out = vec![0.0; sessions.len() * d];
     out.par_chunks_mut(hd).enumerate().for_each(|(item, o)| {
         let (i, h) = (item / n_head, item % n_head);
-        let cols = h * hd..(h + 1) * hd;
-        let q = &qkv[i * 3 * d..][cols.clone()];
-        let (keys, values) = (&sessions[i].keys[layer], &sessions[i].values[layer]);
-        let mut w: Vec<f32> = keys.chunks_exact(d).map(|k| dot(q, &k[cols.clone()]) * scale).collect();
+        let s = &sessions[i];
+        let n = s.len + 1;
+        let q = &qkv[i * 3 * d + h * hd..][..hd];
+        let mut w = vec![0.0; n];
+        for (start, keys) in s.head_blocks(&s.keys[layer], h, n) {
+            matvec(keys, q, &mut w[start..start + keys.len() / hd]);
+        }
+        w.iter_mut().for_each(|x| *x *= scale);
         softmax_in_place(&mut w);
-        for (p, v) in w.iter().zip(values.chunks_exact(d)) {
-            o.iter_mut().zip(&v[cols.clone()]).for_each(|(a, b)| *a += p * b);
+        for (start, values) in s.head_blocks(&s.values[layer], h, n) {
+            matvec_t_acc(values, &w[start..start + values.len() / hd], o);
         }
     });
     out
@@ -276,25 +310,20 @@ impl TextToSemantic for CpuT2s {
 
     fn prefill(&self, prompt: &T2sPrompt) -> Result<(CpuT2sSession, Vec<f32>), ModelError> {
         let mut x = self.embed(prompt)?.into_data();
-        let (d, n_layer, n_text) = (self.config.d_model, self.config.n_layer, prompt.phone_ids.len());
+        let (d, n_text) = (self.config.d_model, prompt.phone_ids.len());
         let rows = x.len() / d;
-        let mut session = CpuT2sSession {
-            d_model: d,
-            keys: vec![Vec::new(); n_layer],
-            values: vec![Vec::new(); n_layer],
-            audio_pos: prompt.prompt_tokens.len(),
-        };
+        let mut session = CpuT2sSession::new(&self.config, prompt.prompt_tokens.len());
         let mut scratch = Vec::new();
         let mut linear = |a: &[f32], w: &WeightMat, b: &[f32]| linear_many(a, w, b, &mut scratch);
         for (li, layer) in self.layers.iter().enumerate() {
             self.block(layer, &mut x, &mut linear, |qkv| {
-                session.reserve(li, rows);
-                for row in qkv.chunks_exact(3 * d) {
-                    session.push_kv(li, &row[d..2 * d], &row[2 * d..]);
+                for (pos, row) in qkv.chunks_exact(3 * d).enumerate() {
+                    session.push_kv(li, pos, &row[d..2 * d], &row[2 * d..]);
                 }
                 prefill_attention(qkv, d, n_text, self.config.n_head)
             });
         }
+        session.len = rows;
         let mut logits = vec![0.0; self.config.vocab];
         linear_few(&x[(rows - 1) * d..], 1, &self.head, None, &mut logits);
         Ok((session, logits))
@@ -318,13 +347,16 @@ impl TextToSemantic for CpuT2s {
         for (li, layer) in self.layers.iter().enumerate() {
             self.block(layer, &mut x, &mut linear_step, |qkv| {
                 for (s, row) in sessions.iter_mut().zip(qkv.chunks_exact(3 * d)) {
-                    s.reserve(li, 1);
-                    s.push_kv(li, &row[d..2 * d], &row[2 * d..]);
+                    let pos = s.len;
+                    s.push_kv(li, pos, &row[d..2 * d], &row[2 * d..]);
                 }
                 decode_attention(sessions, li, qkv, d, self.config.n_head)
             });
         }
-        sessions.iter_mut().for_each(|s| s.audio_pos += 1);
+        for s in sessions.iter_mut() {
+            s.len += 1;
+            s.audio_pos += 1;
+        }
         let mut logits = vec![0.0; sessions.len() * v];
         linear_few(&x, sessions.len(), &self.head, None, &mut logits);
         Ok(logits.chunks_exact(v).map(<[f32]>::to_vec).collect())
