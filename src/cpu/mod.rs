@@ -10,6 +10,7 @@ pub mod hubert;
 pub mod ops;
 pub mod sovits;
 pub mod t2s;
+pub mod vecmath;
 
 pub use bert::CpuBert;
 pub use hubert::CpuHubert;

@@ -3,20 +3,22 @@
 //! §4.2–4.4): [`CpuT2s`] implements [`TextToSemantic`].
 //!
 //! * Prefill runs `[text | prompt tokens]` (`S = N + P` positions) through every block with
-//!   upstream's mask: text rows see only text, audio rows see text + earlier audio. Products go
-//!   through `ops::matmul_into` (gemm) with the weights widened to f32 one matrix at a time.
+//!   upstream's mask: text rows see only text, audio rows see text + earlier audio. It works
+//!   channel-first (`[d, S]`); products go through `ops::matmul_into` (gemm) with the weights
+//!   widened to f32 one matrix at a time.
 //! * A decode step feeds one token to each session of a batch. Every weight is read once per
 //!   step for the whole batch ([`linear_few`], f16 weights widened in registers); attention runs
 //!   per session over its own cache. Results do not depend on the batch a session is in.
 //!
-//! Activations are `[rows, d]` row-major. The KV cache of a layer is a list of blocks of
+//! Decode activations are `[B, d]` row-major. The KV cache of a layer is a list of blocks of
 //! [`KV_CHUNK`] positions, each `[head, KV_CHUNK, hd]`: a head's keys are contiguous for the
 //! decode step, and a growing cache never moves.
 
 use rayon::prelude::*;
 
 use super::gemv::{linear_few, matvec, matvec_t_acc, WeightMat};
-use super::ops::{self, layer_norm_slice, matmul_into, softmax_in_place, MatRef};
+use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, MatRef};
+use super::vecmath::{exp_in_place, softmax};
 use crate::checkpoint::GptFile;
 use crate::model::t2s::{add_sine_position, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
 use crate::model::{ModelError, T2sPrompt, TextToSemantic};
@@ -38,10 +40,10 @@ struct Layer {
     linear1_bias: Vec<f32>,
     linear2: WeightMat, // [d, ffn]
     linear2_bias: Vec<f32>,
-    norm1_weight: Vec<f32>,
-    norm1_bias: Vec<f32>,
-    norm2_weight: Vec<f32>,
-    norm2_bias: Vec<f32>,
+    norm1_weight: Tensor, // [d]
+    norm1_bias: Tensor,
+    norm2_weight: Tensor,
+    norm2_bias: Tensor,
 }
 
 /// The GPT prior on the CPU.
@@ -115,6 +117,23 @@ impl CpuT2sSession {
         }
     }
 
+    /// Stores the keys and values of positions `0..S` of an empty layer cache, given as
+    /// `[d, S]` (channel-first, as the prefill computes them).
+    fn store_prefill_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
+        let (d, hd) = (self.d_model, self.d_model / self.n_head);
+        let s = k.len() / d;
+        for (cache, src) in [(&mut self.keys[layer], k), (&mut self.values[layer], v)] {
+            assert!(cache.is_empty(), "prefill into a used session");
+            cache.resize(s.div_ceil(KV_CHUNK), vec![0.0; KV_CHUNK * d]);
+            for (c, channel) in src.chunks_exact(s).enumerate() {
+                let (h, j) = (c / hd, c % hd);
+                for (pos, &val) in channel.iter().enumerate() {
+                    cache[pos / KV_CHUNK][(h * KV_CHUNK + pos % KV_CHUNK) * hd + j] = val;
+                }
+            }
+        }
+    }
+
     /// Head `h`'s rows of the first `n` positions of `cache`, block by block: `(first position,
     /// [rows, hd])`.
     fn head_blocks<'a>(
@@ -152,10 +171,10 @@ impl CpuT2s {
                 linear1_bias: l.linear1_bias.into_data(),
                 linear2: WeightMat::new(&l.linear2_weight),
                 linear2_bias: l.linear2_bias.into_data(),
-                norm1_weight: l.norm1_weight.into_data(),
-                norm1_bias: l.norm1_bias.into_data(),
-                norm2_weight: l.norm2_weight.into_data(),
-                norm2_bias: l.norm2_bias.into_data(),
+                norm1_weight: l.norm1_weight,
+                norm1_bias: l.norm1_bias,
+                norm2_weight: l.norm2_weight,
+                norm2_bias: l.norm2_bias,
             })
             .collect();
         CpuT2s {
@@ -192,19 +211,25 @@ impl CpuT2s {
         Ok(Tensor::new([rows, d], xy))
     }
 
-    /// One post-norm block (§4.4) on `rows` positions, in place. `linear(x, w, b)` is the
-    /// product (gemm for the prefill, [`linear_few`] for decode steps); `attend(qkv)` maps
-    /// `[rows, 3d]` to the attention output `[rows, d]` and caches K and V.
-    fn block(&self, layer: &Layer, x: &mut [f32], linear: &mut LinearFn<'_>, attend: impl FnOnce(&[f32]) -> Vec<f32>) {
-        let d = self.config.d_model;
-        let qkv = linear(x, &layer.in_proj, &layer.in_proj_bias);
+    /// One post-norm block (§4.4), in place on `x` (in `layout`). `linear(x, w, b)` is the
+    /// product in that layout; `attend(qkv)` maps the projected `qkv` to the attention output
+    /// and caches K and V.
+    fn block(
+        &self,
+        layer: &Layer,
+        x: &mut Tensor,
+        layout: Layout,
+        linear: &mut LinearFn<'_>,
+        attend: impl FnOnce(&[f32]) -> Vec<f32>,
+    ) {
+        let qkv = linear(x.data(), &layer.in_proj, &layer.in_proj_bias);
         let a = attend(&qkv);
         let a = linear(&a, &layer.out_proj, &layer.out_proj_bias);
-        add_and_norm(x, &a, &layer.norm1_weight, &layer.norm1_bias, d);
-        let mut h = linear(x, &layer.linear1, &layer.linear1_bias);
+        add_and_norm(x, &a, &layer.norm1_weight, &layer.norm1_bias, layout);
+        let mut h = linear(x.data(), &layer.linear1, &layer.linear1_bias);
         h.iter_mut().for_each(|v| *v = v.max(0.0));
         let f = linear(&h, &layer.linear2, &layer.linear2_bias);
-        add_and_norm(x, &f, &layer.norm2_weight, &layer.norm2_bias, d);
+        add_and_norm(x, &f, &layer.norm2_weight, &layer.norm2_bias, layout);
     }
 
     fn check_session(&self, s: &CpuT2sSession) -> Result<(), ModelError> {
@@ -215,21 +240,34 @@ impl CpuT2s {
     }
 }
 
-/// `x = LayerNorm(x + f)` row by row.
-fn add_and_norm(x: &mut [f32], f: &[f32], gamma: &[f32], beta: &[f32], d: usize) {
-    for (xr, fr) in x.chunks_exact_mut(d).zip(f.chunks_exact(d)) {
-        xr.iter_mut().zip(fr).for_each(|(a, b)| *a += b);
-        layer_norm_slice(xr, gamma, beta, LAYER_NORM_EPS);
+/// How activations are stored: decode steps work on `[B, d]` rows, the prefill on `[d, S]`
+/// columns (then every product is `W · x` with unit-stride operands, gemm's fast case, and no
+/// weight matrix needs transposing).
+#[derive(Clone, Copy)]
+enum Layout {
+    Rows,
+    Columns,
+}
+
+/// `x = LayerNorm(x + f)` over the model width, in either layout.
+fn add_and_norm(x: &mut Tensor, f: &[f32], gamma: &Tensor, beta: &Tensor, layout: Layout) {
+    x.data_mut().iter_mut().zip(f).for_each(|(a, b)| *a += b);
+    match layout {
+        Layout::Rows => layer_norm_rows(x, gamma, beta, LAYER_NORM_EPS),
+        Layout::Columns => layer_norm_channels(x, gamma.data(), beta.data(), LAYER_NORM_EPS),
     }
 }
 
-/// `x [rows, cols] · Wᵀ + b` through gemm (`W` widened into `scratch` when stored as f16).
-fn linear_many(x: &[f32], w: &WeightMat, bias: &[f32], scratch: &mut Vec<f32>) -> Vec<f32> {
+/// `W · x + b` for `x [cols, S]` → `[rows, S]`, through gemm (`W` widened into `scratch` when
+/// stored as f16).
+fn linear_columns(x: &[f32], w: &WeightMat, bias: &[f32], scratch: &mut Vec<f32>) -> Vec<f32> {
     let (n, k) = (w.rows(), w.cols());
-    let rows = x.len() / k;
-    let mut out: Vec<f32> = bias.iter().copied().cycle().take(rows * n).collect();
-    let wf = w.as_f32(scratch);
-    matmul_into(rows, n, k, MatRef::rows(x, k), MatRef::transposed(wf, k), &mut out, true);
+    let s = x.len() / k;
+    let mut out = Vec::with_capacity(n * s);
+    for &b in bias {
+        out.extend(std::iter::repeat_n(b, s));
+    }
+    matmul_into(n, s, k, MatRef::rows(w.as_f32(scratch), k), MatRef::rows(x, s), &mut out, true);
     out
 }
 
@@ -241,40 +279,54 @@ fn linear_step(x: &[f32], w: &WeightMat, bias: &[f32]) -> Vec<f32> {
     out
 }
 
-/// Masked multi-head attention of the prefill over `qkv [S, 3d]` (§4.3 mask): rows below
-/// `n_text` see the text columns only, later rows see the text and every audio row up to
-/// themselves. Returns `[S, d]`.
+/// Masked multi-head attention of the prefill on `qkv [3d, S]` (§4.3 mask): text queries see
+/// the text keys only, audio queries see the text and every audio key up to themselves.
+/// Returns `[d, S]`. Scores are computed transposed (`[key, query]`) so that both products
+/// have unit-stride operands.
 fn prefill_attention(qkv: &[f32], d: usize, n_text: usize, n_head: usize) -> Vec<f32> {
     let s = qkv.len() / (3 * d);
     let hd = d / n_head;
     let scale = 1.0 / (hd as f32).sqrt();
-    let heads: Vec<Vec<f32>> = (0..n_head)
-        .into_par_iter()
-        .map(|h| {
-            let q = MatRef { data: &qkv[h * hd..], rs: 3 * d, cs: 1 };
-            let kt = MatRef { data: &qkv[d + h * hd..], rs: 1, cs: 3 * d };
-            let v = MatRef { data: &qkv[2 * d + h * hd..], rs: 3 * d, cs: 1 };
-            let mut p = vec![0.0; s * s];
-            matmul_into(s, s, hd, q, kt, &mut p, false);
-            for (i, row) in p.chunks_exact_mut(s).enumerate() {
-                let visible = if i < n_text { n_text } else { i + 1 };
-                let (seen, hidden) = row.split_at_mut(visible);
-                seen.iter_mut().for_each(|x| *x *= scale);
-                softmax_in_place(seen);
-                hidden.fill(0.0);
-            }
-            let mut o = vec![0.0; s * hd];
-            matmul_into(s, hd, s, MatRef::rows(&p, s), v, &mut o, false);
-            o
-        })
-        .collect();
-    let mut out = vec![0.0; s * d];
-    for (h, o) in heads.iter().enumerate() {
-        for (row, src) in out.chunks_exact_mut(d).zip(o.chunks_exact(hd)) {
-            row[h * hd..(h + 1) * hd].copy_from_slice(src);
+    let mut out = vec![0.0; d * s];
+    out.par_chunks_mut(hd * s).enumerate().for_each(|(h, o)| {
+        let q = MatRef::rows(&qkv[h * hd * s..], s);
+        let kt = MatRef { data: &qkv[(d + h * hd) * s..], rs: 1, cs: s };
+        let v = MatRef::rows(&qkv[(2 * d + h * hd) * s..], s);
+        let mut p = vec![0.0; s * s];
+        matmul_into(s, s, hd, kt, q, &mut p, false);
+        masked_softmax_columns(&mut p, s, n_text, scale);
+        matmul_into(hd, s, s, v, MatRef::rows(&p, s), o, false);
+    });
+    out
+}
+
+/// Softmax over keys of `scale · p` for `p [key, query]`, per query column, with the prefill
+/// mask: key `i` is visible to every query when it is text (`i < n_text`), else to queries
+/// `≥ i`. Masked entries become 0. Same arithmetic as `vecmath::softmax` on each column.
+fn masked_softmax_columns(p: &mut [f32], s: usize, n_text: usize, scale: f32) {
+    let first_query = |i: usize| if i < n_text { 0 } else { i };
+    let mut max = vec![f32::NEG_INFINITY; s];
+    for (i, row) in p.chunks_exact_mut(s).enumerate() {
+        let lo = first_query(i);
+        row[..lo].fill(0.0);
+        for (v, m) in row[lo..].iter_mut().zip(&mut max[lo..]) {
+            *v *= scale;
+            *m = m.max(*v);
         }
     }
-    out
+    let mut sum = vec![0.0f32; s];
+    for (i, row) in p.chunks_exact_mut(s).enumerate() {
+        let lo = first_query(i);
+        row[lo..].iter_mut().zip(&max[lo..]).for_each(|(v, m)| *v -= m);
+        exp_in_place(&mut row[lo..]);
+        sum[lo..].iter_mut().zip(&row[lo..]).for_each(|(t, v)| *t += v);
+    }
+    // Key 0 is text and visible to every query, so no sum is 0.
+    let inv: Vec<f32> = sum.iter().map(|t| 1.0 / t).collect();
+    for (i, row) in p.chunks_exact_mut(s).enumerate() {
+        let lo = first_query(i);
+        row[lo..].iter_mut().zip(&inv[lo..]).for_each(|(v, r)| *v *= r);
+    }
 }
 
 /// Attention of each session's newest position over its whole cache (the newest K/V
@@ -293,7 +345,7 @@ fn decode_attention(sessions: &[&mut CpuT2sSession], layer: usize, qkv: &[f32], 
             matvec(keys, q, &mut w[start..start + keys.len() / hd]);
         }
         w.iter_mut().for_each(|x| *x *= scale);
-        softmax_in_place(&mut w);
+        softmax(&mut w);
         for (start, values) in s.head_blocks(&s.values[layer], h, n) {
             matvec_t_acc(values, &w[start..start + values.len() / hd], o);
         }
@@ -309,23 +361,21 @@ impl TextToSemantic for CpuT2s {
     }
 
     fn prefill(&self, prompt: &T2sPrompt) -> Result<(CpuT2sSession, Vec<f32>), ModelError> {
-        let mut x = self.embed(prompt)?.into_data();
-        let (d, n_text) = (self.config.d_model, prompt.phone_ids.len());
-        let rows = x.len() / d;
+        let mut x = self.embed(prompt)?.t();
+        let (d, n_text, rows) = (self.config.d_model, prompt.phone_ids.len(), x.dim(1));
         let mut session = CpuT2sSession::new(&self.config, prompt.prompt_tokens.len());
         let mut scratch = Vec::new();
-        let mut linear = |a: &[f32], w: &WeightMat, b: &[f32]| linear_many(a, w, b, &mut scratch);
+        let mut linear = |a: &[f32], w: &WeightMat, b: &[f32]| linear_columns(a, w, b, &mut scratch);
         for (li, layer) in self.layers.iter().enumerate() {
-            self.block(layer, &mut x, &mut linear, |qkv| {
-                for (pos, row) in qkv.chunks_exact(3 * d).enumerate() {
-                    session.push_kv(li, pos, &row[d..2 * d], &row[2 * d..]);
-                }
+            self.block(layer, &mut x, Layout::Columns, &mut linear, |qkv| {
+                session.store_prefill_kv(li, &qkv[d * rows..2 * d * rows], &qkv[2 * d * rows..]);
                 prefill_attention(qkv, d, n_text, self.config.n_head)
             });
         }
         session.len = rows;
+        let last: Vec<f32> = x.data().chunks_exact(rows).map(|channel| channel[rows - 1]).collect();
         let mut logits = vec![0.0; self.config.vocab];
-        linear_few(&x[(rows - 1) * d..], 1, &self.head, None, &mut logits);
+        linear_few(&last, 1, &self.head, None, &mut logits);
         Ok((session, logits))
     }
 
@@ -344,8 +394,9 @@ impl TextToSemantic for CpuT2s {
             x.extend_from_slice(self.audio_embedding.row(t as usize));
             add_sine_position(&mut x[start..], s.audio_pos, self.audio_alpha);
         }
+        let mut x = Tensor::new([sessions.len(), d], x);
         for (li, layer) in self.layers.iter().enumerate() {
-            self.block(layer, &mut x, &mut linear_step, |qkv| {
+            self.block(layer, &mut x, Layout::Rows, &mut linear_step, |qkv| {
                 for (s, row) in sessions.iter_mut().zip(qkv.chunks_exact(3 * d)) {
                     let pos = s.len;
                     s.push_kv(li, pos, &row[d..2 * d], &row[2 * d..]);
@@ -358,7 +409,7 @@ impl TextToSemantic for CpuT2s {
             s.audio_pos += 1;
         }
         let mut logits = vec![0.0; sessions.len() * v];
-        linear_few(&x, sessions.len(), &self.head, None, &mut logits);
+        linear_few(x.data(), sessions.len(), &self.head, None, &mut logits);
         Ok(logits.chunks_exact(v).map(<[f32]>::to_vec).collect())
     }
 }
