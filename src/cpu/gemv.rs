@@ -306,12 +306,13 @@ mod avx2 {
     #[target_feature(enable = "avx2,fma,f16c")]
     unsafe fn rows<T: Widen, const R: usize>(w: &[T], r: usize, x: &[f32], k: usize, m: usize, out: &mut [f32]) {
         let mut j = 0;
-        // SAFETY (both calls): j + 2 ≤ m resp. j < m, and rows r..r+R exist (caller).
         while j + 2 <= m {
+            // SAFETY: rows j, j+1 of x exist (j + 2 ≤ m); rows r..r+R of w are the caller's.
             unsafe { tile::<T, R, 2>(w, r, x, j, k, m, out) };
             j += 2;
         }
         if j < m {
+            // SAFETY: row j of x exists (j < m); rows r..r+R of w are the caller's.
             unsafe { tile::<T, R, 1>(w, r, x, j, k, m, out) };
         }
     }
@@ -373,12 +374,13 @@ mod avx2 {
     pub(super) unsafe fn block<T: Widen>(w: &[T], k: usize, x: &[f32], m: usize, out: &mut [f32]) {
         let nr = w.len() / k;
         let mut r = 0;
-        // SAFETY (both calls): r + 4 ≤ nr resp. r < nr rows exist; the rest is the caller's.
         while r + 4 <= nr {
+            // SAFETY: rows r..r+4 of w exist (r + 4 ≤ nr); x, out and the CPU are the caller's.
             unsafe { rows::<T, 4>(w, r, x, k, m, out) };
             r += 4;
         }
         while r < nr {
+            // SAFETY: row r of w exists (r < nr); x, out and the CPU are the caller's.
             unsafe { rows::<T, 1>(w, r, x, k, m, out) };
             r += 1;
         }
@@ -390,7 +392,7 @@ mod tests {
     use super::*;
 
     fn values(n: usize, seed: f32) -> Vec<f32> {
-        (0..n).map(|i| half::f16::from_f32(((i as f32 * 0.61 + seed).sin()) * 0.5).to_f32()).collect()
+        (0..n).map(|i| half::f16::from_f32((i as f32 * 0.61 + seed).sin() * 0.5).to_f32()).collect()
     }
 
     fn reference(x: &[f32], m: usize, w: &Tensor, b: &[f32]) -> Vec<f32> {

@@ -27,7 +27,7 @@ use crate::tensor::Tensor;
 /// KV-cache growth step, in positions (about 2 s of audio).
 pub const KV_CHUNK: usize = 64;
 
-/// The product a block uses: `(x, W, b) ↦ x·Wᵀ + b`.
+/// The product a block uses, `(x, W, b) ↦ linear(x)` in the block's [`Layout`].
 type LinearFn<'a> = dyn FnMut(&[f32], &WeightMat, &[f32]) -> Vec<f32> + 'a;
 
 /// One block's weights in compute form.

@@ -15,15 +15,16 @@ const EXP_MAX: f32 = 88.722_83;
 fn exp_scalar(x: f32) -> f32 {
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
-    // max/min (not clamp) so that the whole body maps to vector instructions; NaN is restored
-    // at the end.
+    // max/min (not clamp, which keeps NaN and panics on bad bounds) map to vector min/max;
+    // NaN is restored at the end.
+    #[allow(clippy::manual_clamp)]
     let xc = x.max(EXP_MIN).min(EXP_MAX);
     let n = (xc * std::f32::consts::LOG2_E + 0.5).floor();
     let r = xc - n * LN2_HI - n * LN2_LO;
     let z = r * r;
     let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r + 1.666_666_5e-1)
         * r
-        + 5.000_000_1e-1;
+        + 0.5;
     let y = p * z + r + 1.0;
     // 2ⁿ in two halves so that n = 128 (x near EXP_MAX) does not overflow the exponent field.
     let half = (n * 0.5).floor();

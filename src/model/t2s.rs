@@ -108,6 +108,9 @@ impl T2sConfig {
         {
             return Err(format!("a zero dimension in {self:?}"));
         }
+        if !self.d_model.is_multiple_of(2) {
+            return Err(format!("model width {} is odd; the sine positions come in sin/cos pairs", self.d_model));
+        }
         if self.n_head == 0 || !self.d_model.is_multiple_of(self.n_head) {
             return Err(format!("model width {} is not divisible by {} heads", self.d_model, self.n_head));
         }
@@ -538,4 +541,45 @@ pub fn generate_batch<M: TextToSemantic>(
     requests: &[BatchRequest<'_>],
 ) -> Result<Vec<Generated>, ModelError> {
     run(model, requests, |_, _| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::checkpoint::pickle::Value;
+    use crate::checkpoint::{CheckpointError, TensorStore};
+
+    /// A GPT file in memory with `config`'s shapes and an optional `config.model.head`.
+    fn gpt_file(config: &T2sConfig, head: Option<i64>) -> GptFile {
+        let mut store = TensorStore::new(Path::new("memory.ckpt"));
+        visit_tensors(config, |name, shape| -> Result<Tensor, CheckpointError> {
+            let data: Vec<f16> =
+                (0..shape.iter().product()).map(|i: usize| f16::from_f32((i % 7) as f32 * 0.1)).collect();
+            store.insert_f16(name, shape.to_vec(), &data)?;
+            Ok(Tensor::zeros(shape))
+        })
+        .unwrap();
+        let s = |k: &str| Value::Str(k.into());
+        let config = match head {
+            Some(h) => Value::Dict(vec![(s("model"), Value::Dict(vec![(s("head"), Value::Int(h))]))]),
+            None => Value::None,
+        };
+        GptFile { path: "memory.ckpt".into(), weights: store, config, info: None }
+    }
+
+    #[test]
+    fn heads_come_from_the_config_or_the_default() {
+        let c =
+            T2sConfig { n_layer: 3, d_model: 32, n_head: 4, ffn_dim: 48, phoneme_vocab: 10, vocab: 20, bert_dim: 8 };
+        assert_eq!(T2sConfig::from_gpt(&gpt_file(&c, Some(4))).unwrap(), c);
+        assert_eq!(T2sConfig::from_gpt(&gpt_file(&c, None)).unwrap().n_head, DEFAULT_HEADS);
+        for bad in [5, 0, -2] {
+            let r = T2sConfig::from_gpt(&gpt_file(&c, Some(bad)));
+            assert!(matches!(r, Err(ModelError::Architecture { .. })), "head {bad}: {r:?}");
+        }
+        let model = T2sModel::load(&gpt_file(&c, Some(4))).unwrap();
+        assert_eq!(model.weights.layers.len(), 3);
+    }
 }
