@@ -42,13 +42,14 @@ fn input_error<T: std::fmt::Debug>(r: Result<T, ModelError>, what: &str) {
 }
 
 /// Decoding k tokens through the cache gives the logits of a prefill over the prompt extended
-/// by those k tokens, with and without prompt tokens (reference-free mode).
+/// by those k tokens, with and without prompt tokens (reference-free mode), down to one phone.
 #[test]
 fn kv_cache_decode_equals_full_recompute() {
     let model = small_model(1);
     let c = model.config().clone();
-    for prompt_tokens in [5, 0] {
-        let p = prompt(&c, 7, prompt_tokens, 3);
+    // 60 + 2 and 40 + 30 positions cross the 64-position blocks of the cache.
+    for (phones, prompt_tokens) in [(7, 5), (7, 0), (1, 0), (60, 2), (40, 30)] {
+        let p = prompt(&c, phones, prompt_tokens, 3);
         let fed = [4u32, 17, 4, 48, 0, 33];
         let (mut session, _) = model.prefill(&p).unwrap();
         for k in 1..=fed.len() {
@@ -57,7 +58,7 @@ fn kv_cache_decode_equals_full_recompute() {
             longer.prompt_tokens.extend_from_slice(&fed[..k]);
             let (full_session, full) = model.prefill(&longer).unwrap();
             assert_eq!(full_session.len(), session.len());
-            assert_close_rel(&format!("P={prompt_tokens}, k={k}"), &step, &full, 1e-4);
+            assert_close_rel(&format!("N={phones}, P={prompt_tokens}, k={k}"), &step, &full, 1e-4);
         }
     }
 }
