@@ -118,7 +118,7 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
         repetition_penalty: a.repetition_penalty,
     };
     sampling.validate()?;
-    if !(a.speed.is_finite() && a.speed > 0.0) || !(a.noise_scale.is_finite() && a.noise_scale >= 0.0) {
+    if !a.speed.is_finite() || a.speed <= 0.0 || !a.noise_scale.is_finite() || a.noise_scale < 0.0 {
         anyhow::bail!("--speed must be > 0 and --noise-scale >= 0");
     }
     let seed = a.seed.unwrap_or_else(|| {

@@ -5,6 +5,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use sovits_rt::checkpoint::open_sovits;
+use sovits_rt::cpu::CpuSovits;
+use sovits_rt::model::SovitsDecoder;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sovits-rt"))
 }
@@ -90,7 +94,10 @@ fn synth_writes_a_reproducible_wav() {
     let spec = reader.spec();
     assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (32_000, 1, 16));
     let n = reader.len() as usize;
-    assert!(n > 0 && n % 1280 == 0, "{n} samples is not a whole number of 40 ms tokens");
+    // Each semantic token is two latent frames of `hop_length` samples.
+    let sovits = CpuSovits::load(&open_sovits(&dir.join("sovits.pth")).unwrap()).unwrap();
+    let per_token = 2 * sovits.config().hop_length();
+    assert!(n > 0 && n.is_multiple_of(per_token), "{n} samples is not a whole number of {per_token}-sample tokens");
     let samples: Vec<i16> = hound::WavReader::open(&a).unwrap().into_samples().map(|s| s.unwrap()).collect();
     assert!(samples.iter().any(|&s| s.unsigned_abs() > 300), "audio is silent");
 }

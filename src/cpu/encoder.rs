@@ -40,7 +40,7 @@ impl PostLnEncoderLayer {
     /// `heads` must divide the hidden size (checked by the model configs).
     pub fn new(layer: PostLnLayer, heads: usize, eps: f32) -> Self {
         let h = layer.query.weight.dim(1);
-        assert!(heads > 0 && h % heads == 0, "hidden {h} vs {heads} heads");
+        assert!(heads > 0 && h.is_multiple_of(heads), "hidden {h} vs {heads} heads");
         let mut w = Vec::with_capacity(3 * h * h);
         let mut b = Vec::with_capacity(3 * h);
         for lin in [&layer.query, &layer.key, &layer.value] {

@@ -347,7 +347,7 @@ mod tests {
     }
 
     fn seq(n: usize, s: f32) -> Vec<f32> {
-        (0..n).map(|i| ((i as f32 * 0.37 + s).sin())).collect()
+        (0..n).map(|i| (i as f32 * 0.37 + s).sin()).collect()
     }
 
     #[test]

@@ -65,13 +65,12 @@ pub fn assert_close_abs(what: &str, got: &[f32], expected: &[f32], atol: f32) {
     let mut worst = (0usize, 0f32);
     let mut bad = Vec::new();
     for (i, (g, e)) in got.iter().zip(expected).enumerate() {
-        let d = (g - e).abs();
-        if !(d <= atol) {
-            if bad.len() < 5 {
-                bad.push((i, *g, *e));
-            }
+        // NaN counts as a mismatch and as the worst difference.
+        let d = if g.is_nan() || e.is_nan() { f32::INFINITY } else { (g - e).abs() };
+        if d > atol && bad.len() < 5 {
+            bad.push((i, *g, *e));
         }
-        if !(d <= worst.1) {
+        if d > worst.1 {
             worst = (i, d);
         }
     }
