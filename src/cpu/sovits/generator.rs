@@ -56,17 +56,8 @@ impl TimeConv {
         TimeConv { w, bias, k, cin, cout, dilation }
     }
 
-    /// `out[T, C_out] (+)= conv(act(x))` without the bias, zero "same" padding
-    /// `d·(K−1)/2`. `fill(dst, src)` writes one activated input row.
-    fn run(
-        &self,
-        x: &[f32],
-        t: usize,
-        fill: impl Fn(&mut [f32], &[f32]) + Sync,
-        scratch: &mut Vec<f32>,
-        out: &mut [f32],
-        accumulate: bool,
-    ) {
+    /// `out[T, C_out] (+)= conv(act(x))` without the bias, zero "same" padding `d·(K−1)/2`.
+    fn run(&self, x: &[f32], t: usize, act: Act<'_>, scratch: &mut Vec<f32>, out: &mut [f32], accumulate: bool) {
         let (c, k, d) = (self.cin, self.k, self.dilation);
         let p = d * (k - 1) / 2;
         let w = MatRef::rows(&self.w, self.cout);
@@ -75,17 +66,26 @@ impl TimeConv {
         let len: usize = phases.iter().map(|&(_, n)| (n + k - 1) * c).sum();
         scratch.resize(len, 0.0);
         let mut off = 0;
+        let block = rows_per_block(c) * c;
         for &(phi, n) in &phases {
             let rows = n + k - 1;
-            let rpb = rows_per_block(c);
-            scratch[off..off + rows * c].par_chunks_mut(rpb * c).enumerate().for_each(|(b, block)| {
-                for (r, dst) in block.chunks_exact_mut(c).enumerate() {
-                    match (phi + d * (b * rpb + r)).checked_sub(p).filter(|&i| i < t) {
-                        Some(i) => fill(dst, &x[i * c..(i + 1) * c]),
-                        None => dst.fill(0.0),
+            let buf = &mut scratch[off..off + rows * c];
+            if d == 1 {
+                let (head, rest) = buf.split_at_mut(p * c);
+                let (mid, tail) = rest.split_at_mut(t * c);
+                head.fill(0.0);
+                tail.fill(0.0);
+                mid.par_chunks_mut(block).zip(x.par_chunks(block)).for_each(|(dst, src)| act.apply(dst, src, c));
+            } else {
+                buf.par_chunks_mut(block).enumerate().for_each(|(b, blk)| {
+                    for (r, dst) in blk.chunks_exact_mut(c).enumerate() {
+                        match (phi + d * (b * block / c + r)).checked_sub(p).filter(|&i| i < t) {
+                            Some(i) => act.apply(dst, &x[i * c..(i + 1) * c], c),
+                            None => dst.fill(0.0),
+                        }
                     }
-                }
-            });
+                });
+            }
             let a = MatRef { data: &scratch[off..off + rows * c], rs: c, cs: 1 };
             ops::matmul_into_strided(n, self.cout, k * c, a, w, &mut out[phi * self.cout..], d * self.cout, accumulate);
             off += rows * c;
@@ -100,13 +100,35 @@ fn rows_per_block(c: usize) -> usize {
     (PASS_BLOCK / c).max(1)
 }
 
-/// Row activation `lrelu(v / scale + shift[c], slope)` (`shift` empty: none).
-fn lrelu_rows<'a>(slope: f32, scale: f32, shift: &'a [f32]) -> impl Fn(&mut [f32], &[f32]) + Sync + 'a {
-    move |dst, src| {
-        if shift.is_empty() {
-            dst.iter_mut().zip(src).for_each(|(o, &v)| *o = ops::leaky_relu(v / scale, slope));
-        } else {
-            dst.iter_mut().zip(src).zip(shift).for_each(|((o, &v), &b)| *o = ops::leaky_relu(v / scale + b, slope));
+/// The activation applied while an input buffer is written: `lrelu(v · gain + shift[c], slope)`.
+/// `gain` is the resblock mean's `1/n_kernels` as a product (upstream divides; the two differ by
+/// at most one rounding).
+#[derive(Clone, Copy)]
+struct Act<'a> {
+    slope: f32,
+    gain: f32,
+    shift: Option<&'a [f32]>,
+}
+
+impl<'a> Act<'a> {
+    const IDENTITY: Act<'static> = Act { slope: 1.0, gain: 1.0, shift: None };
+
+    fn lrelu(slope: f32, gain: f32, shift: Option<&'a [f32]>) -> Self {
+        Act { slope, gain, shift }
+    }
+
+    /// Activates whole rows of `c` values from `src` into `dst`.
+    #[inline]
+    fn apply(&self, dst: &mut [f32], src: &[f32], c: usize) {
+        let (slope, gain) = (self.slope, self.gain);
+        let f = |v: f32| if v >= 0.0 { v } else { v * slope };
+        match self.shift {
+            None => dst.iter_mut().zip(src).for_each(|(o, &v)| *o = f(v * gain)),
+            Some(b) => {
+                for (dr, sr) in dst.chunks_exact_mut(c).zip(src.chunks_exact(c)) {
+                    dr.iter_mut().zip(sr).zip(b).for_each(|((o, &v), &b)| *o = f(v * gain + b));
+                }
+            }
         }
     }
 }
@@ -134,8 +156,8 @@ impl TimeResBlock {
         let mut pending = vec![0.0; self.convs2.first().map_or(0, |c| c.cout)];
         for (c1, c2) in self.convs1.iter().zip(&self.convs2) {
             s.hidden.resize(t * c1.cout, 0.0);
-            c1.run(x, t, lrelu_rows(LRELU_SLOPE, 1.0, &pending), &mut s.padded, &mut s.hidden, false);
-            c2.run(&s.hidden, t, lrelu_rows(LRELU_SLOPE, 1.0, &c1.bias), &mut s.padded, x, true);
+            c1.run(x, t, Act::lrelu(LRELU_SLOPE, 1.0, Some(&pending)), &mut s.padded, &mut s.hidden, false);
+            c2.run(&s.hidden, t, Act::lrelu(LRELU_SLOPE, 1.0, Some(&c1.bias)), &mut s.padded, x, true);
             pending.iter_mut().zip(&c2.bias).for_each(|(p, b)| *p += b);
         }
         pending
@@ -169,15 +191,13 @@ impl Upsample {
         Upsample { w, bias, k, cin, cout, rate }
     }
 
-    /// `ups(lrelu(x / scale))` on `x [T, C_in]` → `[T·u, C_out]` (padding `(K−u)/2` each side).
-    fn forward(&self, x: &[f32], t: usize, scale: f32, scratch: &mut Vec<f32>) -> Vec<f32> {
+    /// `ups(lrelu(x · gain))` on `x [T, C_in]` → `[T·u, C_out]` (padding `(K−u)/2` each side).
+    fn forward(&self, x: &[f32], t: usize, gain: f32, scratch: &mut Vec<f32>) -> Vec<f32> {
         let (cin, cout, k, u) = (self.cin, self.cout, self.k, self.rate);
         scratch.resize(t * cin, 0.0);
-        let act = lrelu_rows(LRELU_SLOPE, scale, &[]);
-        let rpb = rows_per_block(cin);
-        scratch.par_chunks_mut(rpb * cin).zip(x.par_chunks(rpb * cin)).for_each(|(d, s)| {
-            d.chunks_exact_mut(cin).zip(s.chunks_exact(cin)).for_each(|(d, s)| act(d, s));
-        });
+        let act = Act::lrelu(LRELU_SLOPE, gain, None);
+        let block = rows_per_block(cin) * cin;
+        scratch.par_chunks_mut(block).zip(x.par_chunks(block)).for_each(|(d, s)| act.apply(d, s, cin));
         let mut cols = vec![0.0; t * k * cout];
         ops::matmul_into(
             t,
@@ -256,7 +276,7 @@ impl TimeMajorGenerator {
         let c0 = self.conv_pre.cout;
         let mut x = vec![0.0; t * c0];
         let mut padded = Vec::new();
-        self.conv_pre.run(zt.data(), t, |d, s| d.copy_from_slice(s), &mut padded, &mut x, false);
+        self.conv_pre.run(zt.data(), t, Act::IDENTITY, &mut padded, &mut x, false);
         let cond = ops::conv1d(ge, &self.cond.weight, self.cond.bias.as_ref(), Conv1dSpec::same(0));
         for row in x.chunks_exact_mut(c0) {
             row.iter_mut().zip(&self.conv_pre.bias).for_each(|(v, b)| *v += b);
@@ -266,12 +286,12 @@ impl TimeMajorGenerator {
             row.iter_mut().zip(cond.data()).for_each(|(v, c)| *v += c);
         }
 
-        // `x` holds the sum of the stage's resblocks; the mean's division happens in the next fill.
-        let mut scale = 1.0;
+        // `x` holds the sum of the stage's resblocks; the mean's 1/n happens in the next fill.
+        let mut gain = 1.0;
         let mut scratch: Vec<Scratch> = (0..self.n_kernels).map(|_| Scratch::default()).collect();
         let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.n_kernels];
         for (i, up) in self.ups.iter().enumerate() {
-            let y = up.forward(&x, t, scale, &mut padded);
+            let y = up.forward(&x, t, gain, &mut padded);
             t *= up.rate;
             let c = up.cout;
             let blocks = &self.resblocks[i * self.n_kernels..(i + 1) * self.n_kernels];
@@ -295,10 +315,10 @@ impl TimeMajorGenerator {
                     row.iter_mut().zip(&shift).for_each(|(a, s)| *a += s);
                 }
             });
-            scale = self.n_kernels as f32;
+            gain = 1.0 / self.n_kernels as f32;
         }
         let mut wav = vec![0.0; t];
-        self.conv_post.run(&x, t, lrelu_rows(FINAL_LRELU_SLOPE, scale, &[]), &mut padded, &mut wav, false);
+        self.conv_post.run(&x, t, Act::lrelu(FINAL_LRELU_SLOPE, gain, None), &mut padded, &mut wav, false);
         wav.par_iter_mut().for_each(|v| *v = v.tanh());
         GeneratorTrace { conv_pre, wav }
     }
