@@ -133,6 +133,11 @@ fn sovits_decode_matches_upstream() {
     check("dec_conv_pre", &voc.conv_pre, &case, "dec_conv_pre");
     assert_close_rel("wav", &voc.wav, &f32s(&case, "wav").1, REL);
     assert_eq!(voc.wav.len(), model.config().hop_length() * tr.z.dim(1));
+    // A single latent frame (shorter than every kernel and dilation) still gives one hop.
+    let one = Tensor::new([tr.z.dim(0), 1], tr.z.data().chunks_exact(tr.z.dim(1)).map(|r| r[0]).collect());
+    let wav = model.vocode(&one, &ge).unwrap();
+    assert_eq!(wav.len(), model.config().hop_length());
+    assert!(wav.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
 }
 
 #[test]

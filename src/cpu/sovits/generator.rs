@@ -10,7 +10,12 @@
 //! split into `d` phases (outputs `t ≡ φ mod d`), each a dilation-1 convolution over a
 //! de-interleaved copy. The activation (leaky ReLU, the pending bias, the 1/3 of the resblock
 //! mean) is applied while the padded buffer is written, which is a pass the product needs
-//! anyway. Weights are re-laid out once at load.
+//! anyway. A ResBlock's `convs2` biases are not added where they occur but carried as a pending
+//! per-channel shift into the next activation and the stage sum, which saves a pass per
+//! convolution. Elementwise passes run on rayon like the products. Weights are re-laid out
+//! once at load.
+
+use rayon::prelude::*;
 
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
 use crate::model::sovits::{Conv1d, Generator, SovitsConfig, FINAL_LRELU_SLOPE, LRELU_SLOPE};
@@ -51,17 +56,8 @@ impl TimeConv {
         TimeConv { w, bias, k, cin, cout, dilation }
     }
 
-    /// `out[T, C_out] (+)= conv(act(x))` without the bias, zero "same" padding
-    /// `d·(K−1)/2`. `fill(dst, src)` writes one activated input row.
-    fn run(
-        &self,
-        x: &[f32],
-        t: usize,
-        fill: impl Fn(&mut [f32], &[f32]),
-        scratch: &mut Vec<f32>,
-        out: &mut [f32],
-        accumulate: bool,
-    ) {
+    /// `out[T, C_out] (+)= conv(act(x))` without the bias, zero "same" padding `d·(K−1)/2`.
+    fn run(&self, x: &[f32], t: usize, act: Act<'_>, scratch: &mut Vec<f32>, out: &mut [f32], accumulate: bool) {
         let (c, k, d) = (self.cin, self.k, self.dilation);
         let p = d * (k - 1) / 2;
         let w = MatRef::rows(&self.w, self.cout);
@@ -70,13 +66,25 @@ impl TimeConv {
         let len: usize = phases.iter().map(|&(_, n)| (n + k - 1) * c).sum();
         scratch.resize(len, 0.0);
         let mut off = 0;
+        let block = rows_per_block(c) * c;
         for &(phi, n) in &phases {
             let rows = n + k - 1;
-            for (s, dst) in scratch[off..off + rows * c].chunks_exact_mut(c).enumerate() {
-                match (phi + d * s).checked_sub(p).filter(|&i| i < t) {
-                    Some(i) => fill(dst, &x[i * c..(i + 1) * c]),
-                    None => dst.fill(0.0),
-                }
+            let buf = &mut scratch[off..off + rows * c];
+            if d == 1 {
+                let (head, rest) = buf.split_at_mut(p * c);
+                let (mid, tail) = rest.split_at_mut(t * c);
+                head.fill(0.0);
+                tail.fill(0.0);
+                mid.par_chunks_mut(block).zip(x.par_chunks(block)).for_each(|(dst, src)| act.apply(dst, src, c));
+            } else {
+                buf.par_chunks_mut(block).enumerate().for_each(|(b, blk)| {
+                    for (r, dst) in blk.chunks_exact_mut(c).enumerate() {
+                        match (phi + d * (b * block / c + r)).checked_sub(p).filter(|&i| i < t) {
+                            Some(i) => act.apply(dst, &x[i * c..(i + 1) * c], c),
+                            None => dst.fill(0.0),
+                        }
+                    }
+                });
             }
             let a = MatRef { data: &scratch[off..off + rows * c], rs: c, cs: 1 };
             ops::matmul_into_strided(n, self.cout, k * c, a, w, &mut out[phi * self.cout..], d * self.cout, accumulate);
@@ -85,8 +93,44 @@ impl TimeConv {
     }
 }
 
-fn lrelu_rows(slope: f32, scale: f32) -> impl Fn(&mut [f32], &[f32]) {
-    move |dst, src| dst.iter_mut().zip(src).for_each(|(o, &v)| *o = ops::leaky_relu(v / scale, slope))
+/// Elementwise passes run on rayon in blocks of about this many values.
+const PASS_BLOCK: usize = 1 << 15;
+
+fn rows_per_block(c: usize) -> usize {
+    (PASS_BLOCK / c).max(1)
+}
+
+/// The activation applied while an input buffer is written: `lrelu(v · gain + shift[c], slope)`.
+/// `gain` is the resblock mean's `1/n_kernels` as a product (upstream divides; the two differ by
+/// at most one rounding).
+#[derive(Clone, Copy)]
+struct Act<'a> {
+    slope: f32,
+    gain: f32,
+    shift: Option<&'a [f32]>,
+}
+
+impl<'a> Act<'a> {
+    const IDENTITY: Act<'static> = Act { slope: 1.0, gain: 1.0, shift: None };
+
+    fn lrelu(slope: f32, gain: f32, shift: Option<&'a [f32]>) -> Self {
+        Act { slope, gain, shift }
+    }
+
+    /// Activates whole rows of `c` values from `src` into `dst`.
+    #[inline]
+    fn apply(&self, dst: &mut [f32], src: &[f32], c: usize) {
+        let (slope, gain) = (self.slope, self.gain);
+        let f = |v: f32| if v >= 0.0 { v } else { v * slope };
+        match self.shift {
+            None => dst.iter_mut().zip(src).for_each(|(o, &v)| *o = f(v * gain)),
+            Some(b) => {
+                for (dr, sr) in dst.chunks_exact_mut(c).zip(src.chunks_exact(c)) {
+                    dr.iter_mut().zip(sr).zip(b).for_each(|((o, &v), &b)| *o = f(v * gain + b));
+                }
+            }
+        }
+    }
 }
 
 /// `ResBlock1` with time-major convolutions; `convs1[i]` carries its dilation.
@@ -104,25 +148,19 @@ struct Scratch {
 
 impl TimeResBlock {
     /// `ResBlock1.forward(y)` into `x` (`[T, C]`): for each dilation,
-    /// `x += c2(lrelu(c1(lrelu(x)) + b1)) + b2`.
-    fn forward(&self, y: &[f32], t: usize, x: &mut Vec<f32>, s: &mut Scratch) {
+    /// `x += c2(lrelu(c1(lrelu(x)) + b1)) + b2`, except that the `b2` terms are not added to
+    /// `x`: their sum is returned, to be added by the caller.
+    fn forward(&self, y: &[f32], t: usize, x: &mut Vec<f32>, s: &mut Scratch) -> Vec<f32> {
         x.clear();
         x.extend_from_slice(y);
+        let mut pending = vec![0.0; self.convs2.first().map_or(0, |c| c.cout)];
         for (c1, c2) in self.convs1.iter().zip(&self.convs2) {
-            let c = c1.cout;
-            s.hidden.resize(t * c, 0.0);
-            c1.run(x, t, lrelu_rows(LRELU_SLOPE, 1.0), &mut s.padded, &mut s.hidden, false);
-            for row in x.chunks_exact_mut(c) {
-                row.iter_mut().zip(&c2.bias).for_each(|(v, b)| *v += b);
-            }
-            let b1 = &c1.bias;
-            let fill = |dst: &mut [f32], src: &[f32]| {
-                for ((o, &v), &b) in dst.iter_mut().zip(src).zip(b1) {
-                    *o = ops::leaky_relu(v + b, LRELU_SLOPE);
-                }
-            };
-            c2.run(&s.hidden, t, fill, &mut s.padded, x, true);
+            s.hidden.resize(t * c1.cout, 0.0);
+            c1.run(x, t, Act::lrelu(LRELU_SLOPE, 1.0, Some(&pending)), &mut s.padded, &mut s.hidden, false);
+            c2.run(&s.hidden, t, Act::lrelu(LRELU_SLOPE, 1.0, Some(&c1.bias)), &mut s.padded, x, true);
+            pending.iter_mut().zip(&c2.bias).for_each(|(p, b)| *p += b);
         }
+        pending
     }
 }
 
@@ -153,14 +191,13 @@ impl Upsample {
         Upsample { w, bias, k, cin, cout, rate }
     }
 
-    /// `ups(lrelu(x / scale))` on `x [T, C_in]` → `[T·u, C_out]` (padding `(K−u)/2` each side).
-    fn forward(&self, x: &[f32], t: usize, scale: f32, scratch: &mut Vec<f32>) -> Vec<f32> {
+    /// `ups(lrelu(x · gain))` on `x [T, C_in]` → `[T·u, C_out]` (padding `(K−u)/2` each side).
+    fn forward(&self, x: &[f32], t: usize, gain: f32, scratch: &mut Vec<f32>) -> Vec<f32> {
         let (cin, cout, k, u) = (self.cin, self.cout, self.k, self.rate);
         scratch.resize(t * cin, 0.0);
-        let act = lrelu_rows(LRELU_SLOPE, scale);
-        for (dst, src) in scratch.chunks_exact_mut(cin).zip(x.chunks_exact(cin)) {
-            act(dst, src);
-        }
+        let act = Act::lrelu(LRELU_SLOPE, gain, None);
+        let block = rows_per_block(cin) * cin;
+        scratch.par_chunks_mut(block).zip(x.par_chunks(block)).for_each(|(d, s)| act.apply(d, s, cin));
         let mut cols = vec![0.0; t * k * cout];
         ops::matmul_into(
             t,
@@ -171,16 +208,25 @@ impl Upsample {
             &mut cols,
             false,
         );
+        // Overlap-add as a gather: output row o sums cols[(o + pad − j)/u, j] over the taps j
+        // with o + pad − j ≡ 0 (mod u).
         let tout = t * u;
         let pad = (k - u) / 2;
-        let mut y: Vec<f32> = self.bias.iter().copied().cycle().take(tout * cout).collect();
-        for (ti, crow) in cols.chunks_exact(k * cout).enumerate() {
-            for (j, taps) in crow.chunks_exact(cout).enumerate() {
-                if let Some(o) = (ti * u + j).checked_sub(pad).filter(|&o| o < tout) {
-                    y[o * cout..(o + 1) * cout].iter_mut().zip(taps).for_each(|(v, w)| *v += w);
+        let mut y = vec![0.0; tout * cout];
+        let rpb = rows_per_block(cout);
+        y.par_chunks_mut(rpb * cout).enumerate().for_each(|(b, block)| {
+            for (r, row) in block.chunks_exact_mut(cout).enumerate() {
+                row.copy_from_slice(&self.bias);
+                let q = b * rpb + r + pad;
+                for j in (q % u..k.min(q + 1)).step_by(u) {
+                    let ti = (q - j) / u;
+                    if ti < t {
+                        let taps = &cols[(ti * k + j) * cout..(ti * k + j + 1) * cout];
+                        row.iter_mut().zip(taps).for_each(|(v, w)| *v += w);
+                    }
                 }
             }
-        }
+        });
         y
     }
 }
@@ -230,7 +276,7 @@ impl TimeMajorGenerator {
         let c0 = self.conv_pre.cout;
         let mut x = vec![0.0; t * c0];
         let mut padded = Vec::new();
-        self.conv_pre.run(zt.data(), t, |d, s| d.copy_from_slice(s), &mut padded, &mut x, false);
+        self.conv_pre.run(zt.data(), t, Act::IDENTITY, &mut padded, &mut x, false);
         let cond = ops::conv1d(ge, &self.cond.weight, self.cond.bias.as_ref(), Conv1dSpec::same(0));
         for row in x.chunks_exact_mut(c0) {
             row.iter_mut().zip(&self.conv_pre.bias).for_each(|(v, b)| *v += b);
@@ -240,27 +286,40 @@ impl TimeMajorGenerator {
             row.iter_mut().zip(cond.data()).for_each(|(v, c)| *v += c);
         }
 
-        // `x` holds the sum of the stage's resblocks; the mean's division happens in the next fill.
-        let mut scale = 1.0;
+        // `x` holds the sum of the stage's resblocks; the mean's 1/n happens in the next fill.
+        let mut gain = 1.0;
         let mut scratch: Vec<Scratch> = (0..self.n_kernels).map(|_| Scratch::default()).collect();
         let mut outs: Vec<Vec<f32>> = vec![Vec::new(); self.n_kernels];
         for (i, up) in self.ups.iter().enumerate() {
-            let y = up.forward(&x, t, scale, &mut padded);
+            let y = up.forward(&x, t, gain, &mut padded);
             t *= up.rate;
+            let c = up.cout;
             let blocks = &self.resblocks[i * self.n_kernels..(i + 1) * self.n_kernels];
+            let mut shift = vec![0.0; c];
             for ((rb, out), s) in blocks.iter().zip(outs.iter_mut()).zip(scratch.iter_mut()) {
-                rb.forward(&y, t, out, s);
+                let pending = rb.forward(&y, t, out, s);
+                shift.iter_mut().zip(&pending).for_each(|(a, b)| *a += b);
             }
-            x.clear();
-            x.extend_from_slice(&outs[0]);
-            for o in &outs[1..] {
-                x.iter_mut().zip(o).for_each(|(a, b)| *a += b);
-            }
-            scale = self.n_kernels as f32;
+            // x = Σ resblock outputs + their pending biases.
+            x.resize(t * c, 0.0);
+            let rpb = rows_per_block(c);
+            let outs = &outs;
+            x.par_chunks_mut(rpb * c).enumerate().for_each(|(b, block)| {
+                let base = b * rpb * c;
+                for (r, row) in block.chunks_exact_mut(c).enumerate() {
+                    let at = base + r * c;
+                    row.copy_from_slice(&outs[0][at..at + c]);
+                    for o in &outs[1..] {
+                        row.iter_mut().zip(&o[at..at + c]).for_each(|(a, v)| *a += v);
+                    }
+                    row.iter_mut().zip(&shift).for_each(|(a, s)| *a += s);
+                }
+            });
+            gain = 1.0 / self.n_kernels as f32;
         }
         let mut wav = vec![0.0; t];
-        self.conv_post.run(&x, t, lrelu_rows(FINAL_LRELU_SLOPE, scale), &mut padded, &mut wav, false);
-        wav.iter_mut().for_each(|v| *v = v.tanh());
+        self.conv_post.run(&x, t, Act::lrelu(FINAL_LRELU_SLOPE, gain, None), &mut padded, &mut wav, false);
+        wav.par_iter_mut().for_each(|v| *v = v.tanh());
         GeneratorTrace { conv_pre, wav }
     }
 }
