@@ -9,28 +9,17 @@ use rayon::prelude::*;
 use crate::model::layers::{Linear, Norm, PostLnLayer};
 use crate::tensor::Tensor;
 
-use super::ops::{gelu, layer_norm_rows, linear, matmul_into, softmax_in_place, MatRef};
+use super::ops::{gelu_slice, layer_norm_rows, linear_t, matmul_into, softmax_in_place, MatRef};
 
-/// Below this many elements an elementwise map stays on one thread.
-const PAR_MAP_MIN: usize = 1 << 15;
-
-/// Exact GELU over a buffer, multi-threaded for large ones.
-pub fn gelu_in_place(x: &mut [f32]) {
-    if x.len() < PAR_MAP_MIN {
-        x.iter_mut().for_each(|v| *v = gelu(*v));
-    } else {
-        x.par_chunks_mut(PAR_MAP_MIN / 4).for_each(|c| c.iter_mut().for_each(|v| *v = gelu(*v)));
-    }
-}
-
-/// A [`PostLnLayer`] prepared for the CPU.
+/// A [`PostLnLayer`] prepared for the CPU: weights transposed to `[in, out]` once here, so every
+/// product streams them without repacking (see [`linear_t`]).
 pub struct PostLnEncoderLayer {
-    qkv_weight: Tensor, // [3H, H]: query, key, value rows stacked
-    qkv_bias: Tensor,   // [3H]
-    out: Linear,
+    qkv_weight_t: Tensor, // [H, 3H]: query, key, value columns side by side
+    qkv_bias: Tensor,     // [3H]
+    out_t: Linear,        // weight [H, H] (transposed)
     attn_norm: Norm,
-    ffn_in: Linear,
-    ffn_out: Linear,
+    ffn_in_t: Linear,  // weight [H, F] (transposed)
+    ffn_out_t: Linear, // weight [F, H] (transposed)
     ffn_norm: Norm,
     heads: usize,
     eps: f32,
@@ -47,13 +36,14 @@ impl PostLnEncoderLayer {
             w.extend_from_slice(lin.weight.data());
             b.extend_from_slice(lin.bias.data());
         }
+        let transposed = |l: Linear| Linear { weight: l.weight.t(), bias: l.bias };
         PostLnEncoderLayer {
-            qkv_weight: Tensor::new([3 * h, h], w),
+            qkv_weight_t: Tensor::new([3 * h, h], w).t(),
             qkv_bias: Tensor::new([3 * h], b),
-            out: layer.out,
+            out_t: transposed(layer.out),
             attn_norm: layer.attn_norm,
-            ffn_in: layer.ffn_in,
-            ffn_out: layer.ffn_out,
+            ffn_in_t: transposed(layer.ffn_in),
+            ffn_out_t: transposed(layer.ffn_out),
             ffn_norm: layer.ffn_norm,
             heads,
             eps,
@@ -62,13 +52,13 @@ impl PostLnEncoderLayer {
 
     /// `[T, H]` → `[T, H]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let qkv = linear(x, &self.qkv_weight, Some(&self.qkv_bias));
+        let qkv = linear_t(x, &self.qkv_weight_t, Some(&self.qkv_bias));
         let ctx = self.attention(&qkv, x.dim(0), x.dim(1));
-        let mut y = linear(&ctx, &self.out.weight, Some(&self.out.bias));
+        let mut y = linear_t(&ctx, &self.out_t.weight, Some(&self.out_t.bias));
         residual_norm(&mut y, x, &self.attn_norm, self.eps);
-        let mut hidden = linear(&y, &self.ffn_in.weight, Some(&self.ffn_in.bias));
-        gelu_in_place(hidden.data_mut());
-        let mut z = linear(&hidden, &self.ffn_out.weight, Some(&self.ffn_out.bias));
+        let mut hidden = linear_t(&y, &self.ffn_in_t.weight, Some(&self.ffn_in_t.bias));
+        gelu_slice(hidden.data_mut());
+        let mut z = linear_t(&hidden, &self.ffn_out_t.weight, Some(&self.ffn_out_t.bias));
         residual_norm(&mut z, &y, &self.ffn_norm, self.eps);
         z
     }

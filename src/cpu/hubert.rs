@@ -12,8 +12,8 @@ use crate::model::layers::{Linear, Norm};
 use crate::model::{Hubert, ModelError};
 use crate::tensor::Tensor;
 
-use super::encoder::{gelu_in_place, PostLnEncoderLayer};
-use super::ops::{conv1d, layer_norm_rows, linear, Conv1dSpec};
+use super::encoder::PostLnEncoderLayer;
+use super::ops::{conv1d, gelu_slice, layer_norm_rows, linear, Conv1dSpec};
 
 /// chinese-hubert-base ready to run.
 pub struct CpuHubert {
@@ -104,7 +104,7 @@ impl CpuHubert {
             if i == 0 {
                 group_norm_per_channel(&mut x, &self.group_norm, GROUP_NORM_EPS);
             }
-            gelu_in_place(x.data_mut());
+            gelu_slice(x.data_mut());
         }
         x
     }
@@ -118,7 +118,7 @@ impl CpuHubert {
         let mut pos = conv1d(&hidden.t(), &self.pos_conv_weight, Some(&self.pos_conv_bias), spec);
         // `HubertSamePadLayer`: an even kernel yields T + 1 frames; the last one is dropped.
         let tp = pos.dim(1);
-        gelu_in_place(pos.data_mut());
+        gelu_slice(pos.data_mut());
         let out = hidden.data_mut();
         for c in 0..h {
             let row = &pos.data()[c * tp..c * tp + t];
