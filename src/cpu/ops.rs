@@ -313,6 +313,7 @@ fn gelu_chunk(x: &mut [f32]) {
 
 /// erf as `x·P(x²) / Q(x²)` on `x` clamped to [-4, 4] (branch-free, vectorisable).
 #[inline(always)]
+#[allow(clippy::excessive_precision)] // Eigen's published coefficients, kept verbatim
 fn erf_rational(x: f32) -> f32 {
     const A: [f32; 7] = [
         -1.609_603_3e-2,
