@@ -1,66 +1,14 @@
 //! Stage 2 (`hubert.safetensors`, `TTS._set_prompt_semantic` + `extract_latent`): HuBERT on the
-//! fixture's 16 kHz input, then `ssl_proj` and the VQ codebook (computed here from the SoVITS
-//! checkpoint, test-only: the engine's VQ lives in the SoVITS decoder), and our 16 kHz
-//! resampling of ref.wav measured against upstream's librosa/soxr one.
+//! fixture's 16 kHz input, then `ssl_proj` and the VQ codebook of the SoVITS decoder, and our
+//! 16 kHz resampling of ref.wav (libsoxr, as librosa) against upstream's, through to the prompt tokens.
 mod common;
 
 use sovits_rt::audio::{hubert_zero_padding, read_wav, resample, resample_soxr_hq, HUBERT_RATE};
 use sovits_rt::checkpoint::{open_hf_folder, open_sovits};
-use sovits_rt::cpu::ops::{conv1d, Conv1dSpec};
-use sovits_rt::cpu::CpuHubert;
+use sovits_rt::cpu::{CpuHubert, CpuSovits};
 use sovits_rt::model::hubert::{HubertConfig, HubertWeights};
-use sovits_rt::model::Weights;
+use sovits_rt::model::{SovitsDecoder, Weights};
 use sovits_rt::tensor::Tensor;
-
-/// `SynthesizerTrn.ssl_proj` (Conv1d k=2, stride 2) on `[768, T]`, then the nearest codebook
-/// row per frame (`argmax −(‖x‖² − 2x·e + ‖e‖²)`, in f64 here). Returns (ssl_proj, quantized, ids).
-struct Vq {
-    weight: Tensor,
-    bias: Tensor,
-    embed: Tensor,
-}
-
-impl Vq {
-    fn load(dir: &std::path::Path) -> Self {
-        let sovits = open_sovits(&dir.join("sovits.pth")).unwrap();
-        let w = Weights::new(&sovits.weights);
-        let ws = w.require_shape("ssl_proj.weight").unwrap();
-        Vq {
-            weight: w.get(&ws, "ssl_proj.weight").unwrap(),
-            bias: w.get(&[ws[0]], "ssl_proj.bias").unwrap(),
-            embed: w.get_any("quantizer.vq.layers.0._codebook.embed").unwrap(),
-        }
-    }
-
-    fn project(&self, ssl: &Tensor) -> Tensor {
-        let k = self.weight.dim(2);
-        conv1d(ssl, &self.weight, Some(&self.bias), Conv1dSpec { stride: k, padding: 0, dilation: 1, groups: 1 })
-    }
-
-    /// `x [D, T]` → (quantized `[D, T]`, ids).
-    fn quantize(&self, x: &Tensor) -> (Tensor, Vec<i64>) {
-        let (d, t) = (x.dim(0), x.dim(1));
-        let codes = self.embed.dim(0);
-        let mut q = vec![0.0f32; d * t];
-        let mut ids = Vec::with_capacity(t);
-        for ti in 0..t {
-            let col: Vec<f64> = (0..d).map(|c| x.data()[c * t + ti] as f64).collect();
-            let best = (0..codes)
-                .map(|j| {
-                    let e = self.embed.row(j);
-                    let dist: f64 = col.iter().zip(e).map(|(a, &b)| (a - b as f64).powi(2)).sum();
-                    (j, dist)
-                })
-                .fold((0, f64::INFINITY), |a, b| if b.1 < a.1 { b } else { a })
-                .0;
-            ids.push(best as i64);
-            for c in 0..d {
-                q[c * t + ti] = self.embed.row(best)[c];
-            }
-        }
-        (Tensor::new([d, t], q), ids)
-    }
-}
 
 #[test]
 fn parity_hubert() {
@@ -88,17 +36,17 @@ fn parity_hubert() {
     assert_eq!(&lh_shape[1..], trace.last_hidden_state.shape());
     common::assert_close_rel("last_hidden_state", trace.last_hidden_state.data(), &lh, 1e-4);
 
-    // extract_latent on the fixture's own inputs.
-    let vq = Vq::load(&dir);
+    // ssl_proj + VQ (the SoVITS decoder's extract_latent) on the fixture's own inputs.
+    let sovits = CpuSovits::load(&open_sovits(&dir.join("sovits.pth")).unwrap()).unwrap();
     let ssl = Tensor::new([lh_shape[1], lh_shape[2]], lh).t();
     let (proj_shape, proj) = common::f32s(&case, "ssl_proj");
-    let ours_proj = vq.project(&ssl);
+    let ours_proj = sovits.ssl_projection(&ssl).unwrap();
     assert_eq!(&proj_shape[1..], ours_proj.shape());
     common::assert_close_rel("ssl_proj", ours_proj.data(), &proj, 1e-4);
+    let ids = sovits.nearest_codes(&Tensor::new([proj_shape[1], proj_shape[2]], proj));
     let (_, quantized) = common::f32s(&case, "quantized");
-    let (ours_q, ids) = vq.quantize(&Tensor::new([proj_shape[1], proj_shape[2]], proj));
-    common::assert_close_rel("quantized", ours_q.data(), &quantized, 1e-4);
-    let expected_ids = common::i64s(&case, "prompt_semantic");
+    common::assert_close_rel("quantized", sovits.codebook_lookup(&ids).unwrap().data(), &quantized, 1e-4);
+    let expected_ids = common::u32s(&case, "prompt_semantic");
     assert_eq!(ids, expected_ids, "prompt_semantic");
 
     // Our 16 kHz resampling (libsoxr HQ, as librosa) against upstream's: sample-exact with
@@ -118,7 +66,7 @@ fn parity_hubert() {
     let mut ours_in = ours16k;
     ours_in.resize(ours_in.len() + zeros, 0.0);
     let ours_ssl = model.forward_traced(&ours_in).unwrap().last_hidden_state.t();
-    let (_, ours_ids) = vq.quantize(&vq.project(&ours_ssl));
+    let ours_ids = sovits.extract_latent(&ours_ssl).unwrap();
     assert_eq!(ours_ids, expected_ids, "prompt tokens from our own 16 kHz audio");
 }
 
