@@ -82,6 +82,22 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
+/// The symbol table a GPT (by its phone-embedding rows) and a SoVITS model share. A GPT's
+/// embedding covers its table with room to spare (v1 GPTs have 512 rows for 322 symbols).
+fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet, String> {
+    let gpt = if gpt_phone_rows >= SymbolSet::V2.len() { SymbolSet::V2 } else { SymbolSet::V1 };
+    let sovits = match sovits {
+        SovitsKind::V1 => SymbolSet::V1,
+        SovitsKind::V2 => SymbolSet::V2,
+    };
+    if gpt != sovits {
+        return Err(format!(
+            "the GPT uses the {gpt:?} symbol table ({gpt_phone_rows} phone rows) but the SoVITS model uses {sovits:?}"
+        ));
+    }
+    Ok(gpt)
+}
+
 impl Synthesizer {
     /// Loads and cross-checks the models. The BERT folder is validated (it is only run for
     /// Chinese text, which needs the text frontend).
@@ -90,22 +106,13 @@ impl Synthesizer {
         let sovits = open_sovits(&paths.sovits)?;
         open_hf_folder(&paths.bert)?;
         let t2s = CpuT2s::load(&gpt)?;
-        let symbols = match sovits.kind {
-            SovitsKind::V1 => SymbolSet::V1,
-            SovitsKind::V2 => SymbolSet::V2,
-        };
-        // The GPT's phone embedding covers its symbol table (v1 GPTs have 512 rows for 322 symbols).
-        let gpt_rows = t2s.config().phoneme_vocab;
-        let gpt_symbols = if gpt_rows >= SymbolSet::V2.len() { SymbolSet::V2 } else { SymbolSet::V1 };
-        if gpt_symbols != symbols {
-            return Err(ModelError::Incompatible(format!(
-                "{} uses the {gpt_symbols:?} symbol table ({gpt_rows} phone rows) but {} uses {symbols:?}; \
-                 use a GPT and a SoVITS model trained for the same GPT-SoVITS version",
+        let symbols = shared_symbols(t2s.config().phoneme_vocab, sovits.kind).map_err(|why| {
+            ModelError::Incompatible(format!(
+                "{} and {}: {why}; use a GPT and a SoVITS model trained for the same GPT-SoVITS version",
                 paths.gpt.display(),
                 paths.sovits.display()
             ))
-            .into());
-        }
+        })?;
         let sovits = CpuSovits::load(&sovits)?;
         let hubert = CpuHubert::load(&open_hf_folder(&paths.hubert)?)?;
         Ok(Synthesizer { t2s, sovits, hubert, symbols })
@@ -161,5 +168,19 @@ impl Synthesizer {
         let samples = self.sovits.vocode(&z, &voice.ge)?;
         timings.vocoder_ms = ms(t);
         Ok(Synthesis { samples, tokens: generated.tokens, eos: generated.eos, timings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gpt_and_sovits_must_share_a_symbol_table() {
+        assert_eq!(shared_symbols(732, SovitsKind::V2), Ok(SymbolSet::V2));
+        assert_eq!(shared_symbols(512, SovitsKind::V1), Ok(SymbolSet::V1));
+        let e = shared_symbols(512, SovitsKind::V2).unwrap_err();
+        assert!(e.contains("V1") && e.contains("V2"), "{e}");
+        assert!(shared_symbols(732, SovitsKind::V1).is_err());
     }
 }
