@@ -91,33 +91,28 @@ pub fn matmul_into_strided(
 
 /// `torch.nn.functional.linear`: `x [T, in] · wᵀ + b` with `w [out, in]` → `[T, out]`.
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-    let (t, din) = (x.dim(0), x.dim(1));
-    let dout = w.dim(0);
-    assert_eq!(w.dim(1), din, "linear: input width");
-    let mut out = vec![0.0; t * dout];
-    if let Some(b) = b {
-        for row in out.chunks_exact_mut(dout) {
-            row.copy_from_slice(b.data());
-        }
-    }
-    matmul_into(t, dout, din, MatRef::rows(x.data(), din), MatRef::transposed(w.data(), din), &mut out, b.is_some());
-    Tensor::new([t, dout], out)
+    assert_eq!(w.dim(1), x.dim(1), "linear: input width");
+    affine(x, MatRef::transposed(w.data(), x.dim(1)), w.dim(0), b)
 }
 
 /// [`linear`] with the weight stored transposed, `wt [in, out]` (transposed once at load):
 /// gemm then streams the weight in place, whereas an `[out, in]` weight is repacked on every
 /// call, which dominates for short inputs (BERT's ~40 tokens, HuBERT's few hundred frames).
 pub fn linear_t(x: &Tensor, wt: &Tensor, b: Option<&Tensor>) -> Tensor {
+    assert_eq!(wt.dim(0), x.dim(1), "linear_t: input width");
+    affine(x, MatRef::rows(wt.data(), wt.dim(1)), wt.dim(1), b)
+}
+
+/// `x [T, in] · w [in, out] + b` for a weight operand in any layout.
+fn affine(x: &Tensor, w: MatRef<'_>, dout: usize, b: Option<&Tensor>) -> Tensor {
     let (t, din) = (x.dim(0), x.dim(1));
-    let dout = wt.dim(1);
-    assert_eq!(wt.dim(0), din, "linear_t: input width");
     let mut out = vec![0.0; t * dout];
     if let Some(b) = b {
         for row in out.chunks_exact_mut(dout) {
             row.copy_from_slice(b.data());
         }
     }
-    matmul_into(t, dout, din, MatRef::rows(x.data(), din), MatRef::rows(wt.data(), dout), &mut out, b.is_some());
+    matmul_into(t, dout, din, MatRef::rows(x.data(), din), w, &mut out, b.is_some());
     Tensor::new([t, dout], out)
 }
 
