@@ -1,4 +1,5 @@
-//! The `sovits-rt` command line. Subcommands: `synth` (one utterance to a WAV file).
+//! The `sovits-rt` command line. Subcommands: `synth` (text or phones to a WAV file) and
+//! `phonemize` (what the text frontend makes of a text, for debugging pronunciations).
 //! Progress and timings go to stderr; errors print their full chain and exit with status 1.
 
 use std::path::PathBuf;
@@ -7,8 +8,9 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sovits_rt::model::sampling::SamplingParams;
-use sovits_rt::pipeline::{ModelPaths, SynthParams, Synthesizer, SAMPLE_RATE};
-use sovits_rt::text::TextError;
+use sovits_rt::pipeline::{ModelPaths, PromptText, SynthParams, Synthesizer, SAMPLE_RATE};
+use sovits_rt::text::segment::{preprocess, SplitMethod};
+use sovits_rt::text::{phonemize, LangMode, SymbolSet};
 
 #[derive(Parser)]
 #[command(name = "sovits-rt", version, about = "Realtime GPT-SoVITS voice-cloning engine")]
@@ -19,8 +21,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Synthesize one utterance in the voice of a reference clip and write a 32 kHz WAV.
-    Synth(SynthArgs),
+    /// Synthesize text (or phones) in the voice of a reference clip and write a 32 kHz WAV.
+    Synth(Box<SynthArgs>),
+    /// Print the normalized text, phones and phone ids the text frontend produces, per sentence
+    /// and language segment.
+    Phonemize(PhonemizeArgs),
+}
+
+#[derive(clap::Args)]
+struct PhonemizeArgs {
+    /// Language mode: zh, en, yue, auto, auto_yue, all_zh, all_yue, ... (as upstream).
+    #[arg(long, default_value = "auto")]
+    lang: String,
+    /// Sentence cut method cut0..cut5 (upstream's text_split_method).
+    #[arg(long, default_value = "cut1")]
+    split: String,
+    /// The text.
+    text: String,
 }
 
 #[derive(clap::Args)]
@@ -40,21 +57,27 @@ struct SynthArgs {
     /// Reference clip (WAV, 3-10 s, any sample rate, mono or stereo).
     #[arg(long = "ref")]
     reference: PathBuf,
-    /// Transcript of the reference clip (needs the text frontend; use --ref-phones for now).
+    /// Transcript of the reference clip.
     #[arg(long)]
     ref_text: Option<String>,
+    /// Language mode of the transcript (defaults to --lang).
+    #[arg(long)]
+    ref_lang: Option<String>,
     /// Phones of the reference transcript: space-separated upstream symbols.
     #[arg(long)]
     ref_phones: Option<String>,
-    /// Text to speak (needs the text frontend; use --phones for now).
+    /// Text to speak.
     #[arg(long)]
     text: Option<String>,
     /// Phones to speak: space-separated upstream symbols, e.g. "n i3 h ao3 .".
     #[arg(long)]
     phones: Option<String>,
-    /// Language of the text: zh, en, ja, ko, yue, auto, ... (used by the text frontend).
-    #[arg(long, default_value = "zh")]
+    /// Language mode of the text: zh, en, yue, auto, auto_yue, all_zh, all_yue, ... (as upstream).
+    #[arg(long, default_value = "auto")]
     lang: String,
+    /// Sentence cut method cut0..cut5 (upstream's text_split_method; cut1 = every 4 sentences).
+    #[arg(long, default_value = "cut1")]
+    split: String,
     /// Output WAV path.
     #[arg(long)]
     out: PathBuf,
@@ -80,9 +103,6 @@ struct SynthArgs {
     seed: Option<u64>,
 }
 
-const LANGUAGES: &[&str] =
-    &["zh", "en", "ja", "ko", "yue", "auto", "auto_yue", "all_zh", "all_ja", "all_ko", "all_yue"];
-
 fn main() {
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
@@ -92,25 +112,56 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Synth(args) => synth(args),
+        Command::Synth(args) => synth(*args),
+        Command::Phonemize(args) => print_phonemes(args),
     }
 }
 
-/// Phones from a `--…phones` flag, or the "frontend not available" error when only text was given.
-fn phones_arg(phones: &Option<String>, text: &Option<String>, flag: &str) -> anyhow::Result<String> {
-    match (phones, text) {
-        (Some(p), _) => Ok(p.clone()),
-        (None, Some(_)) => Err(TextError::FrontendUnavailable.into()),
-        (None, None) => anyhow::bail!("missing --{flag} (space-separated phone symbols; text needs the frontend)"),
+fn print_phonemes(a: PhonemizeArgs) -> anyhow::Result<()> {
+    let mode = LangMode::parse(&a.lang)?;
+    let method = SplitMethod::parse(&a.split)?;
+    let symbols = SymbolSet::V2;
+    for (i, sentence) in preprocess(&a.text, mode, method)?.iter().enumerate() {
+        let p = phonemize(sentence, mode, symbols)?;
+        println!("sentence {i}: {sentence}");
+        if p.retried_with_dot_prefix {
+            println!("  (fewer than 6 phones: redone as {:?}, like upstream)", p.effective_text);
+        }
+        for s in &p.segments {
+            println!("  [{}] {:?}", s.lang.as_str(), s.text);
+            println!("    norm_text: {}", s.cleaned.norm_text);
+            println!("    phones:    {}", s.cleaned.phones.join(" "));
+            println!("    ids:       {}", s.phone_ids.iter().map(u32::to_string).collect::<Vec<_>>().join(" "));
+            if let Some(w) = &s.cleaned.word2ph {
+                println!("    word2ph:   {}", w.iter().map(usize::to_string).collect::<Vec<_>>().join(" "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Exactly one of a text flag and a phones flag.
+enum Input {
+    Text(String),
+    Phones(String),
+}
+
+fn input_arg(text: Option<String>, phones: Option<String>, flags: [&str; 2]) -> anyhow::Result<Input> {
+    let [text_flag, phones_flag] = flags;
+    match (text, phones) {
+        (Some(t), None) => Ok(Input::Text(t)),
+        (None, Some(p)) => Ok(Input::Phones(p)),
+        (Some(_), Some(_)) => anyhow::bail!("give either --{text_flag} or --{phones_flag}, not both"),
+        (None, None) => anyhow::bail!("missing --{text_flag} (or --{phones_flag}: space-separated phone symbols)"),
     }
 }
 
 fn synth(a: SynthArgs) -> anyhow::Result<()> {
-    if !LANGUAGES.contains(&a.lang.as_str()) {
-        anyhow::bail!("unknown language {:?}; expected one of {}", a.lang, LANGUAGES.join(", "));
-    }
-    let ref_phones = phones_arg(&a.ref_phones, &a.ref_text, "ref-phones")?;
-    let phones = phones_arg(&a.phones, &a.text, "phones")?;
+    let mode = LangMode::parse(&a.lang)?;
+    let ref_mode = a.ref_lang.as_deref().map(LangMode::parse).transpose()?.unwrap_or(mode);
+    let method = SplitMethod::parse(&a.split)?;
+    let reference_input = input_arg(a.ref_text, a.ref_phones, ["ref-text", "ref-phones"])?;
+    let target = input_arg(a.text, a.phones, ["text", "phones"])?;
     let sampling = SamplingParams {
         top_k: a.top_k,
         top_p: a.top_p,
@@ -131,17 +182,26 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
     eprintln!("loaded models in {:.0} ms ({:?} symbols)", t.elapsed().as_secs_f64() * 1e3, synth.symbols());
 
     let t = Instant::now();
-    let voice = synth.prepare_voice(&a.reference, synth.symbols().parse_phones(&ref_phones)?)?;
+    let transcript = match reference_input {
+        Input::Text(text) => PromptText::Text { text, mode: ref_mode },
+        Input::Phones(p) => PromptText::Phones(synth.symbols().parse_phones(&p)?),
+    };
+    let voice = synth.prepare_voice(&a.reference, &transcript)?;
     eprintln!(
         "reference: {} prompt tokens, {} prompt phones in {:.0} ms",
         voice.prompt_tokens.len(),
-        voice.prompt_phones.len(),
+        voice.prompt.phone_ids.len(),
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let phones = synth.symbols().parse_phones(&phones)?;
     let params = SynthParams { sampling, speed: a.speed, noise_scale: a.noise_scale, seed, max_tokens: a.max_tokens };
-    let out = synth.synthesize(&voice, &phones, &params)?;
+    let out = match target {
+        Input::Text(text) => synth.synthesize_text(&voice, &text, mode, method, &params)?,
+        Input::Phones(p) => {
+            let features = synth.phone_features(synth.symbols().parse_phones(&p)?);
+            synth.synthesize(&voice, &features, &params)?
+        }
+    };
     let secs = out.samples.len() as f64 / SAMPLE_RATE as f64;
     let tm = &out.timings;
     let total = tm.prefill_ms + tm.decode_ms + tm.sovits_ms + tm.vocoder_ms;

@@ -1,21 +1,29 @@
 //! One utterance end to end on the CPU backend, in upstream's order (research/upstream-v2.md §0):
 //! a [`Voice`] is prepared once from a reference clip (prompt tokens via HuBERT + VQ, style `ge`
-//! via the reference spectrogram, prompt phones), then [`Synthesizer::synthesize`] runs the GPT
-//! prior and the SoVITS decoder + HiFi-GAN for target phones. The streaming engine will schedule
-//! the same stage calls across sessions; this module is the offline path (`sovits-rt synth`).
+//! via the reference spectrogram, prompt phones + BERT features), then
+//! [`Synthesizer::synthesize`] runs the GPT prior and the SoVITS decoder + HiFi-GAN for one
+//! sentence's [`TextFeatures`], and [`Synthesizer::synthesize_text`] does it sentence by sentence
+//! for raw text like upstream's `TTS.run` (cut, G2P, synthesize, 0.3 s between fragments). The
+//! streaming engine will schedule the same stage calls across sessions; this module is the
+//! offline path (`sovits-rt synth`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use crate::audio;
 use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
-use crate::cpu::{CpuHubert, CpuSovits, CpuT2s};
+use crate::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
 use crate::error::Error;
+use crate::model::bert::{char_features, expand_features};
+use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{generate, GenerateOptions};
-use crate::model::{DecodeParams, Hubert, ModelError, PriorNoise, SovitsDecoder, T2sPrompt, TextToSemantic, Vocoder};
+use crate::model::{
+    Bert, DecodeParams, Hubert, ModelError, PriorNoise, SovitsDecoder, T2sPrompt, TextToSemantic, Vocoder,
+};
 use crate::tensor::Tensor;
-use crate::text::SymbolSet;
+use crate::text::segment::{ensure_sentence_end, preprocess, SegmentError, SplitMethod};
+use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
 
 /// Output sample rate of v1/v2 models.
 pub const SAMPLE_RATE: u32 = 32_000;
@@ -29,12 +37,30 @@ pub struct ModelPaths {
     pub bert: PathBuf,
 }
 
-/// Loaded models of one voice family (a GPT and a SoVITS of the same symbol table).
+/// Silence appended after every sentence (upstream `fragment_interval`, 0.3 s).
+const FRAGMENT_INTERVAL_S: f32 = 0.3;
+
+/// Loaded models of one voice family (a GPT and a SoVITS of the same symbol table) and the BERT
+/// that gives Chinese text its features.
 pub struct Synthesizer {
     t2s: CpuT2s,
     sovits: CpuSovits,
     hubert: CpuHubert,
+    featurizer: BertFeaturizer,
     symbols: SymbolSet,
+}
+
+/// chinese-roberta-wwm-ext-large and its tokenizer: per-phone features of phonemized text.
+pub struct BertFeaturizer {
+    bert: CpuBert,
+    tokenizer: BertTokenizer,
+}
+
+/// Phone ids and their BERT features `[bert_dim, n_phones]` (zeros for non-Chinese phones).
+#[derive(Debug, Clone)]
+pub struct TextFeatures {
+    pub phone_ids: Vec<u32>,
+    pub bert: Tensor,
 }
 
 /// What a voice contributes to every request, computed once from its reference clip.
@@ -43,7 +69,17 @@ pub struct Voice {
     pub prompt_tokens: Vec<u32>,
     /// Global style vector `[gin]`.
     pub ge: Tensor,
-    pub prompt_phones: Vec<u32>,
+    /// The reference transcript's phones and features.
+    pub prompt: TextFeatures,
+}
+
+/// What the reference transcript is given as.
+#[derive(Debug, Clone)]
+pub enum PromptText {
+    /// Raw text in a language mode, run through the text frontend like upstream's `prompt_text`.
+    Text { text: String, mode: LangMode },
+    /// Phone ids given directly (BERT features are zeros).
+    Phones(Vec<u32>),
 }
 
 /// Per-request settings.
@@ -99,12 +135,11 @@ fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet
 }
 
 impl Synthesizer {
-    /// Loads and cross-checks the models. The BERT folder is validated (it is only run for
-    /// Chinese text, which needs the text frontend).
+    /// Loads and cross-checks the models.
     pub fn load(paths: &ModelPaths) -> Result<Self, Error> {
         let gpt = open_gpt(&paths.gpt)?;
         let sovits = open_sovits(&paths.sovits)?;
-        open_hf_folder(&paths.bert)?;
+        let featurizer = BertFeaturizer::load(&paths.bert)?;
         let t2s = CpuT2s::load(&gpt)?;
         let symbols = shared_symbols(t2s.config().phoneme_vocab, sovits.kind).map_err(|why| {
             ModelError::Incompatible(format!(
@@ -113,40 +148,88 @@ impl Synthesizer {
                 paths.sovits.display()
             ))
         })?;
+        let (gpt_dim, bert_dim) = (t2s.config().bert_dim, featurizer.dim());
+        if gpt_dim != bert_dim {
+            return Err(ModelError::Incompatible(format!(
+                "{} expects {gpt_dim}-dim BERT features but {} gives {bert_dim}",
+                paths.gpt.display(),
+                paths.bert.display()
+            ))
+            .into());
+        }
         let sovits = CpuSovits::load(&sovits)?;
         let hubert = CpuHubert::load(&open_hf_folder(&paths.hubert)?)?;
-        Ok(Synthesizer { t2s, sovits, hubert, symbols })
+        Ok(Synthesizer { t2s, sovits, hubert, featurizer, symbols })
     }
 
     pub fn symbols(&self) -> SymbolSet {
         self.symbols
     }
 
-    /// Prepares a voice from a reference WAV and the phones of its transcript.
-    pub fn prepare_voice(&self, wav: &Path, prompt_phones: Vec<u32>) -> Result<Voice, Error> {
+    /// Prepares a voice from a reference WAV and its transcript.
+    pub fn prepare_voice(&self, wav: &Path, transcript: &PromptText) -> Result<Voice, Error> {
+        let prompt = match transcript {
+            PromptText::Phones(ids) => self.phone_features(ids.clone()),
+            PromptText::Text { text, mode } => {
+                let sentence = ensure_sentence_end(text.trim_matches('\n'), *mode);
+                self.featurizer.features(&phonemize(&sentence, *mode, self.symbols)?)?
+            }
+        };
+        check_phones(&prompt.phone_ids)?;
         let (samples, rate) = audio::read_wav(wav)?;
         let reference = audio::prepare_reference(&samples, rate)?;
         let ssl = self.hubert.forward(&reference.wav16k)?;
         let prompt_tokens = self.sovits.extract_latent(&ssl.t())?;
         let ge = self.sovits.reference_style(&reference.spec)?;
-        self.check_phones(&prompt_phones)?;
-        Ok(Voice { prompt_tokens, ge, prompt_phones })
+        Ok(Voice { prompt_tokens, ge, prompt })
     }
 
-    fn check_phones(&self, phones: &[u32]) -> Result<(), Error> {
-        if phones.is_empty() {
-            return Err(ModelError::Input("no phones to speak".into()).into());
+    /// Phone ids given directly: BERT features are zeros, as upstream gives every non-Chinese segment.
+    pub fn phone_features(&self, phone_ids: Vec<u32>) -> TextFeatures {
+        let bert = Tensor::zeros([self.t2s.config().bert_dim, phone_ids.len()]);
+        TextFeatures { phone_ids, bert }
+    }
+
+    /// Speaks raw text sentence by sentence like upstream `TTS.run` (non-streaming): cut with
+    /// `method`, G2P + BERT per sentence, synthesize each, join with 0.3 s of silence. The same
+    /// seed is used for every sentence, so output is reproducible.
+    pub fn synthesize_text(
+        &self,
+        voice: &Voice,
+        text: &str,
+        mode: LangMode,
+        method: SplitMethod,
+        params: &SynthParams,
+    ) -> Result<Synthesis, Error> {
+        let gap = (FRAGMENT_INTERVAL_S * SAMPLE_RATE as f32) as usize;
+        let mut total = Synthesis { samples: Vec::new(), tokens: Vec::new(), eos: true, timings: Timings::default() };
+        for sentence in preprocess(text, mode, method).map_err(TextError::from)? {
+            let phonemized = phonemize(&sentence, mode, self.symbols)?;
+            if phonemized.norm_text().is_empty() {
+                continue;
+            }
+            let part = self.synthesize(voice, &self.featurizer.features(&phonemized)?, params)?;
+            let peak = part.samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+            let scale = if peak > 1.0 { 1.0 / peak } else { 1.0 };
+            total.samples.extend(part.samples.iter().map(|x| x * scale));
+            total.samples.resize(total.samples.len() + gap, 0.0);
+            total.tokens.extend(part.tokens);
+            total.eos &= part.eos;
+            total.timings.add(&part.timings);
         }
-        Ok(())
+        if total.samples.is_empty() {
+            return Err(TextError::from(SegmentError::NoValidText).into());
+        }
+        Ok(total)
     }
 
-    /// Speaks `phones` in `voice`.
-    pub fn synthesize(&self, voice: &Voice, phones: &[u32], params: &SynthParams) -> Result<Synthesis, Error> {
-        self.check_phones(phones)?;
-        let mut all = voice.prompt_phones.clone();
-        all.extend_from_slice(phones);
-        // Phones-only input carries no BERT features; upstream uses zeros for every non-Chinese segment.
-        let bert = Tensor::zeros([self.t2s.config().bert_dim, all.len()]);
+    /// Speaks one sentence's phones in `voice`.
+    pub fn synthesize(&self, voice: &Voice, target: &TextFeatures, params: &SynthParams) -> Result<Synthesis, Error> {
+        check_phones(&target.phone_ids)?;
+        let mut all = voice.prompt.phone_ids.clone();
+        all.extend_from_slice(&target.phone_ids);
+        let bert = concat_phone_columns(&voice.prompt.bert, &target.bert)?;
+        let phones = &target.phone_ids;
         let prompt = T2sPrompt { phone_ids: all, bert, prompt_tokens: voice.prompt_tokens.clone() };
         let mut timings = Timings::default();
         let options =
@@ -171,6 +254,82 @@ impl Synthesizer {
     }
 }
 
+impl BertFeaturizer {
+    /// Loads a `chinese-roberta-wwm-ext-large` folder (weights and tokenizer).
+    pub fn load(folder: &Path) -> Result<Self, Error> {
+        let bert = CpuBert::load(&open_hf_folder(folder)?)?;
+        let tokenizer = BertTokenizer::from_folder(folder)?;
+        Ok(BertFeaturizer { bert, tokenizer })
+    }
+
+    /// Feature size (the BERT hidden size).
+    pub fn dim(&self) -> usize {
+        self.bert.config().hidden_size
+    }
+
+    /// Phone ids and BERT features of one phonemized sentence (upstream `get_bert_inf` per
+    /// segment: `hidden_states[-3]` of the normalized text expanded by `word2ph` for Chinese,
+    /// zeros otherwise).
+    pub fn features(&self, sentence: &Phonemized) -> Result<TextFeatures, Error> {
+        let dim = self.dim();
+        let mut rows: Vec<f32> = Vec::new();
+        for segment in &sentence.segments {
+            let n = segment.phone_ids.len();
+            match (&segment.cleaned.word2ph, segment.lang) {
+                (Some(word2ph), Lang::Zh) => {
+                    let hidden = self.bert.hidden_states_sel(&self.tokenizer.encode(&segment.cleaned.norm_text))?;
+                    let per_phone = expand_features(&char_features(&hidden)?, word2ph)?;
+                    if per_phone.dim(0) != dim || per_phone.dim(1) != n {
+                        return Err(ModelError::Incompatible(format!(
+                            "BERT gives {}-dim features for {} phones; expected {dim}-dim features for {n}",
+                            per_phone.dim(0),
+                            per_phone.dim(1)
+                        ))
+                        .into());
+                    }
+                    rows.extend_from_slice(per_phone.t().data());
+                }
+                _ => rows.resize(rows.len() + n * dim, 0.0),
+            }
+        }
+        let phone_ids = sentence.phone_ids();
+        let bert = Tensor::new([phone_ids.len(), dim], rows).t();
+        Ok(TextFeatures { phone_ids, bert })
+    }
+}
+
+fn check_phones(phones: &[u32]) -> Result<(), Error> {
+    if phones.is_empty() {
+        return Err(ModelError::Input("no phones to speak".into()).into());
+    }
+    Ok(())
+}
+
+/// `cat([prompt_bert, target_bert], dim=phones)` for `[dim, n]` tensors.
+fn concat_phone_columns(a: &Tensor, b: &Tensor) -> Result<Tensor, Error> {
+    let dim = a.dim(0);
+    if b.dim(0) != dim {
+        return Err(ModelError::Input(format!("BERT feature sizes differ: {dim} vs {}", b.dim(0))).into());
+    }
+    let (na, nb) = (a.dim(1), b.dim(1));
+    let mut out = Vec::with_capacity(dim * (na + nb));
+    for r in 0..dim {
+        out.extend_from_slice(&a.data()[r * na..(r + 1) * na]);
+        out.extend_from_slice(&b.data()[r * nb..(r + 1) * nb]);
+    }
+    Ok(Tensor::new([dim, na + nb], out))
+}
+
+impl Timings {
+    fn add(&mut self, other: &Timings) {
+        self.prefill_ms += other.prefill_ms;
+        self.decode_ms += other.decode_ms;
+        self.tokens += other.tokens;
+        self.sovits_ms += other.sovits_ms;
+        self.vocoder_ms += other.vocoder_ms;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,5 +341,14 @@ mod tests {
         let e = shared_symbols(512, SovitsKind::V2).unwrap_err();
         assert!(e.contains("V1") && e.contains("V2"), "{e}");
         assert!(shared_symbols(732, SovitsKind::V1).is_err());
+    }
+
+    #[test]
+    fn phone_columns_concatenate_per_feature_row() {
+        let a = Tensor::new([2, 2], vec![1.0, 2.0, 5.0, 6.0]);
+        let b = Tensor::new([2, 1], vec![3.0, 7.0]);
+        let c = concat_phone_columns(&a, &b).unwrap();
+        assert_eq!(c.shape(), &[2, 3]);
+        assert_eq!(c.data(), &[1.0, 2.0, 3.0, 5.0, 6.0, 7.0]);
     }
 }

@@ -108,6 +108,7 @@ fn synth_explains_user_mistakes() {
     let out = out_dir().join("never.wav");
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["--lang", "xx"], "unknown language"),
+        (vec!["--split", "cut9"], "cut9"),
         (vec!["--top-p", "0"], "top_p"),
         (vec!["--temperature=-1"], "temperature"),
         (vec!["--speed", "0"], "--speed"),
@@ -117,14 +118,14 @@ fn synth_explains_user_mistakes() {
         assert!(!o.status.success(), "{extra:?} should fail");
         assert!(stderr(&o).contains(needle), "{extra:?}: {}", stderr(&o));
     }
-    // Text without phones: the frontend is not there yet, say so instead of guessing.
+    // Text and phones for the same input: ambiguous, say which flags clash.
     let o = bin()
         .args(["synth", "--gpt", "g", "--sovits", "s", "--hubert", "h", "--bert", "b", "--ref", "r"])
-        .args(["--ref-phones", "n i3", "--text", "你好", "--out", "x.wav"])
+        .args(["--ref-phones", "n i3", "--text", "你好", "--phones", "n i3", "--out", "x.wav"])
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("text frontend not available yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("either --text or --phones"), "{}", stderr(&o));
     // Unknown phone symbols are named.
     let o = Call { phones: "n qq9 .".into(), ..Call::new(&dir) }.run(&dir, &out);
     assert!(!o.status.success());
@@ -134,6 +135,32 @@ fn synth_explains_user_mistakes() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("sovits.pth"), "{}", stderr(&o));
     assert!(!out.exists(), "no output file on failure");
+}
+
+/// Text in, speech out: `--text`/`--ref-text` through the frontend (with BERT features for
+/// Chinese), cut into sentences, each synthesized and joined with upstream's 0.3 s gap.
+#[test]
+fn synth_speaks_text() {
+    let Some(dir) = common::model_fixtures("synth_speaks_text") else { return };
+    let out = out_dir().join("text.wav");
+    let reference_text = std::fs::read_to_string(dir.join("ref.txt")).unwrap();
+    let o = bin()
+        .arg("synth")
+        .args(["--gpt".as_ref(), dir.join("gpt.ckpt").as_os_str()])
+        .args(["--sovits".as_ref(), dir.join("sovits.pth").as_os_str()])
+        .args(["--hubert".as_ref(), dir.join("chinese-hubert-base").as_os_str()])
+        .args(["--bert".as_ref(), dir.join("chinese-roberta-wwm-ext-large").as_os_str()])
+        .args(["--ref".as_ref(), dir.join("ref.wav").as_os_str()])
+        .args(["--ref-text", reference_text.trim(), "--ref-lang", "zh"])
+        .args(["--text", "你好，世界。Hello world! 今天是2024年3月15日。", "--lang", "auto", "--split", "cut5"])
+        .args(["--seed", "3", "--top-k", "5", "--max-tokens", "12"])
+        .args(["--out".as_ref(), out.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let samples = hound::WavReader::open(&out).unwrap().len() as usize;
+    // cut5 gives three sentences, each followed by 0.3 s of silence.
+    assert!(samples > 3 * 9_600, "{samples} samples");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Stage 3 (`bert.safetensors`, `get_bert_feature`): tokenizer ids of the normalised texts,
-//! the embedding output, `hidden_states[-3]`, the character rows and the per-phone expansion.
+//! the embedding output, `hidden_states[-3]`, the character rows and the per-phone expansion;
+//! then the same from the raw sentences through the text frontend.
 mod common;
 
 use sovits_rt::checkpoint::open_hf_folder;
@@ -7,6 +8,8 @@ use sovits_rt::cpu::CpuBert;
 use sovits_rt::model::bert::{char_features, expand_features, BertConfig, BertWeights};
 use sovits_rt::model::bert_tokenizer::BertTokenizer;
 use sovits_rt::model::{Bert, Weights};
+use sovits_rt::pipeline::BertFeaturizer;
+use sovits_rt::text::{phonemize, LangMode, SymbolSet};
 
 #[test]
 fn parity_bert() {
@@ -62,5 +65,28 @@ fn parity_bert() {
         let phones = expand_features(&chars, &word2ph).unwrap();
         assert_eq!(pf_shape, phones.shape());
         common::assert_close_rel(&s("phone_features"), phones.data(), &pf, 1e-4);
+    }
+}
+
+/// The whole text side of stage 3 from the raw sentences: our frontend's normalised text, phone
+/// ids and `word2ph`, then the per-phone BERT features, against upstream's.
+#[test]
+fn text_to_phone_features() {
+    let Some(dir) = common::model_fixtures("text_to_phone_features") else { return };
+    let case = common::case(&dir, "bert.safetensors");
+    let featurizer = BertFeaturizer::load(&dir.join("chinese-roberta-wwm-ext-large")).unwrap();
+    let n: usize = case.metadata()["n_sentences"].parse().unwrap();
+    for i in 0..n {
+        let s = |name: &str| format!("s{i}_{name}");
+        let sentence = phonemize(&case.metadata()[&s("text")], LangMode::Zh, SymbolSet::V2).unwrap();
+        assert_eq!(sentence.norm_text(), case.metadata()[&s("norm_text")], "{}", s("norm_text"));
+        assert_eq!(sentence.phones().join(" "), case.metadata()[&s("phones")], "{}", s("phones"));
+        assert_eq!(sentence.phone_ids(), common::u32s(&case, &s("phone_ids")), "{}", s("phone_ids"));
+        let word2ph: Vec<usize> = common::i64s(&case, &s("word2ph")).into_iter().map(|v| v as usize).collect();
+        assert_eq!(sentence.segments[0].cleaned.word2ph.as_ref(), Some(&word2ph), "{}", s("word2ph"));
+        let features = featurizer.features(&sentence).unwrap();
+        let (shape, expected) = common::f32s(&case, &s("phone_features"));
+        assert_eq!(features.bert.shape(), shape);
+        common::assert_close_rel(&s("phone_features (from text)"), features.bert.data(), &expected, 1e-4);
     }
 }

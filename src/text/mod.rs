@@ -1,9 +1,25 @@
-//! Text to phones. For now only the symbol tables, so that phones can be given directly
-//! (`--phones "n i3 h ao3 ."`); normalization, segmentation and G2P arrive with the text
-//! frontend issue.
+//! Text to phones exactly as upstream GPT-SoVITS v2 computes them (research/upstream-v2.md §2):
+//! sentence cutting ([`segment`]), language routing ([`lang_segment`]), per-language
+//! normalization and G2P ([`zh_normalize`] + [`zh`], [`en_normalize`] + [`en`], [`yue`]), the
+//! `clean_text` rules around them ([`cleaner`]) and the per-sentence driver ([`frontend`]).
+//! Every dictionary ships inside the binary (see README "Text data and licences").
 
+pub mod cleaner;
+pub mod en;
+pub mod en_normalize;
+pub mod frontend;
+pub mod ja;
+pub mod lang_segment;
+mod python_chars;
+pub mod segment;
 mod symbols;
+pub mod yue;
+pub mod zh;
+pub mod zh_normalize;
 
+pub use cleaner::{clean_text, CleanedText};
+pub use frontend::{phonemize, Phonemized, PhonemizedSegment};
+pub use lang_segment::{Lang, LangMode};
 pub use symbols::SymbolSet;
 
 /// Errors turning text or phone strings into ids.
@@ -13,6 +29,17 @@ pub enum TextError {
     UnknownSymbols { set: SymbolSet, symbols: Vec<String> },
     #[error("no phones given")]
     Empty,
-    #[error("text frontend not available yet: pass phones with --phones/--ref-phones (space-separated upstream symbols, e.g. \"n i3 h ao3 .\")")]
-    FrontendUnavailable,
+    #[error(transparent)]
+    Segment(#[from] segment::SegmentError),
+    #[error(transparent)]
+    Language(#[from] lang_segment::LangSegmentError),
+    #[error(transparent)]
+    Japanese(#[from] ja::JaError),
+    #[error("{lang} text is not supported yet; pass phones with --phones, or choose another language")]
+    LanguageNotImplemented { lang: &'static str },
+    #[error("the text frontend produces v2 phones; this v1 model needs phones given directly (--phones)")]
+    V1Frontend,
+    /// An embedded dictionary or model file failed to parse: a build defect, not user input.
+    #[error("text resource {what} is corrupt: {detail}")]
+    Resource { what: &'static str, detail: String },
 }

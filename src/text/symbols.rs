@@ -11,6 +11,9 @@ use super::TextError;
 
 const V2_TABLE: &str = include_str!("symbols_v2.txt");
 
+/// Id of `UNK` in both tables (asserted by the tests).
+const UNK_ID: u32 = 86;
+
 /// Number of v1 symbols (the v2 table extends the v1 table).
 const V1_LEN: usize = 322;
 
@@ -50,6 +53,12 @@ impl SymbolSet {
     pub fn id(self, symbol: &str) -> Option<u32> {
         let id = *ids().get(symbol)?;
         (id < self.len()).then_some(id as u32)
+    }
+
+    /// Id of a phone produced by the text frontend: anything outside the table is `UNK`, as
+    /// upstream's `clean_text` does before `cleaned_text_to_sequence`.
+    pub fn id_or_unk(self, symbol: &str) -> u32 {
+        self.id(symbol).unwrap_or(UNK_ID)
     }
 
     /// Ids of space-separated symbols (`"n i3 h ao3 ."`). Unknown symbols are an error that names them.
@@ -97,6 +106,10 @@ mod tests {
             assert_eq!(v2.id(s), Some(id), "{s}");
         }
         assert_eq!(SymbolSet::V1.id("["), None);
+        for set in [SymbolSet::V1, SymbolSet::V2] {
+            assert_eq!(set.id("UNK"), Some(UNK_ID));
+            assert_eq!(set.id_or_unk("["), if set == SymbolSet::V2 { 322 } else { UNK_ID });
+        }
         assert!(matches!(v2.parse_phones("n xx3"), Err(TextError::UnknownSymbols { .. })));
         assert!(matches!(v2.parse_phones("  "), Err(TextError::Empty)));
         assert_eq!(SymbolSet::from_vocab_size(732), Some(SymbolSet::V2));

@@ -19,8 +19,17 @@ pub fn fixtures_root() -> PathBuf {
 
 /// `<root>/v2-small`, or `None` (with a visible SKIP) when absent and not required.
 pub fn model_fixtures(test: &str) -> Option<PathBuf> {
-    let dir = fixtures_root().join("v2-small");
-    if dir.join("manifest.json").is_file() {
+    fixture_set(test, "v2-small", "manifest.json")
+}
+
+/// `<root>/text-v2`, or `None` (with a visible SKIP) when absent and not required.
+pub fn text_fixtures(test: &str) -> Option<PathBuf> {
+    fixture_set(test, "text-v2", "cases.jsonl")
+}
+
+fn fixture_set(test: &str, name: &str, marker: &str) -> Option<PathBuf> {
+    let dir = fixtures_root().join(name);
+    if dir.join(marker).is_file() {
         return Some(dir);
     }
     if std::env::var("SOVITS_RT_REQUIRE_FIXTURES").is_ok_and(|v| v == "1") {
@@ -81,4 +90,95 @@ pub fn assert_close_abs(what: &str, got: &[f32], expected: &[f32], atol: f32) {
         worst.0,
         worst.1
     );
+}
+
+/// The JSON lines of a `text-v2` fixture file (`cases.jsonl`, `splits.jsonl`).
+pub fn json_lines(dir: &std::path::Path, file: &str) -> Vec<serde_json::Value> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{}: bad line: {e}", path.display())))
+        .collect()
+}
+
+/// One `clean_text(text, lang)` call recorded in the text fixtures.
+#[derive(Debug, Clone)]
+pub struct G2pCase {
+    pub id: String,
+    pub text: String,
+    pub norm_text: String,
+    pub phones: Vec<String>,
+    pub word2ph: Option<Vec<usize>>,
+}
+
+/// Every `clean_text` case of language `lang` plus every `lang` segment of a pipeline case.
+pub fn g2p_cases(dir: &std::path::Path, lang: &str) -> Vec<G2pCase> {
+    let parse = |id: String, v: &serde_json::Value| G2pCase {
+        text: v["text"].as_str().unwrap_or_else(|| panic!("{id}: no text")).to_string(),
+        norm_text: v["norm_text"].as_str().unwrap_or_else(|| panic!("{id}: no norm_text")).to_string(),
+        phones: v["phones"].as_array().into_iter().flatten().map(|p| p.as_str().unwrap_or("?").to_string()).collect(),
+        word2ph: v["word2ph"].as_array().map(|a| a.iter().map(|n| n.as_u64().unwrap_or(0) as usize).collect()),
+        id,
+    };
+    let mut cases = Vec::new();
+    for case in json_lines(dir, "cases.jsonl") {
+        let id = case["id"].as_str().unwrap_or_default().to_string();
+        if case["lang"] == lang && case["entry"] == "text.cleaner.clean_text" {
+            cases.push(parse(id.clone(), &case));
+        }
+        for (n, segment) in case["segments"].as_array().into_iter().flatten().enumerate() {
+            if segment["lang"] == lang {
+                cases.push(parse(format!("{id}/seg{n}"), segment));
+            }
+        }
+    }
+    cases
+}
+
+/// Runs `got` on every case, compares with `want`, prints each mismatch and the tally, and fails
+/// when fewer than `floor` cases match exactly (the count this engine has reached).
+pub fn assert_matches<T: PartialEq + std::fmt::Debug>(
+    what: &str,
+    cases: &[G2pCase],
+    want: impl Fn(&G2pCase) -> T,
+    got: impl Fn(&G2pCase) -> T,
+    floor: usize,
+) {
+    let mut passes = 0;
+    for case in cases {
+        let (want, got) = (want(case), got(case));
+        if want == got {
+            passes += 1;
+        } else {
+            println!("MISMATCH {what} {} {:?}\n  expected {want:?}\n  got      {got:?}", case.id, case.text);
+        }
+    }
+    println!("{what}: {passes}/{} exact", cases.len());
+    assert!(passes >= floor, "{what}: only {passes}/{} exact, expected at least {floor}", cases.len());
+}
+
+/// Phones as the cleaner leaves them: symbols outside the v2 table become `UNK`.
+pub fn unk_mapped(phones: Vec<String>) -> Vec<String> {
+    let set = sovits_rt::text::SymbolSet::V2;
+    phones.into_iter().map(|p| if set.id(&p).is_some() { p } else { "UNK".to_string() }).collect()
+}
+
+/// The Open JTalk dictionary (Debian `open-jtalk-mecab-naist-jdic` or `$OPEN_JTALK_DICT_DIR`), or
+/// `None` with a SKIP line when it is not installed; required (absence fails) under
+/// `SOVITS_RT_REQUIRE_FIXTURES=1`, where CI installs it.
+pub fn japanese_dictionary(test: &str) -> Option<&'static sovits_rt::text::ja::JapaneseG2p> {
+    use sovits_rt::text::ja::{JaError, JapaneseG2p};
+    match JapaneseG2p::load() {
+        Ok(g2p) => Some(g2p),
+        Err(e @ JaError::DictionaryNotFound { .. }) => {
+            if std::env::var("SOVITS_RT_REQUIRE_FIXTURES").is_ok_and(|v| v == "1") {
+                panic!("{test}: {e}");
+            }
+            eprintln!("SKIP {test}: {e}");
+            None
+        }
+        Err(e) => panic!("{test}: dictionary present but unusable: {e}"),
+    }
 }
