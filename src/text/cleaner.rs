@@ -4,7 +4,7 @@
 //! short English, and `UNK` for anything outside the symbol table.
 
 use super::lang_segment::Lang;
-use super::{en, en_normalize, ja, yue, zh, zh_normalize, SymbolSet, TextError};
+use super::{en, en_normalize, ja, ko, yue, zh, zh_normalize, SymbolSet, TextError};
 
 /// Normalized text and phones of one segment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,7 +54,10 @@ pub fn clean_text(text: &str, lang: Lang, symbols: SymbolSet) -> Result<CleanedT
             let phones = ja::JapaneseG2p::load()?.g2p(&norm_text);
             CleanedText { norm_text, phones, word2ph: None }
         }
-        Lang::Ko => return Err(TextError::LanguageNotImplemented { lang: "Korean" }),
+        // `korean.py` has no normalizer: the text is its own norm_text.
+        Lang::Ko => {
+            CleanedText { norm_text: text.to_string(), phones: ko::KoreanG2p::shared()?.g2p(text), word2ph: None }
+        }
     };
     Ok(map_unknown_to_unk(cleaned, symbols))
 }

@@ -1,14 +1,16 @@
-//! Text to phones exactly as upstream GPT-SoVITS v2 computes them (research/upstream-v2.md §2):
-//! sentence cutting ([`segment`]), language routing ([`lang_segment`]), per-language
-//! normalization and G2P ([`zh_normalize`] + [`zh`], [`en_normalize`] + [`en`], [`yue`]), the
-//! `clean_text` rules around them ([`cleaner`]) and the per-sentence driver ([`frontend`]).
-//! Every dictionary ships inside the binary (see README "Text data and licences").
+//! Text to phones exactly as upstream GPT-SoVITS v2 computes them (research/upstream-v2.md §2;
+//! docs/TEXT.md): sentence cutting ([`segment`]), language routing ([`lang_segment`]),
+//! per-language normalization and G2P ([`zh_normalize`] + [`zh`], [`en_normalize`] + [`en`],
+//! [`ja`], [`ko`], [`yue`]), the `clean_text` rules around them ([`cleaner`]) and the
+//! per-sentence driver ([`frontend`]). Every dictionary ships inside the binary (README,
+//! "Licences of bundled data") except Open JTalk's, which Japanese reads at run time.
 
 pub mod cleaner;
 pub mod en;
 pub mod en_normalize;
 pub mod frontend;
 pub mod ja;
+pub mod ko;
 pub mod lang_segment;
 mod python_chars;
 pub mod segment;
@@ -35,8 +37,6 @@ pub enum TextError {
     Language(#[from] lang_segment::LangSegmentError),
     #[error(transparent)]
     Japanese(#[from] ja::JaError),
-    #[error("{lang} text is not supported yet; pass phones with --phones, or choose another language")]
-    LanguageNotImplemented { lang: &'static str },
     #[error("the text frontend produces v2 phones; this v1 model needs phones given directly (--phones)")]
     V1Frontend,
     /// An embedded dictionary or model file failed to parse: a build defect, not user input.
