@@ -111,26 +111,35 @@ impl CompiledDictionary {
         (start..start + count).filter_map(|index| self.token(index)).collect()
     }
 
+    /// The trie value stored at `base` when a key ends there (a negative leaf), else `None`.
+    fn leaf_value(&self, base: i32) -> Option<i32> {
+        let (value, check) = self.unit(base as u32 as usize);
+        (base as u32 == check && value < 0).then_some(-value - 1)
+    }
+
+    /// One transition of the double array: the base after `byte`, or `None` when no key continues.
+    fn step(&self, base: i32, byte: u8) -> Option<i32> {
+        let next = (base as u32 as usize).wrapping_add(byte as usize + 1);
+        let (next_base, next_check) = self.unit(next);
+        (base as u32 == next_check).then_some(next_base)
+    }
+
     /// Mirrors `DoubleArrayImpl::commonPrefixSearch`: every dictionary key that is a prefix of `key`,
     /// shortest first, as (byte length, tokens).
     pub(super) fn common_prefix_search(&self, key: &[u8]) -> Vec<(usize, Vec<Token>)> {
         let mut found = Vec::new();
         let mut base = self.unit(0).0;
         for (depth, &byte) in key.iter().enumerate() {
-            let (value, check) = self.unit(base as u32 as usize);
-            if base as u32 == check && value < 0 {
-                found.push((depth, self.tokens_of(-value - 1)));
+            if let Some(value) = self.leaf_value(base) {
+                found.push((depth, self.tokens_of(value)));
             }
-            let next = (base as u32 as usize).wrapping_add(byte as usize + 1);
-            let (next_base, next_check) = self.unit(next);
-            if base as u32 != next_check {
-                return found;
+            match self.step(base, byte) {
+                Some(next) => base = next,
+                None => return found,
             }
-            base = next_base;
         }
-        let (value, check) = self.unit(base as u32 as usize);
-        if base as u32 == check && value < 0 {
-            found.push((key.len(), self.tokens_of(-value - 1)));
+        if let Some(value) = self.leaf_value(base) {
+            found.push((key.len(), self.tokens_of(value)));
         }
         found
     }
@@ -139,15 +148,9 @@ impl CompiledDictionary {
     pub(super) fn exact_match(&self, key: &[u8]) -> Option<Vec<Token>> {
         let mut base = self.unit(0).0;
         for &byte in key {
-            let next = (base as u32 as usize).wrapping_add(byte as usize + 1);
-            let (next_base, next_check) = self.unit(next);
-            if base as u32 != next_check {
-                return None;
-            }
-            base = next_base;
+            base = self.step(base, byte)?;
         }
-        let (value, check) = self.unit(base as u32 as usize);
-        (base as u32 == check && value < 0).then(|| self.tokens_of(-value - 1))
+        self.leaf_value(base).map(|value| self.tokens_of(value))
     }
 
     /// The feature CSV of a token (`Dictionary::feature`).

@@ -43,6 +43,22 @@ struct Node {
     prev: usize,
 }
 
+impl Node {
+    /// The begin- or end-of-sentence node at byte `pos` (MeCab's BOS/EOS: ids 0, no cost).
+    fn boundary(pos: usize) -> Self {
+        Node {
+            start: pos,
+            end: pos,
+            left_id: 0,
+            right_id: 0,
+            word_cost: 0,
+            feature: NodeFeature::BeginOrEnd,
+            cost: 0,
+            prev: BOS,
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum NodeFeature {
     BeginOrEnd,
@@ -76,16 +92,7 @@ impl Tokenizer {
     pub(super) fn analyze(&self, sentence: &str) -> Vec<Morpheme> {
         let bytes = sentence.as_bytes();
         let len = bytes.len();
-        let mut nodes = vec![Node {
-            start: 0,
-            end: 0,
-            left_id: 0,
-            right_id: 0,
-            word_cost: 0,
-            feature: NodeFeature::BeginOrEnd,
-            cost: 0,
-            prev: BOS,
-        }];
+        let mut nodes = vec![Node::boundary(0)];
         // Nodes ending at each byte position, most recent last (MeCab prepends; we iterate in reverse).
         let mut ends: Vec<Vec<usize>> = vec![Vec::new(); len + 1];
         ends[0].push(BOS);
@@ -107,16 +114,7 @@ impl Tokenizer {
                 }
             }
         }
-        let eos = Node {
-            start: len,
-            end: len,
-            left_id: 0,
-            right_id: 0,
-            word_cost: 0,
-            feature: NodeFeature::BeginOrEnd,
-            cost: 0,
-            prev: BOS,
-        };
+        let eos = Node::boundary(len);
         let Some(last) = (0..=len).rev().find(|&pos| !ends[pos].is_empty()) else {
             return Vec::new();
         };
