@@ -9,17 +9,17 @@ use rayon::prelude::*;
 use crate::model::layers::{Linear, Norm, PostLnLayer};
 use crate::tensor::Tensor;
 
-use super::ops::{gelu_slice, layer_norm_rows, linear_t, matmul_into, softmax_in_place, MatRef};
+use super::ops::{gelu_slice, layer_norm_rows, matmul_into, MatRef, PackedLinear};
+use super::vecmath::softmax;
 
-/// A [`PostLnLayer`] prepared for the CPU: weights transposed to `[in, out]` once here, so every
-/// product streams them without repacking (see [`linear_t`]).
+/// A [`PostLnLayer`] prepared for the CPU: weights packed for gemm once here (see
+/// [`PackedLinear`]), so no product repacks them.
 pub struct PostLnEncoderLayer {
-    qkv_weight_t: Tensor, // [H, 3H]: query, key, value columns side by side
-    qkv_bias: Tensor,     // [3H]
-    out_t: Linear,        // weight [H, H] (transposed)
+    qkv: PackedLinear, // [3H, H]: query, key, value rows stacked
+    out: PackedLinear, // [H, H]
     attn_norm: Norm,
-    ffn_in_t: Linear,  // weight [H, F] (transposed)
-    ffn_out_t: Linear, // weight [F, H] (transposed)
+    ffn_in: PackedLinear,  // [F, H]
+    ffn_out: PackedLinear, // [H, F]
     ffn_norm: Norm,
     heads: usize,
     eps: f32,
@@ -36,14 +36,13 @@ impl PostLnEncoderLayer {
             w.extend_from_slice(lin.weight.data());
             b.extend_from_slice(lin.bias.data());
         }
-        let transposed = |l: Linear| Linear { weight: l.weight.t(), bias: l.bias };
+        let packed = |l: &Linear| PackedLinear::new(&l.weight, Some(&l.bias));
         PostLnEncoderLayer {
-            qkv_weight_t: Tensor::new([3 * h, h], w).t(),
-            qkv_bias: Tensor::new([3 * h], b),
-            out_t: transposed(layer.out),
+            qkv: PackedLinear::new(&Tensor::new([3 * h, h], w), Some(&Tensor::new([3 * h], b))),
+            out: packed(&layer.out),
             attn_norm: layer.attn_norm,
-            ffn_in_t: transposed(layer.ffn_in),
-            ffn_out_t: transposed(layer.ffn_out),
+            ffn_in: packed(&layer.ffn_in),
+            ffn_out: packed(&layer.ffn_out),
             ffn_norm: layer.ffn_norm,
             heads,
             eps,
@@ -52,13 +51,13 @@ impl PostLnEncoderLayer {
 
     /// `[T, H]` → `[T, H]`.
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let qkv = linear_t(x, &self.qkv_weight_t, Some(&self.qkv_bias));
+        let qkv = self.qkv.forward(x);
         let ctx = self.attention(&qkv, x.dim(0), x.dim(1));
-        let mut y = linear_t(&ctx, &self.out_t.weight, Some(&self.out_t.bias));
+        let mut y = self.out.forward(&ctx);
         residual_norm(&mut y, x, &self.attn_norm, self.eps);
-        let mut hidden = linear_t(&y, &self.ffn_in_t.weight, Some(&self.ffn_in_t.bias));
+        let mut hidden = self.ffn_in.forward(&y);
         gelu_slice(hidden.data_mut());
-        let mut z = linear_t(&hidden, &self.ffn_out_t.weight, Some(&self.ffn_out_t.bias));
+        let mut z = self.ffn_out.forward(&hidden);
         residual_norm(&mut z, &y, &self.ffn_norm, self.eps);
         z
     }
@@ -78,7 +77,7 @@ impl PostLnEncoderLayer {
                 matmul_into(t, t, hd, q, kt, &mut scores, false);
                 for row in scores.chunks_exact_mut(t) {
                     row.iter_mut().for_each(|s| *s *= scale);
-                    softmax_in_place(row);
+                    softmax(row);
                 }
                 let mut ctx = vec![0.0f32; t * hd];
                 matmul_into(t, hd, t, MatRef::rows(&scores, t), v, &mut ctx, false);

@@ -8,23 +8,21 @@ use rayon::prelude::*;
 
 use crate::checkpoint::HfFolder;
 use crate::model::hubert::{HubertConfig, HubertWeights, GROUP_NORM_EPS};
-use crate::model::layers::{Linear, Norm};
+use crate::model::layers::Norm;
 use crate::model::{Hubert, ModelError};
 use crate::tensor::Tensor;
 
 use super::encoder::PostLnEncoderLayer;
-use super::ops::{conv1d, gelu_slice, layer_norm_rows, linear, Conv1dSpec};
+use super::ops::{add_in_place, gelu_slice, layer_norm_rows, matmul_into, MatRef, PackedLinear};
 
 /// chinese-hubert-base ready to run.
 pub struct CpuHubert {
     config: HubertConfig,
-    conv_weights: Vec<Tensor>,
-    conv_biases: Option<Vec<Tensor>>,
+    convs: Vec<TimeMajorConv>,
     group_norm: Norm,
     projection_norm: Option<Norm>,
-    projection: Linear,
-    pos_conv_weight: Tensor,
-    pos_conv_bias: Tensor,
+    projection: PackedLinear,
+    pos_conv: PosConv,
     encoder_norm: Norm,
     layers: Vec<PostLnEncoderLayer>,
 }
@@ -48,16 +46,22 @@ impl CpuHubert {
 
     pub fn new(w: HubertWeights) -> Self {
         let (heads, eps) = (w.config.num_attention_heads, w.config.layer_norm_eps);
+        let convs = w
+            .conv_weights
+            .iter()
+            .enumerate()
+            .map(|(i, weight)| {
+                TimeMajorConv::new(weight, w.conv_biases.as_ref().map(|b| &b[i]), w.config.conv_stride[i])
+            })
+            .collect();
         CpuHubert {
             layers: w.layers.into_iter().map(|l| PostLnEncoderLayer::new(l, heads, eps)).collect(),
+            convs,
+            pos_conv: PosConv::new(&w.pos_conv_weight, &w.pos_conv_bias, w.config.num_conv_pos_embedding_groups),
             config: w.config,
-            conv_weights: w.conv_weights,
-            conv_biases: w.conv_biases,
             group_norm: w.group_norm,
             projection_norm: w.projection_norm,
-            projection: w.projection,
-            pos_conv_weight: w.pos_conv_weight,
-            pos_conv_bias: w.pos_conv_bias,
+            projection: PackedLinear::new(&w.projection.weight, Some(&w.projection.bias)),
             encoder_norm: w.encoder_norm,
         }
     }
@@ -79,14 +83,14 @@ impl CpuHubert {
         if let Some(i) = wav16k.iter().position(|v| !v.is_finite()) {
             return Err(ModelError::Input(format!("HuBERT input sample {i} is NaN or infinite")));
         }
-        let cnn_features = self.feature_encoder(wav16k);
-        let mut x = cnn_features.t();
+        let mut x = self.feature_encoder(wav16k);
+        let cnn_features = x.t();
         if let Some(n) = &self.projection_norm {
             layer_norm_rows(&mut x, &n.weight, &n.bias, cfg.layer_norm_eps);
         }
-        let feature_projection = linear(&x, &self.projection.weight, Some(&self.projection.bias));
+        let feature_projection = self.projection.forward(&x);
         let mut h = feature_projection.clone();
-        self.add_positional(&mut h);
+        add_in_place(&mut h, &self.pos_conv.forward(&feature_projection));
         layer_norm_rows(&mut h, &self.encoder_norm.weight, &self.encoder_norm.bias, cfg.layer_norm_eps);
         for layer in &self.layers {
             h = layer.forward(&h);
@@ -94,54 +98,156 @@ impl CpuHubert {
         Ok(HubertTrace { cnn_features, feature_projection, last_hidden_state: h })
     }
 
-    /// Conv stack `[1, L]` → `[C_last, T]`.
+    /// Conv stack, time-major (so no im2col and no transposes between layers): waveform `[L]`
+    /// → `[T, C_last]`.
     fn feature_encoder(&self, wav: &[f32]) -> Tensor {
-        let mut x = Tensor::new([1, wav.len()], wav.to_vec());
-        for (i, w) in self.conv_weights.iter().enumerate() {
-            let spec = Conv1dSpec { stride: self.config.conv_stride[i], padding: 0, dilation: 1, groups: 1 };
-            let bias = self.conv_biases.as_ref().map(|b| &b[i]);
-            x = conv1d(&x, w, bias, spec);
+        let mut x = Tensor::new([wav.len(), 1], wav.to_vec());
+        for (i, conv) in self.convs.iter().enumerate() {
+            x = conv.forward(&x);
             if i == 0 {
-                group_norm_per_channel(&mut x, &self.group_norm, GROUP_NORM_EPS);
+                group_norm_over_time(&mut x, &self.group_norm, GROUP_NORM_EPS);
             }
             gelu_slice(x.data_mut());
         }
         x
     }
+}
 
-    /// `hidden += gelu(pos_conv(hidden))` on `[T, H]` (`HubertPositionalConvEmbedding`).
-    fn add_positional(&self, hidden: &mut Tensor) {
-        let (t, h) = (hidden.dim(0), hidden.dim(1));
-        let k = self.config.num_conv_pos_embeddings;
-        let spec =
-            Conv1dSpec { stride: 1, padding: k / 2, dilation: 1, groups: self.config.num_conv_pos_embedding_groups };
-        let mut pos = conv1d(&hidden.t(), &self.pos_conv_weight, Some(&self.pos_conv_bias), spec);
-        // `HubertSamePadLayer`: an even kernel yields T + 1 frames; the last one is dropped.
-        let tp = pos.dim(1);
-        gelu_slice(pos.data_mut());
-        let out = hidden.data_mut();
-        for c in 0..h {
-            let row = &pos.data()[c * tp..c * tp + t];
-            for (ti, &v) in row.iter().enumerate() {
-                out[ti * h + c] += v;
+/// `HubertPositionalConvEmbedding` on time-major `[T, H]`: grouped conv (kernel K, padding
+/// K/2), `HubertSamePadLayer` (an even K yields T + 1 frames; the last is dropped), GELU. Each
+/// group's channels are copied into a zero-padded contiguous `[T + 2·(K/2), H/G]` block and
+/// convolved as a [`TimeMajorConv`], so the im2col of the generic grouped conv (K× the input)
+/// is never built; groups run in parallel.
+struct PosConv {
+    groups: Vec<TimeMajorConv>, // per group: [H/G, K·H/G]
+    kernel: usize,
+}
+
+impl PosConv {
+    /// `w [H, H/G, K]` (shape checked at load), `bias [H]`.
+    fn new(w: &Tensor, bias: &Tensor, groups: usize) -> Self {
+        let (cg, k) = (w.dim(1), w.dim(2));
+        let groups = w
+            .data()
+            .chunks_exact(cg * cg * k)
+            .zip(bias.data().chunks_exact(cg))
+            .take(groups)
+            .map(|(wg, bg)| {
+                TimeMajorConv::new(&Tensor::new([cg, cg, k], wg.to_vec()), Some(&Tensor::new([cg], bg.to_vec())), 1)
+            })
+            .collect();
+        PosConv { groups, kernel: k }
+    }
+
+    /// `[T, H]` → `gelu(conv(x))[:T]` `[T, H]`.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (t, h) = (x.dim(0), x.dim(1));
+        let cg = h / self.groups.len();
+        let pad = self.kernel / 2;
+        let per_group: Vec<Tensor> = self
+            .groups
+            .par_iter()
+            .enumerate()
+            .map(|(g, conv)| {
+                let mut xg = vec![0.0f32; (t + 2 * pad) * cg];
+                for (dst, src) in xg[pad * cg..(pad + t) * cg].chunks_exact_mut(cg).zip(x.data().chunks_exact(h)) {
+                    dst.copy_from_slice(&src[g * cg..(g + 1) * cg]);
+                }
+                conv.forward(&Tensor::new([t + 2 * pad, cg], xg))
+            })
+            .collect();
+        let mut out = vec![0.0f32; t * h];
+        for (g, pg) in per_group.iter().enumerate() {
+            for (dst, src) in out.chunks_exact_mut(h).zip(pg.data().chunks_exact(cg)) {
+                dst[g * cg..(g + 1) * cg].copy_from_slice(src);
             }
         }
+        gelu_slice(&mut out);
+        Tensor::new([t, h], out)
     }
 }
 
-/// `nn.GroupNorm(C, C)` on `[C, T]`: each channel normalised over time (biased variance), then
-/// the per-channel affine. Statistics accumulate in f64 (T is ~18k frames for a 6 s clip).
-fn group_norm_per_channel(x: &mut Tensor, norm: &Norm, eps: f32) {
-    let t = x.dim(1);
-    x.data_mut().par_chunks_mut(t).zip(norm.weight.data().par_iter().zip(norm.bias.data())).for_each(
-        |(row, (&g, &b))| {
-            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / t as f64;
-            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / t as f64;
-            let inv = (1.0 / (var + eps as f64).sqrt()) as f32;
-            let mean = mean as f32;
-            row.iter_mut().for_each(|v| *v = (*v - mean) * inv * g + b);
-        },
-    );
+/// A `Conv1d` without padding on time-major activations `[T, C_in]`. There the receptive field
+/// of output frame `t` is the contiguous run `x[t·s .. t·s + K]` of `K·C_in` values, so the
+/// convolution is one matrix product over an overlapping strided view of the input, with no
+/// im2col copy; the weight is stored tap-major `[C_out, K·C_in]` to match.
+struct TimeMajorConv {
+    weight: Tensor, // [C_out, K·C_in], element (o, k·C_in + i) = conv.weight[o, i, k]
+    bias: Option<Tensor>,
+    kernel: usize,
+    stride: usize,
+}
+
+impl TimeMajorConv {
+    fn new(w: &Tensor, bias: Option<&Tensor>, stride: usize) -> Self {
+        let (cout, cin, k) = (w.dim(0), w.dim(1), w.dim(2));
+        let mut tap_major = vec![0.0f32; cout * k * cin];
+        for (dst, src) in tap_major.chunks_exact_mut(k * cin).zip(w.data().chunks_exact(cin * k)) {
+            for (i, taps) in src.chunks_exact(k).enumerate() {
+                for (kk, &v) in taps.iter().enumerate() {
+                    dst[kk * cin + i] = v;
+                }
+            }
+        }
+        TimeMajorConv { weight: Tensor::new([cout, k * cin], tap_major), bias: bias.cloned(), kernel: k, stride }
+    }
+
+    /// `[T, C_in]` → `[(T − K) / s + 1, C_out]`; empty when `T < K`.
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let (t, cin) = (x.dim(0), x.dim(1));
+        let (cout, kc) = (self.weight.dim(0), self.weight.dim(1));
+        let tout = if t < self.kernel { 0 } else { (t - self.kernel) / self.stride + 1 };
+        let mut out = vec![0.0f32; tout * cout];
+        if let Some(b) = &self.bias {
+            out.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(b.data()));
+        }
+        let windows = MatRef { data: x.data(), rs: self.stride * cin, cs: 1 };
+        matmul_into(tout, cout, kc, windows, MatRef::transposed(self.weight.data(), kc), &mut out, self.bias.is_some());
+        Tensor::new([tout, cout], out)
+    }
+}
+
+/// Rows per parallel job of the GroupNorm passes.
+const STAT_ROWS: usize = 1024;
+
+/// `nn.GroupNorm(C, C)` on time-major `[T, C]`: each channel normalised over time (biased
+/// variance), then the per-channel affine. Statistics accumulate in f64 (T is ~18k frames for a
+/// 6 s clip), over row blocks in parallel.
+fn group_norm_over_time(x: &mut Tensor, norm: &Norm, eps: f32) {
+    let (t, c) = (x.dim(0), x.dim(1));
+    let mean: Vec<f64> = column_sums(x.data(), c, None).into_iter().map(|s| s / t as f64).collect();
+    let var = column_sums(x.data(), c, Some(&mean));
+    let scale: Vec<f32> = var
+        .iter()
+        .zip(norm.weight.data())
+        .map(|(&v, &g)| ((1.0 / (v / t as f64 + eps as f64).sqrt()) as f32) * g)
+        .collect();
+    let mean: Vec<f32> = mean.iter().map(|&m| m as f32).collect();
+    let bias = norm.bias.data();
+    x.data_mut().par_chunks_mut(STAT_ROWS * c).for_each(|block| {
+        for row in block.chunks_exact_mut(c) {
+            for (((v, &m), &s), &b) in row.iter_mut().zip(&mean).zip(&scale).zip(bias) {
+                *v = (*v - m) * s + b;
+            }
+        }
+    });
+}
+
+/// Per-column sums of `[T, C]` in f64 (of `(v − center)²` when `center` is given), over row
+/// blocks in parallel.
+fn column_sums(x: &[f32], c: usize, center: Option<&[f64]>) -> Vec<f64> {
+    x.par_chunks(STAT_ROWS * c)
+        .map(|block| {
+            let mut acc = vec![0.0f64; c];
+            for row in block.chunks_exact(c) {
+                match center {
+                    None => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v as f64),
+                    Some(m) => acc.iter_mut().zip(row).zip(m).for_each(|((a, &v), &m)| *a += (v as f64 - m).powi(2)),
+                }
+            }
+            acc
+        })
+        .reduce(|| vec![0.0f64; c], |a, b| a.iter().zip(&b).map(|(x, y)| x + y).collect())
 }
 
 impl Hubert for CpuHubert {

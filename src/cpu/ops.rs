@@ -89,31 +89,121 @@ pub fn matmul_into_strided(
     }
 }
 
-/// `torch.nn.functional.linear`: `x [T, in] · wᵀ + b` with `w [out, in]` → `[T, out]`.
+/// `torch.nn.functional.linear`: `x [T, in] · wᵀ + b` with `w [out, in]` → `[T, out]`. For a
+/// weight applied many times, [`PackedLinear`] avoids gemm repacking it on every call.
 pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Tensor {
-    assert_eq!(w.dim(1), x.dim(1), "linear: input width");
-    affine(x, MatRef::transposed(w.data(), x.dim(1)), w.dim(0), b)
-}
-
-/// [`linear`] with the weight stored transposed, `wt [in, out]` (transposed once at load):
-/// gemm then streams the weight in place, whereas an `[out, in]` weight is repacked on every
-/// call, which dominates for short inputs (BERT's ~40 tokens, HuBERT's few hundred frames).
-pub fn linear_t(x: &Tensor, wt: &Tensor, b: Option<&Tensor>) -> Tensor {
-    assert_eq!(wt.dim(0), x.dim(1), "linear_t: input width");
-    affine(x, MatRef::rows(wt.data(), wt.dim(1)), wt.dim(1), b)
-}
-
-/// `x [T, in] · w [in, out] + b` for a weight operand in any layout.
-fn affine(x: &Tensor, w: MatRef<'_>, dout: usize, b: Option<&Tensor>) -> Tensor {
-    let (t, din) = (x.dim(0), x.dim(1));
+    let (t, din, dout) = (x.dim(0), x.dim(1), w.dim(0));
+    assert_eq!(w.dim(1), din, "linear: input width");
     let mut out = vec![0.0; t * dout];
     if let Some(b) = b {
         for row in out.chunks_exact_mut(dout) {
             row.copy_from_slice(b.data());
         }
     }
-    matmul_into(t, dout, din, MatRef::rows(x.data(), din), w, &mut out, b.is_some());
+    matmul_into(t, dout, din, MatRef::rows(x.data(), din), MatRef::transposed(w.data(), din), &mut out, b.is_some());
     Tensor::new([t, dout], out)
+}
+
+/// Output features per panel of a [`PackedLinear`] (a multiple of gemm's f32 row tile).
+const PANEL: usize = 64;
+
+/// A `nn.Linear` with its weight laid out once for gemm: `[out, in]` cut into panels of
+/// [`PANEL`] output features, each stored `[in, PANEL]` (the last one zero-padded). Each panel is
+/// a contiguous operand gemm's kernel streams as it is; a plain `[out, in]` or `[in, out]`
+/// weight would be repacked (or read with a page-sized stride) on every call, which dominates
+/// when the input has few rows (BERT's ~40 tokens). Panels run in parallel.
+#[derive(Debug, Clone)]
+pub struct PackedLinear {
+    panels: Vec<f32>, // [⌈out/PANEL⌉, in, PANEL]
+    bias: Option<Vec<f32>>,
+    din: usize,
+    dout: usize,
+}
+
+/// The output buffer shared by the panel jobs of [`PackedLinear::forward`].
+#[derive(Clone, Copy)]
+struct SharedOut(*mut f32);
+
+impl SharedOut {
+    /// A method (not the field) so closures capture the whole `Send` wrapper.
+    fn at(self, offset: usize) -> *mut f32 {
+        self.0.wrapping_add(offset)
+    }
+}
+// SAFETY: each panel job writes only its own disjoint set of output columns.
+unsafe impl Send for SharedOut {}
+// SAFETY: as above; no job reads what another writes.
+unsafe impl Sync for SharedOut {}
+
+impl PackedLinear {
+    /// From a PyTorch weight `w [out, in]` and optional bias `[out]`.
+    pub fn new(w: &Tensor, b: Option<&Tensor>) -> Self {
+        let (dout, din) = (w.dim(0), w.dim(1));
+        let n_panels = dout.div_ceil(PANEL);
+        let mut panels = vec![0.0f32; n_panels * din * PANEL];
+        for o in 0..dout {
+            let (p, i) = (o / PANEL, o % PANEL);
+            for (k, &v) in w.row(o).iter().enumerate() {
+                panels[(p * din + k) * PANEL + i] = v;
+            }
+        }
+        PackedLinear { panels, bias: b.map(|b| b.data().to_vec()), din, dout }
+    }
+
+    /// `x [T, in]` → `x · wᵀ + b` `[T, out]`.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        let (t, din, dout) = (x.dim(0), self.din, self.dout);
+        assert_eq!(x.dim(1), din, "PackedLinear: input width");
+        let mut out = vec![0.0f32; t * dout];
+        if let Some(b) = &self.bias {
+            for row in out.chunks_exact_mut(dout) {
+                row.copy_from_slice(b);
+            }
+        }
+        if t == 0 || dout == 0 {
+            return Tensor::new([t, dout], out);
+        }
+        let dst = SharedOut(out.as_mut_ptr());
+        let accumulate = self.bias.is_some();
+        let xs = x.data();
+        let job = |p: usize| {
+            let rows = PANEL.min(dout - p * PANEL);
+            let panel = &self.panels[p * din * PANEL..(p + 1) * din * PANEL];
+            // SAFETY: gemm reads panel (rows ≤ PANEL, din × PANEL elements) and x (t × din), and
+            // writes out[ti·dout + p·PANEL + i] for ti < t, i < rows: all inside the buffers
+            // (out has t × dout elements, p·PANEL + rows ≤ dout); panels write disjoint columns.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    t,
+                    din,
+                    dst.at(p * PANEL),
+                    dout as isize,
+                    1,
+                    accumulate,
+                    panel.as_ptr(),
+                    PANEL as isize,
+                    1,
+                    xs.as_ptr(),
+                    din as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::None,
+                )
+            }
+        };
+        let n_panels = dout.div_ceil(PANEL);
+        if t * din * dout < PARALLEL_MIN_FLOPS {
+            (0..n_panels).for_each(job);
+        } else {
+            (0..n_panels).into_par_iter().for_each(job);
+        }
+        Tensor::new([t, dout], out)
+    }
 }
 
 /// Hyper-parameters of a 1-D convolution (PyTorch `Conv1d` semantics, zero padding).
@@ -453,14 +543,18 @@ mod tests {
     }
 
     #[test]
-    fn linear_t_matches_linear() {
-        let x = Tensor::new([5, 7], seq(35, 0.3));
-        let w = Tensor::new([9, 7], seq(63, 1.1));
-        let b = Tensor::new([9], seq(9, 2.0));
-        let (a, c) = (linear(&x, &w, Some(&b)), linear_t(&x, &w.t(), Some(&b)));
-        assert_eq!(a.shape(), c.shape());
-        for (p, q) in a.data().iter().zip(c.data()) {
-            assert!((p - q).abs() < 1e-5);
+    fn packed_linear_matches_linear() {
+        for (t, din, dout) in [(5, 7, 9), (3, 130, 150), (70, 64, 128), (1, 3, 1)] {
+            let x = Tensor::new([t, din], seq(t * din, 0.3));
+            let w = Tensor::new([dout, din], seq(dout * din, 1.1));
+            let b = Tensor::new([dout], seq(dout, 2.0));
+            for bias in [Some(&b), None] {
+                let (a, c) = (linear(&x, &w, bias), PackedLinear::new(&w, bias).forward(&x));
+                assert_eq!(a.shape(), c.shape());
+                for (p, q) in a.data().iter().zip(c.data()) {
+                    assert!((p - q).abs() < 1e-4, "{t}x{din}x{dout}: {p} vs {q}");
+                }
+            }
         }
     }
 
