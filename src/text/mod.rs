@@ -13,6 +13,7 @@ pub mod ja;
 pub mod ko;
 pub mod lang_segment;
 mod python_chars;
+mod resource;
 pub mod segment;
 mod symbols;
 pub mod yue;

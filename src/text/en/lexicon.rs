@@ -5,7 +5,9 @@
 
 use std::collections::HashMap;
 
-use super::{gunzip_text, pystr, resource_error, TextError};
+use super::pystr;
+use crate::text::resource::{corrupt, gunzip_text};
+use crate::text::TextError;
 
 const CMUDICT: &[u8] = include_bytes!("data/cmudict.rep.gz");
 const CMUDICT_FAST: &[u8] = include_bytes!("data/cmudict-fast.rep.gz");
@@ -82,7 +84,7 @@ fn load_cmu() -> Result<HashMap<String, Pronunciation>, TextError> {
     for line in gunzip_text(WHAT, CMUDICT)?.lines().skip(CMUDICT_FIRST_LINE - 1) {
         let mut fields = pystr::strip(line).split("  ");
         let word = fields.next().unwrap_or_default().to_lowercase();
-        let phones = fields.next().ok_or_else(|| resource_error(WHAT, format!("line without phones: {line:?}")))?;
+        let phones = fields.next().ok_or_else(|| corrupt(WHAT, format!("line without phones: {line:?}")))?;
         dict.insert(word, Pronunciation::from_spaced(phones));
     }
     // cmudict-fast.rep: `WORD PH PH …` (one space); only words the main file lacks.
@@ -100,7 +102,7 @@ fn load_cmu() -> Result<HashMap<String, Pronunciation>, TextError> {
         dict.insert(head.to_lowercase(), Pronunciation::from_spaced(phones));
     }
     for word in DELETED_WORDS {
-        dict.remove(&word.to_lowercase()).ok_or_else(|| resource_error(WHAT, format!("{word} missing")))?;
+        dict.remove(&word.to_lowercase()).ok_or_else(|| corrupt(WHAT, format!("{word} missing")))?;
     }
     Ok(dict)
 }
@@ -128,8 +130,7 @@ fn load_names() -> Result<HashMap<String, Pronunciation>, TextError> {
     gunzip_text(WHAT, NAME_DICT)?
         .lines()
         .map(|line| {
-            let (word, phones) =
-                line.split_once('\t').ok_or_else(|| resource_error(WHAT, format!("bad line {line:?}")))?;
+            let (word, phones) = line.split_once('\t').ok_or_else(|| corrupt(WHAT, format!("bad line {line:?}")))?;
             Ok((word.to_string(), Pronunciation::from_spaced(phones)))
         })
         .collect()
@@ -143,7 +144,7 @@ fn load_homographs() -> Result<HashMap<String, Homograph>, TextError> {
     for line in HOMOGRAPHS.lines().filter(|line| !line.starts_with('#')) {
         let fields: Vec<&str> = pystr::strip(line).split('|').collect();
         let [headword, pron1, pron2, pos] = fields[..] else {
-            return Err(resource_error(WHAT, format!("bad line {line:?}")));
+            return Err(corrupt(WHAT, format!("bad line {line:?}")));
         };
         table.insert(headword.to_lowercase(), homograph(pron1, pron2, pos));
     }

@@ -25,9 +25,9 @@ mod tagger;
 mod tokenizer;
 mod wordsegment;
 
-use std::io::Read;
 use std::sync::OnceLock;
 
+use super::resource::{build_once, corrupt, load_both};
 use super::{SymbolSet, TextError};
 use lexicon::{Lexicon, Pronunciation};
 use predictor::G2pPredictor;
@@ -51,31 +51,19 @@ impl EnglishG2p {
     /// data (~27 MB raw); about 0.65 s of CPU, spread over four threads.
     pub fn shared() -> Result<&'static EnglishG2p, TextError> {
         static SHARED: OnceLock<Result<EnglishG2p, (&'static str, String)>> = OnceLock::new();
-        match SHARED.get_or_init(|| EnglishG2p::load().map_err(|e| (resource_name(&e), e.to_string()))) {
-            Ok(g2p) => Ok(g2p),
-            Err((what, detail)) => Err(TextError::Resource { what, detail: detail.clone() }),
-        }
+        build_once(&SHARED, "english g2p data", EnglishG2p::load)
     }
 
     fn load() -> Result<Self, TextError> {
         if !tokenizer::is_ready() {
-            return Err(resource_error("tokenizer patterns", "failed to compile".to_string()));
+            return Err(corrupt("tokenizer patterns", "failed to compile"));
         }
         // The four parts are independent; decompressing and indexing them in parallel roughly
         // halves the start-up time.
-        std::thread::scope(|scope| {
-            let tagger = scope.spawn(PerceptronTagger::load);
-            let segmenter = scope.spawn(WordSegmenter::load);
-            let predictor = scope.spawn(G2pPredictor::load);
-            let lexicon = Lexicon::load()?;
-            let joined = |what| resource_error(what, "loader thread panicked".to_string());
-            Ok(EnglishG2p {
-                lexicon,
-                tagger: tagger.join().map_err(|_| joined("perceptron tagger"))??,
-                segmenter: segmenter.join().map_err(|_| joined("wordsegment counts"))??,
-                predictor: predictor.join().map_err(|_| joined("g2p_en checkpoint"))??,
-            })
-        })
+        let (tagger, (segmenter, (predictor, lexicon))) = load_both(PerceptronTagger::load, || {
+            load_both(WordSegmenter::load, || load_both(G2pPredictor::load, Lexicon::load))
+        })?;
+        Ok(EnglishG2p { lexicon, tagger, segmenter, predictor })
     }
 
     /// `english.g2p(norm_text)`: ARPAbet phones (with stress digits) and punctuation.
@@ -178,29 +166,6 @@ fn possessive_stem(word: &str) -> Option<&str> {
 
 fn to_strings(pronunciation: &Pronunciation) -> Vec<String> {
     pronunciation.phones().map(str::to_string).collect()
-}
-
-fn resource_error(what: &'static str, detail: String) -> TextError {
-    TextError::Resource { what, detail }
-}
-
-fn resource_name(error: &TextError) -> &'static str {
-    match error {
-        TextError::Resource { what, .. } => what,
-        _ => "english g2p data",
-    }
-}
-
-/// Decompresses an embedded gzip resource.
-fn gunzip(what: &'static str, gz: &[u8]) -> Result<Vec<u8>, TextError> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(gz).read_to_end(&mut out).map_err(|e| resource_error(what, e.to_string()))?;
-    Ok(out)
-}
-
-/// Decompresses an embedded gzip text resource (UTF-8).
-fn gunzip_text(what: &'static str, gz: &[u8]) -> Result<String, TextError> {
-    String::from_utf8(gunzip(what, gz)?).map_err(|e| resource_error(what, e.to_string()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,8 @@
 //! f32 separately. This does the same; the products are summed in f64 before rounding, so they
 //! can differ from numpy's BLAS by an ulp, which only matters if two phone logits nearly tie.
 
-use super::{gunzip, resource_error, TextError};
+use crate::text::resource::{corrupt, gunzip};
+use crate::text::TextError;
 
 const CHECKPOINT: &[u8] = include_bytes!("data/g2p_en_checkpoint20.f32le.gz");
 
@@ -54,7 +55,7 @@ impl G2pPredictor {
         let gru_len = gates * EMBEDDING + gates * HIDDEN + 2 * gates;
         let expected = GRAPHEMES * EMBEDDING + 2 * gru_len + PHONEMES.len() * (EMBEDDING + HIDDEN + 1);
         if bytes.len() != 4 * expected {
-            return Err(resource_error(WHAT, format!("{} bytes, expected {}", bytes.len(), 4 * expected)));
+            return Err(corrupt(WHAT, format!("{} bytes, expected {}", bytes.len(), 4 * expected)));
         }
         let mut values = bytes.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
         let mut take = |len: usize| -> Vec<f32> { values.by_ref().take(len).collect() };

@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 
-use super::{gunzip_text, pystr, resource_error, TextError};
+use super::pystr;
+use crate::text::resource::{corrupt, gunzip_text};
+use crate::text::TextError;
 
 const MODEL: &[u8] = include_bytes!("data/perceptron_tagger.tsv.gz");
 
@@ -29,7 +31,7 @@ impl PerceptronTagger {
     pub fn load() -> Result<Self, TextError> {
         const WHAT: &str = "perceptron_tagger.tsv";
         let text = gunzip_text(WHAT, MODEL)?;
-        let bad = |line: &str| resource_error(WHAT, format!("bad line {line:?}"));
+        let bad = |line: &str| corrupt(WHAT, format!("bad line {line:?}"));
         let mut classes: Vec<String> = Vec::new();
         let mut tag_dict = HashMap::new();
         let mut weights = HashMap::new();
@@ -62,7 +64,7 @@ impl PerceptronTagger {
             }
         }
         if classes.is_empty() || weights.is_empty() {
-            return Err(resource_error(WHAT, "empty model".to_string()));
+            return Err(corrupt(WHAT, "empty model".to_string()));
         }
         Ok(PerceptronTagger { classes, tag_dict, weights })
     }

@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use super::{gunzip_text, resource_error, TextError};
+use crate::text::resource::{corrupt, gunzip_text};
+use crate::text::TextError;
 
 const UNIGRAMS: &[u8] = include_bytes!("data/wordsegment_unigrams.txt.gz");
 const BIGRAMS: &[u8] = include_bytes!("data/wordsegment_bigrams.txt.gz");
@@ -170,7 +171,7 @@ fn parse_counts(what: &'static str, gz: &[u8]) -> Result<HashMap<Box<str>, f64>,
     let mut counts = HashMap::with_capacity(350_000);
     for line in text.lines() {
         let parsed = line.split_once('\t').and_then(|(word, count)| Some((word, count.trim().parse::<f64>().ok()?)));
-        let (word, count) = parsed.ok_or_else(|| resource_error(what, format!("bad line {line:?}")))?;
+        let (word, count) = parsed.ok_or_else(|| corrupt(what, format!("bad line {line:?}")))?;
         counts.insert(Box::from(word), count);
     }
     Ok(counts)

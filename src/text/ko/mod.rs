@@ -12,7 +12,11 @@ mod jamo;
 
 use std::sync::OnceLock;
 
+use crate::text::resource::{build_once, corrupt};
 use crate::text::{SymbolSet, TextError};
+
+/// Names the embedded g2pk2 tables in load errors.
+const TABLES: &str = "g2pk2 tables";
 
 use g2pk::G2pk;
 
@@ -165,11 +169,8 @@ fn post_replace_ph(ch: char) -> String {
 impl KoreanG2p {
     /// The process-wide instance; the embedded tables are parsed on first use.
     pub fn shared() -> Result<&'static KoreanG2p, TextError> {
-        static SHARED: OnceLock<Result<KoreanG2p, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| G2pk::load().map(|g2pk| KoreanG2p { g2pk }))
-            .as_ref()
-            .map_err(|detail| TextError::Resource { what: "g2pk2 tables", detail: detail.clone() })
+        static SHARED: OnceLock<Result<KoreanG2p, (&'static str, String)>> = OnceLock::new();
+        build_once(&SHARED, TABLES, || G2pk::load().map(|g2pk| KoreanG2p { g2pk }).map_err(|e| corrupt(TABLES, e)))
     }
 
     /// Phones of `text` (which is also its `norm_text`), mirroring upstream `korean.g2p`: one per

@@ -9,6 +9,7 @@ mod trie;
 
 use std::sync::OnceLock;
 
+use crate::text::resource::{build_once, corrupt, gunzip_text};
 use crate::text::zh_normalize::normalize_sentences;
 use crate::text::TextError;
 
@@ -20,6 +21,8 @@ const PUNCTUATION: [char; 6] = ['!', '?', '…', ',', '.', '-'];
 
 /// ToJyutping 3.2.0 `trie.txt`, gzipped.
 const TRIE_GZ: &[u8] = include_bytes!("data/trie.txt.gz");
+/// Names the trie in load errors.
+const TRIE_NAME: &str = "ToJyutping trie.txt";
 
 /// Cantonese grapheme-to-phoneme converter holding the parsed ToJyutping dictionary.
 pub struct CantoneseG2p {
@@ -29,18 +32,13 @@ pub struct CantoneseG2p {
 impl CantoneseG2p {
     /// The process-wide instance; the embedded dictionary is decompressed and parsed on first use.
     pub fn shared() -> Result<&'static CantoneseG2p, TextError> {
-        static SHARED: OnceLock<Result<CantoneseG2p, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(Self::load)
-            .as_ref()
-            .map_err(|detail| TextError::Resource { what: "ToJyutping trie.txt", detail: detail.clone() })
+        static SHARED: OnceLock<Result<CantoneseG2p, (&'static str, String)>> = OnceLock::new();
+        build_once(&SHARED, TRIE_NAME, Self::load)
     }
 
-    fn load() -> Result<Self, String> {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(TRIE_GZ), &mut text)
-            .map_err(|e| e.to_string())?;
-        Ok(Self { trie: JyutpingTrie::parse(&text)? })
+    fn load() -> Result<Self, TextError> {
+        let text = gunzip_text(TRIE_NAME, TRIE_GZ)?;
+        Ok(Self { trie: JyutpingTrie::parse(&text).map_err(|detail| corrupt(TRIE_NAME, detail))? })
     }
 
     /// Phones and per-character phone counts (`word2ph`) of normalized text, mirroring upstream

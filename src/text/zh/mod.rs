@@ -11,7 +11,6 @@ mod char_str;
 mod erhua;
 mod phones;
 mod pinyin;
-mod resource;
 mod segment;
 mod tone_sandhi;
 
@@ -23,7 +22,7 @@ use pinyin::PinyinDict;
 use segment::Segmenter;
 use tone_sandhi::ToneSandhi;
 
-use crate::text::TextError;
+use crate::text::{resource, TextError};
 
 /// The Mandarin G2P with its dictionaries and models loaded.
 pub struct MandarinG2p {
@@ -43,11 +42,8 @@ impl MandarinG2p {
     /// The process-wide instance, built on first use (inflating and parsing the embedded data
     /// takes roughly 0.1-0.2 s of CPU, spread over a few threads).
     pub fn shared() -> Result<&'static MandarinG2p, TextError> {
-        static SHARED: OnceLock<Result<MandarinG2p, String>> = OnceLock::new();
-        SHARED
-            .get_or_init(|| Self::load().map_err(|err| err.to_string()))
-            .as_ref()
-            .map_err(|detail| TextError::Resource { what: "Mandarin G2P data", detail: detail.clone() })
+        static SHARED: OnceLock<Result<MandarinG2p, (&'static str, String)>> = OnceLock::new();
+        resource::build_once(&SHARED, "Mandarin G2P data", Self::load)
     }
 
     fn load() -> Result<Self, TextError> {

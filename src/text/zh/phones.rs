@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::text::zh::resource::corrupt;
+use crate::text::resource::corrupt;
 use crate::text::TextError;
 
 const WHAT: &str = "opencpop-strict.txt";

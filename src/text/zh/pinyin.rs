@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::text::resource::{corrupt, gunzip_text, parse_field};
 use crate::text::zh::char_str::{class_runs, CharStr};
-use crate::text::zh::resource::{corrupt, gunzip_text, parse_field};
 use crate::text::TextError;
 
 const WHAT: &str = "pypinyin.txt.gz";

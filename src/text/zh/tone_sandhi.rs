@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
+use crate::text::resource::corrupt;
 use crate::text::zh::pinyin::PinyinDict;
-use crate::text::zh::resource::corrupt;
 use crate::text::zh::segment::{Segmenter, Token};
 use crate::text::TextError;
 

@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::text::resource::{corrupt, gunzip_text, parse_field};
 use crate::text::zh::char_str::CharStr;
-use crate::text::zh::resource::{corrupt, gunzip_text, parse_field};
 use crate::text::TextError;
 
 const WHAT: &str = "jieba_dict.txt.gz";

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use super::boundary::Boundary;
-use crate::text::zh::resource::{corrupt, gunzip_text, parse_field};
+use crate::text::resource::{corrupt, gunzip_text, parse_field};
 use crate::text::TextError;
 
 const WHAT: &str = "jieba_finalseg_hmm.txt.gz";

@@ -11,8 +11,8 @@ use dict::{PrefixDict, RouteFlavor};
 use finalseg_hmm::FinalsegHmm;
 use posseg_hmm::PossegHmm;
 
+use crate::text::resource::load_both;
 use crate::text::zh::char_str::{class_runs, CharStr};
-use crate::text::zh::resource::load_both;
 use crate::text::TextError;
 
 /// A word and its jieba POS tag (`n`, `v`, `m`, `x`, `eng`, ...).
