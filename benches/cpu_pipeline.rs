@@ -90,7 +90,8 @@ fn main() {
     for (secs, phones, upstream) in [(1usize, 15usize, "0.27"), (4, 60, "0.26"), (10, 150, "0.26")] {
         let tokens = ramp(25 * secs, 1024, 5);
         let phone_ids = ramp(phones, 732, 9);
-        let params = DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded(3) };
+        let params =
+            DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded { seed: 3, first_frame: 0 } };
         let t = median_ms(if secs == 10 { 3 } else { 5 }, || {
             let ge = sovits.reference_style(&spec).unwrap();
             let z = sovits.decode_latent(&tokens, &phone_ids, &ge, &params).unwrap();

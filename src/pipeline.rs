@@ -243,7 +243,7 @@ impl Synthesizer {
         let decode = DecodeParams {
             speed: params.speed,
             noise_scale: params.noise_scale,
-            noise: PriorNoise::Seeded(params.seed),
+            noise: PriorNoise::Seeded { seed: params.seed, first_frame: 0 },
         };
         let z = self.sovits.decode_latent(&generated.tokens, phones, &voice.ge, &decode)?;
         timings.sovits_ms = ms(t);

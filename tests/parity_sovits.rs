@@ -108,7 +108,7 @@ fn sovits_decode_matches_upstream() {
     let params = DecodeParams {
         speed: f32s(&case, "speed").1[0],
         noise_scale: meta_f32(&case, "noise_scale_main"),
-        noise: PriorNoise::Seeded(0),
+        noise: PriorNoise::Seeded { seed: 0, first_frame: 0 },
     };
     let tr = model.decode_traced(&tokens, &phones, &ge, &params).unwrap();
     check("quantized", &tr.quantized, &case, "quantized");
@@ -158,7 +158,7 @@ fn sovits_decode_with_injected_noise_matches_upstream() {
     assert_close_rel("noise05_wav", &wav, &f32s(&case, "noise05_wav").1, REL);
 
     // The seeded path draws N(0,1) noise of the same shape, reproducibly.
-    let seeded = DecodeParams { noise: PriorNoise::Seeded(7), ..params };
+    let seeded = DecodeParams { noise: PriorNoise::Seeded { seed: 7, first_frame: 0 }, ..params };
     let a = model.decode_latent(&u32s(&case, "codes"), &u32s(&case, "text"), &ge, &seeded).unwrap();
     let b = model.decode_latent(&u32s(&case, "codes"), &u32s(&case, "text"), &ge, &seeded).unwrap();
     assert_eq!(a, b);
@@ -171,8 +171,11 @@ fn sovits_decode_at_other_speed_matches_upstream() {
     let model = CpuSovits::load(&sovits_file(&dir)).unwrap();
     let case = common::case(&dir, "sovits.safetensors");
     let ge = tensor(&case, "ge");
-    let params =
-        DecodeParams { speed: f32s(&case, "speedalt_speed").1[0], noise_scale: 0.0, noise: PriorNoise::Seeded(0) };
+    let params = DecodeParams {
+        speed: f32s(&case, "speedalt_speed").1[0],
+        noise_scale: 0.0,
+        noise: PriorNoise::Seeded { seed: 0, first_frame: 0 },
+    };
     let tr = model.decode_traced(&u32s(&case, "codes"), &u32s(&case, "text"), &ge, &params).unwrap();
     check("speedalt_m_p", &tr.m_p, &case, "speedalt_m_p");
     check("speedalt_logs_p", &tr.logs_p, &case, "speedalt_logs_p");
@@ -212,7 +215,7 @@ fn sovits_rejects_bad_inputs() {
     let cfg = model.config().clone();
     let case = common::case(&dir, "sovits.safetensors");
     let (tokens, phones, ge) = (u32s(&case, "codes"), u32s(&case, "text"), tensor(&case, "ge"));
-    let ok = DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded(1) };
+    let ok = DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded { seed: 1, first_frame: 0 } };
     let decode = |t: &[u32], p: &[u32], g: &Tensor, params: &DecodeParams| model.decode_latent(t, p, g, params);
 
     expect_input_error("empty tokens", decode(&[], &phones, &ge, &ok));

@@ -76,8 +76,10 @@ pub trait TextToSemantic: Send + Sync {
 /// Prior noise for the SoVITS decoder (research/upstream-v2.md §5.2 step 4).
 #[derive(Debug, Clone)]
 pub enum PriorNoise {
-    /// Draw N(0,1) from the counter-based generator with this seed.
-    Seeded(u64),
+    /// Draw N(0,1) from the counter-based generator with this seed. ε of channel `c` at latent
+    /// frame `f` depends only on `(seed, c, first_frame + f)`, so a streamed chunk that starts at
+    /// frame `first_frame` of its utterance draws the same noise as the whole-utterance decode.
+    Seeded { seed: u64, first_frame: usize },
     /// Use exactly this `[192, frames]` tensor (tests inject upstream's draw).
     Given(Tensor),
 }

@@ -236,7 +236,10 @@ impl CpuSovits {
         // z_p = m_p + ε · exp(logs_p) · noise_scale (§5.2 step 4).
         let eps = |i: usize| match &params.noise {
             PriorNoise::Given(n) => n.data()[i],
-            PriorNoise::Seeded(seed) => rng::normal(*seed, Purpose::PriorNoise, 0, i as u32),
+            PriorNoise::Seeded { seed, first_frame } => {
+                let (channel, frame) = (i / frames, i % frames);
+                rng::normal(*seed, Purpose::PriorNoise, channel as u32, (first_frame + frame) as u32)
+            }
         };
         let zp: Vec<f32> =
             (0..half).map(|i| m_p.data()[i] + eps(i) * logs_p.data()[i].exp() * params.noise_scale).collect();

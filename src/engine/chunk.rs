@@ -1,0 +1,244 @@
+//! Streaming vocoding: the one chunk plan every backend uses. A sentence's semantic tokens arrive
+//! one decode step at a time; [`ChunkedVocoder`] turns them into audio in chunks — a small first
+//! chunk so audio starts early, growing chunks after — and stitches the chunks into one continuous
+//! waveform.
+//!
+//! Each chunk `[start, end)` is decoded (SoVITS `enc_p` + flow + HiFi-GAN) together with
+//! `left_context` tokens before it, so the convolutions and attention see the audio that was already
+//! emitted; only the samples of the new tokens are kept. The last `overlap` tokens of every chunk
+//! lack right context (the next tokens do not exist yet), so they are held back and crossfaded with
+//! the next chunk's decode of the same positions. Prior noise is drawn per absolute latent frame
+//! ([`PriorNoise::Seeded`]), so every chunk sees the noise of the whole-utterance decode.
+//! Upstream (research/upstream-v2.md §6.2) re-encodes the whole token history per chunk and aligns
+//! chunks by cross-correlation; positions here align exactly, so no search is needed.
+
+use crate::model::{DecodeParams, ModelError, PriorNoise, SovitsDecoder, Vocoder};
+use crate::tensor::Tensor;
+
+/// Output samples per semantic token at speed 1 (25 Hz tokens, 32 kHz audio).
+pub const SAMPLES_PER_TOKEN: usize = 1280;
+
+/// How a sentence's tokens are cut into vocoder chunks. Counted in tokens only, never in time,
+/// so the audio of a session does not depend on how busy the server was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChunkPlan {
+    /// Tokens in the first chunk (first audio after this many decode steps).
+    pub first_tokens: usize,
+    /// Each later chunk is this many times the previous one…
+    pub growth: f32,
+    /// …up to this many tokens.
+    pub max_tokens: usize,
+    /// Already-emitted tokens decoded again before each chunk.
+    pub left_context: usize,
+    /// Tokens at the end of each chunk held back and crossfaded into the next chunk.
+    pub overlap: usize,
+}
+
+impl Default for ChunkPlan {
+    fn default() -> Self {
+        ChunkPlan { first_tokens: 8, growth: 2.0, max_tokens: 64, left_context: 24, overlap: 4 }
+    }
+}
+
+impl ChunkPlan {
+    pub fn validate(&self) -> Result<(), ModelError> {
+        let bad = |why: String| Err(ModelError::Input(format!("chunk plan: {why}")));
+        if self.first_tokens == 0 || self.max_tokens < self.first_tokens {
+            return bad(format!("need 1 <= first_tokens ({}) <= max_tokens ({})", self.first_tokens, self.max_tokens));
+        }
+        if !(self.growth.is_finite() && self.growth >= 1.0) {
+            return bad(format!("growth must be >= 1, got {}", self.growth));
+        }
+        if self.overlap > self.left_context || self.overlap >= self.first_tokens {
+            return bad(format!(
+                "overlap ({}) must be at most left_context ({}) and below first_tokens ({})",
+                self.overlap, self.left_context, self.first_tokens
+            ));
+        }
+        Ok(())
+    }
+
+    /// Size of chunk number `index` (0 = first).
+    pub fn chunk_tokens(&self, index: usize) -> usize {
+        let grown = self.first_tokens as f64 * (self.growth as f64).powi(index.min(64) as i32);
+        (grown.round() as usize).min(self.max_tokens)
+    }
+}
+
+/// The next piece of work of a [`ChunkedVocoder`]: new tokens `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Chunk {
+    pub start: usize,
+    pub end: usize,
+    /// No tokens follow: emit everything, hold nothing back.
+    pub last: bool,
+    pub index: usize,
+}
+
+/// Per-sentence stitching state: which tokens have been vocoded and the held-back tail.
+#[derive(Debug, Clone)]
+pub struct ChunkedVocoder {
+    plan: ChunkPlan,
+    /// Output samples per token at this request's speed.
+    samples_per_token: f64,
+    next_start: usize,
+    chunks: usize,
+    /// Samples of the positions just before `next_start`, not emitted yet.
+    tail: Vec<f32>,
+    finished: bool,
+}
+
+impl ChunkedVocoder {
+    pub fn new(plan: ChunkPlan, speed: f32) -> Result<Self, ModelError> {
+        plan.validate()?;
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(ModelError::Input(format!("speed must be a positive number, got {speed}")));
+        }
+        Ok(ChunkedVocoder {
+            plan,
+            samples_per_token: SAMPLES_PER_TOKEN as f64 / speed as f64,
+            next_start: 0,
+            chunks: 0,
+            tail: Vec::new(),
+            finished: false,
+        })
+    }
+
+    /// The chunk to vocode now, given `available` tokens so far and whether the sentence's tokens
+    /// are complete; `None` while the next chunk is still filling up (or when done).
+    pub fn next_chunk(&self, available: usize, complete: bool) -> Option<Chunk> {
+        if self.finished || available <= self.next_start {
+            return None;
+        }
+        let want = self.plan.chunk_tokens(self.chunks);
+        let end = if complete { available.min(self.next_start + want) } else { self.next_start + want };
+        if end > available {
+            return None;
+        }
+        // A short remainder after a full chunk is folded into it rather than decoded alone.
+        let end = if complete && available - end < self.plan.first_tokens { available } else { end };
+        Some(Chunk { start: self.next_start, end, last: complete && end == available, index: self.chunks })
+    }
+
+    /// True once the last chunk was vocoded or [`Self::finish`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    fn position(&self, tokens: usize) -> usize {
+        (tokens as f64 * self.samples_per_token).round() as usize
+    }
+
+    /// Vocodes `chunk` of `tokens` (every token of the sentence so far) and returns the samples
+    /// that are final now. `params.noise` must be `Seeded` (its `first_frame` is set here) or the
+    /// chunk is refused: given noise cannot be split into chunks.
+    pub fn vocode<M: SovitsDecoder + Vocoder + ?Sized>(
+        &mut self,
+        model: &M,
+        tokens: &[u32],
+        chunk: Chunk,
+        phones: &[u32],
+        ge: &Tensor,
+        params: &DecodeParams,
+    ) -> Result<Vec<f32>, ModelError> {
+        if chunk.start != self.next_start || chunk.end > tokens.len() || chunk.end <= chunk.start || self.finished {
+            return Err(ModelError::Input(format!(
+                "chunk {}..{} does not continue this sentence (next token {}, {} tokens{})",
+                chunk.start,
+                chunk.end,
+                self.next_start,
+                tokens.len(),
+                if self.finished { ", finished" } else { "" }
+            )));
+        }
+        let seed = match params.noise {
+            PriorNoise::Seeded { seed, .. } => seed,
+            PriorNoise::Given(_) => {
+                return Err(ModelError::Input("streamed decoding needs seeded prior noise".into()));
+            }
+        };
+        let first = chunk.start.saturating_sub(self.plan.left_context);
+        let first_frame = (2.0 * first as f64 / params.speed as f64).round() as usize;
+        let params = DecodeParams { noise: PriorNoise::Seeded { seed, first_frame }, ..params.clone() };
+        let z = model.decode_latent(&tokens[first..chunk.end], phones, ge, &params)?;
+        let y = model.vocode(&z, ge)?;
+
+        // Local sample index ↔ global position: local 0 is global position(first).
+        let origin = self.position(first);
+        let local = |global: usize| global.saturating_sub(origin).min(y.len());
+        let start = local(self.position(chunk.start));
+        let keep_end = if chunk.last { y.len() } else { local(self.position(chunk.end - self.plan.overlap)) };
+        let fade_from = start.saturating_sub(self.tail.len());
+        let mut out = std::mem::take(&mut self.tail);
+        crossfade_into(&mut out, &y[fade_from..start]);
+        out.extend_from_slice(&y[start..keep_end.max(start)]);
+        self.tail = y[keep_end.max(start)..].to_vec();
+        self.next_start = chunk.end;
+        self.chunks += 1;
+        self.finished = chunk.last;
+        Ok(out)
+    }
+
+    /// Ends the sentence when its tokens turned out to be complete after the last chunk was
+    /// vocoded: the held-back tail is emitted as it is.
+    pub fn finish(&mut self) -> Vec<f32> {
+        self.finished = true;
+        std::mem::take(&mut self.tail)
+    }
+}
+
+/// Crossfades `new` into the end of `old` in place (raised-cosine weights summing to one: both
+/// are decodes of the same positions, so they are strongly correlated). A shorter `new` only fades
+/// `old`'s last samples.
+fn crossfade_into(old: &mut [f32], new: &[f32]) {
+    let n = new.len().min(old.len());
+    let offset = old.len() - n;
+    for (k, (o, &x)) in old[offset..].iter_mut().zip(&new[new.len() - n..]).enumerate() {
+        let w = 0.5 - 0.5 * (std::f32::consts::PI * (k as f32 + 0.5) / n as f32).cos();
+        *o = *o * (1.0 - w) + x * w;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chunks_grow_then_cap() {
+        let plan = ChunkPlan { first_tokens: 4, growth: 2.0, max_tokens: 20, left_context: 8, overlap: 2 };
+        let sizes: Vec<usize> = (0..5).map(|i| plan.chunk_tokens(i)).collect();
+        assert_eq!(sizes, [4, 8, 16, 20, 20]);
+    }
+
+    #[test]
+    fn plan_is_checked() {
+        assert!(ChunkPlan::default().validate().is_ok());
+        for bad in [
+            ChunkPlan { first_tokens: 0, ..ChunkPlan::default() },
+            ChunkPlan { growth: 0.5, ..ChunkPlan::default() },
+            ChunkPlan { overlap: 30, ..ChunkPlan::default() },
+            ChunkPlan { max_tokens: 2, ..ChunkPlan::default() },
+        ] {
+            assert!(bad.validate().is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn next_chunk_waits_for_tokens_and_folds_short_remainders() {
+        let v = ChunkedVocoder::new(ChunkPlan::default(), 1.0).unwrap();
+        assert_eq!(v.next_chunk(7, false), None);
+        assert_eq!(v.next_chunk(8, false), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
+        assert_eq!(v.next_chunk(3, true), Some(Chunk { start: 0, end: 3, last: true, index: 0 }));
+        // 8 + 5 left: the 5 are folded into the first chunk.
+        assert_eq!(v.next_chunk(13, true), Some(Chunk { start: 0, end: 13, last: true, index: 0 }));
+        assert_eq!(v.next_chunk(20, true), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
+    }
+
+    #[test]
+    fn crossfade_moves_from_old_to_new() {
+        let mut old = vec![1.0; 8];
+        crossfade_into(&mut old, &[0.0; 4]);
+        assert_eq!(&old[..4], &[1.0; 4]);
+        assert!(old[4] > 0.9 && old[7] < 0.1 && old.windows(2).all(|w| w[1] <= w[0]));
+    }
+}
