@@ -8,6 +8,7 @@
 //! offline path (`sovits-rt synth`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio;
@@ -38,16 +39,34 @@ pub struct ModelPaths {
 }
 
 /// Silence appended after every sentence (upstream `fragment_interval`, 0.3 s).
-const FRAGMENT_INTERVAL_S: f32 = 0.3;
+pub const FRAGMENT_INTERVAL_S: f32 = 0.3;
 
-/// Loaded models of one voice family (a GPT and a SoVITS of the same symbol table) and the BERT
-/// that gives Chinese text its features.
+/// Loaded models of one voice family (a GPT and a SoVITS of the same symbol table), with the
+/// HuBERT and BERT that every family shares.
 pub struct Synthesizer {
-    t2s: CpuT2s,
-    sovits: CpuSovits,
+    t2s: Arc<CpuT2s>,
+    sovits: Arc<CpuSovits>,
+    shared: Arc<SharedModels>,
+    symbols: SymbolSet,
+}
+
+/// The models every voice family uses: HuBERT for reference clips and BERT for Chinese text.
+/// Loaded once per process and shared by all model pairs.
+pub struct SharedModels {
     hubert: CpuHubert,
     featurizer: BertFeaturizer,
-    symbols: SymbolSet,
+}
+
+impl SharedModels {
+    pub fn load(hubert: &Path, bert: &Path) -> Result<Self, Error> {
+        let featurizer = BertFeaturizer::load(bert)?;
+        let hubert = CpuHubert::load(&open_hf_folder(hubert)?)?;
+        Ok(SharedModels { hubert, featurizer })
+    }
+
+    pub fn featurizer(&self) -> &BertFeaturizer {
+        &self.featurizer
+    }
 }
 
 /// chinese-roberta-wwm-ext-large and its tokenizer: per-phone features of phonemized text.
@@ -137,29 +156,46 @@ fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet
 impl Synthesizer {
     /// Loads and cross-checks the models.
     pub fn load(paths: &ModelPaths) -> Result<Self, Error> {
-        let gpt = open_gpt(&paths.gpt)?;
-        let sovits = open_sovits(&paths.sovits)?;
-        let featurizer = BertFeaturizer::load(&paths.bert)?;
+        let shared = Arc::new(SharedModels::load(&paths.hubert, &paths.bert)?);
+        Self::load_pair(&paths.gpt, &paths.sovits, shared)
+    }
+
+    /// Loads a GPT + SoVITS pair next to already loaded shared models.
+    pub fn load_pair(gpt_path: &Path, sovits_path: &Path, shared: Arc<SharedModels>) -> Result<Self, Error> {
+        let gpt = open_gpt(gpt_path)?;
+        let sovits = open_sovits(sovits_path)?;
         let t2s = CpuT2s::load(&gpt)?;
         let symbols = shared_symbols(t2s.config().phoneme_vocab, sovits.kind).map_err(|why| {
             ModelError::Incompatible(format!(
                 "{} and {}: {why}; use a GPT and a SoVITS model trained for the same GPT-SoVITS version",
-                paths.gpt.display(),
-                paths.sovits.display()
+                gpt_path.display(),
+                sovits_path.display()
             ))
         })?;
-        let (gpt_dim, bert_dim) = (t2s.config().bert_dim, featurizer.dim());
+        let (gpt_dim, bert_dim) = (t2s.config().bert_dim, shared.featurizer.dim());
         if gpt_dim != bert_dim {
             return Err(ModelError::Incompatible(format!(
-                "{} expects {gpt_dim}-dim BERT features but {} gives {bert_dim}",
-                paths.gpt.display(),
-                paths.bert.display()
+                "{} expects {gpt_dim}-dim BERT features but the BERT model gives {bert_dim}",
+                gpt_path.display(),
             ))
             .into());
         }
-        let sovits = CpuSovits::load(&sovits)?;
-        let hubert = CpuHubert::load(&open_hf_folder(&paths.hubert)?)?;
-        Ok(Synthesizer { t2s, sovits, hubert, featurizer, symbols })
+        let sovits = Arc::new(CpuSovits::load(&sovits)?);
+        Ok(Synthesizer { t2s: Arc::new(t2s), sovits, shared, symbols })
+    }
+
+    /// The GPT, shared with the engine's scheduler thread.
+    pub fn t2s(&self) -> &Arc<CpuT2s> {
+        &self.t2s
+    }
+
+    /// The SoVITS model, shared with the engine's vocoder thread.
+    pub fn sovits(&self) -> &Arc<CpuSovits> {
+        &self.sovits
+    }
+
+    pub fn featurizer(&self) -> &BertFeaturizer {
+        &self.shared.featurizer
     }
 
     pub fn symbols(&self) -> SymbolSet {
@@ -172,13 +208,13 @@ impl Synthesizer {
             PromptText::Phones(ids) => self.phone_features(ids.clone()),
             PromptText::Text { text, mode } => {
                 let sentence = ensure_sentence_end(text.trim_matches('\n'), *mode);
-                self.featurizer.features(&phonemize(&sentence, *mode, self.symbols)?)?
+                self.shared.featurizer.features(&phonemize(&sentence, *mode, self.symbols)?)?
             }
         };
         check_phones(&prompt.phone_ids)?;
         let (samples, rate) = audio::read_wav(wav)?;
         let reference = audio::prepare_reference(&samples, rate)?;
-        let ssl = self.hubert.forward(&reference.wav16k)?;
+        let ssl = self.shared.hubert.forward(&reference.wav16k)?;
         let prompt_tokens = self.sovits.extract_latent(&ssl.t())?;
         let ge = self.sovits.reference_style(&reference.spec)?;
         Ok(Voice { prompt_tokens, ge, prompt })
@@ -204,11 +240,8 @@ impl Synthesizer {
         let gap = (FRAGMENT_INTERVAL_S * SAMPLE_RATE as f32) as usize;
         let mut total = Synthesis { samples: Vec::new(), tokens: Vec::new(), eos: true, timings: Timings::default() };
         for sentence in preprocess(text, mode, method).map_err(TextError::from)? {
-            let phonemized = phonemize(&sentence, mode, self.symbols)?;
-            if phonemized.norm_text().is_empty() {
-                continue;
-            }
-            let part = self.synthesize(voice, &self.featurizer.features(&phonemized)?, params)?;
+            let Some(features) = self.sentence_features(&sentence, mode)? else { continue };
+            let part = self.synthesize(voice, &features, params)?;
             let peak = part.samples.iter().fold(0.0f32, |m, x| m.max(x.abs()));
             let scale = if peak > 1.0 { 1.0 / peak } else { 1.0 };
             total.samples.extend(part.samples.iter().map(|x| x * scale));
@@ -223,18 +256,23 @@ impl Synthesizer {
         Ok(total)
     }
 
+    /// Phones and BERT features of one sentence, or `None` when it has nothing to speak.
+    pub fn sentence_features(&self, sentence: &str, mode: LangMode) -> Result<Option<TextFeatures>, Error> {
+        let phonemized = phonemize(sentence, mode, self.symbols)?;
+        if phonemized.norm_text().is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(self.shared.featurizer.features(&phonemized)?))
+    }
+
     /// Speaks one sentence's phones in `voice`.
     pub fn synthesize(&self, voice: &Voice, target: &TextFeatures, params: &SynthParams) -> Result<Synthesis, Error> {
-        check_phones(&target.phone_ids)?;
-        let mut all = voice.prompt.phone_ids.clone();
-        all.extend_from_slice(&target.phone_ids);
-        let bert = concat_phone_columns(&voice.prompt.bert, &target.bert)?;
+        let prompt = t2s_prompt(voice, target)?;
         let phones = &target.phone_ids;
-        let prompt = T2sPrompt { phone_ids: all, bert, prompt_tokens: voice.prompt_tokens.clone() };
         let mut timings = Timings::default();
         let options =
             GenerateOptions { sampling: params.sampling.clone(), seed: params.seed, early_stop: params.max_tokens };
-        let generated = generate(&self.t2s, &prompt, &options)?;
+        let generated = generate(self.t2s.as_ref(), &prompt, &options)?;
         timings.prefill_ms = generated.prefill_ms;
         timings.decode_ms = generated.decode_ms;
         timings.tokens = generated.tokens.len();
@@ -296,6 +334,15 @@ impl BertFeaturizer {
         let bert = Tensor::new([phone_ids.len(), dim], rows).t();
         Ok(TextFeatures { phone_ids, bert })
     }
+}
+
+/// The GPT's input for one sentence: the voice's prompt phones and tokens, then the sentence.
+pub fn t2s_prompt(voice: &Voice, target: &TextFeatures) -> Result<T2sPrompt, Error> {
+    check_phones(&target.phone_ids)?;
+    let mut phone_ids = voice.prompt.phone_ids.clone();
+    phone_ids.extend_from_slice(&target.phone_ids);
+    let bert = concat_phone_columns(&voice.prompt.bert, &target.bert)?;
+    Ok(T2sPrompt { phone_ids, bert, prompt_tokens: voice.prompt_tokens.clone() })
 }
 
 fn check_phones(phones: &[u32]) -> Result<(), Error> {

@@ -6,7 +6,7 @@ mod common;
 use common::u32s;
 use sovits_rt::checkpoint::open_sovits;
 use sovits_rt::cpu::CpuSovits;
-use sovits_rt::engine::chunk::{ChunkPlan, ChunkedVocoder};
+use sovits_rt::engine::chunk::{ChunkPlan, ChunkPlanner, ChunkStitcher};
 use sovits_rt::model::{DecodeParams, PriorNoise, SovitsDecoder, Vocoder};
 use sovits_rt::tensor::Tensor;
 
@@ -26,18 +26,21 @@ fn stream(
     ge: &Tensor,
     p: &DecodeParams,
 ) -> (Vec<f32>, Vec<usize>) {
-    let mut v = ChunkedVocoder::new(plan.clone(), p.speed).unwrap();
+    let mut planner = ChunkPlanner::new(plan.clone()).unwrap();
+    let mut stitcher = ChunkStitcher::new(plan.clone(), p.speed).unwrap();
     let (mut out, mut joins) = (Vec::new(), Vec::new());
     for n in 1..=tokens.len() {
         let complete = n == tokens.len();
-        while let Some(chunk) = v.next_chunk(n, complete) {
+        while let Some(chunk) = planner.next_chunk(n, complete) {
             if !out.is_empty() {
                 joins.push(out.len());
             }
-            out.extend(v.vocode(model, &tokens[..n], chunk, phones, ge, p).unwrap());
+            out.extend(stitcher.vocode(model, &tokens[..n], chunk, phones, ge, p).unwrap());
+        }
+        if complete && planner.needs_finish(n) {
+            out.extend(stitcher.finish());
         }
     }
-    out.extend(v.finish());
     (out, joins)
 }
 

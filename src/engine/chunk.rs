@@ -1,7 +1,7 @@
 //! Streaming vocoding: the one chunk plan every backend uses. A sentence's semantic tokens arrive
-//! one decode step at a time; [`ChunkedVocoder`] turns them into audio in chunks — a small first
-//! chunk so audio starts early, growing chunks after — and stitches the chunks into one continuous
-//! waveform.
+//! one decode step at a time; [`ChunkPlanner`] cuts them into chunks — a small first chunk so
+//! audio starts early, growing chunks after — and [`ChunkStitcher`] vocodes each chunk and stitches
+//! them into one continuous waveform.
 //!
 //! Each chunk `[start, end)` is decoded (SoVITS `enc_p` + flow + HiFi-GAN) together with
 //! `left_context` tokens before it, so the convolutions and attention see the audio that was already
@@ -65,7 +65,7 @@ impl ChunkPlan {
     }
 }
 
-/// The next piece of work of a [`ChunkedVocoder`]: new tokens `[start, end)`.
+/// The next piece of work of a [`ChunkPlanner`]: new tokens `[start, end)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Chunk {
     pub start: usize,
@@ -75,39 +75,27 @@ pub struct Chunk {
     pub index: usize,
 }
 
-/// Per-sentence stitching state: which tokens have been vocoded and the held-back tail.
+/// Decides the chunks of one sentence from its token count (the scheduler's half of the plan).
 #[derive(Debug, Clone)]
-pub struct ChunkedVocoder {
+pub struct ChunkPlanner {
     plan: ChunkPlan,
-    /// Output samples per token at this request's speed.
-    samples_per_token: f64,
     next_start: usize,
     chunks: usize,
-    /// Samples of the positions just before `next_start`, not emitted yet.
-    tail: Vec<f32>,
-    finished: bool,
+    /// `Some(true)` once a chunk marked `last` was handed out, `Some(false)` once the sentence
+    /// ended right after a non-last chunk (the stitcher must then [`ChunkStitcher::finish`]).
+    done: Option<bool>,
 }
 
-impl ChunkedVocoder {
-    pub fn new(plan: ChunkPlan, speed: f32) -> Result<Self, ModelError> {
+impl ChunkPlanner {
+    pub fn new(plan: ChunkPlan) -> Result<Self, ModelError> {
         plan.validate()?;
-        if !(speed.is_finite() && speed > 0.0) {
-            return Err(ModelError::Input(format!("speed must be a positive number, got {speed}")));
-        }
-        Ok(ChunkedVocoder {
-            plan,
-            samples_per_token: SAMPLES_PER_TOKEN as f64 / speed as f64,
-            next_start: 0,
-            chunks: 0,
-            tail: Vec::new(),
-            finished: false,
-        })
+        Ok(ChunkPlanner { plan, next_start: 0, chunks: 0, done: None })
     }
 
-    /// The chunk to vocode now, given `available` tokens so far and whether the sentence's tokens
-    /// are complete; `None` while the next chunk is still filling up (or when done).
-    pub fn next_chunk(&self, available: usize, complete: bool) -> Option<Chunk> {
-        if self.finished || available <= self.next_start {
+    /// The next chunk to vocode, given `available` tokens so far and whether the sentence's
+    /// tokens are complete; `None` while the next chunk is still filling up (or when done).
+    pub fn next_chunk(&mut self, available: usize, complete: bool) -> Option<Chunk> {
+        if self.done.is_some() || available <= self.next_start {
             return None;
         }
         let want = self.plan.chunk_tokens(self.chunks);
@@ -117,21 +105,62 @@ impl ChunkedVocoder {
         }
         // A short remainder after a full chunk is folded into it rather than decoded alone.
         let end = if complete && available - end < self.plan.first_tokens { available } else { end };
-        Some(Chunk { start: self.next_start, end, last: complete && end == available, index: self.chunks })
+        let chunk = Chunk { start: self.next_start, end, last: complete && end == available, index: self.chunks };
+        self.next_start = end;
+        self.chunks += 1;
+        if chunk.last {
+            self.done = Some(true);
+        }
+        Some(chunk)
     }
 
-    /// True once the last chunk was vocoded or [`Self::finish`] was called.
-    pub fn is_finished(&self) -> bool {
-        self.finished
+    /// Call once the sentence's tokens are complete and [`Self::next_chunk`] returns `None`: true
+    /// (once) when the last chunk went out before completion was known, so the stitcher's held-back
+    /// tail must be flushed with [`ChunkStitcher::finish`].
+    pub fn needs_finish(&mut self, available: usize) -> bool {
+        if self.done.is_none() && available == self.next_start {
+            self.done = Some(false);
+            return self.chunks > 0;
+        }
+        false
+    }
+}
+
+/// Per-sentence stitching state (the vocoder's half of the plan): where the next chunk must start
+/// and the held-back tail.
+#[derive(Debug, Clone)]
+pub struct ChunkStitcher {
+    plan: ChunkPlan,
+    /// Output samples per token at this request's speed.
+    samples_per_token: f64,
+    next_start: usize,
+    /// Samples of the positions just before `next_start`, not emitted yet.
+    tail: Vec<f32>,
+    finished: bool,
+}
+
+impl ChunkStitcher {
+    pub fn new(plan: ChunkPlan, speed: f32) -> Result<Self, ModelError> {
+        plan.validate()?;
+        if !(speed.is_finite() && speed > 0.0) {
+            return Err(ModelError::Input(format!("speed must be a positive number, got {speed}")));
+        }
+        Ok(ChunkStitcher {
+            plan,
+            samples_per_token: SAMPLES_PER_TOKEN as f64 / speed as f64,
+            next_start: 0,
+            tail: Vec::new(),
+            finished: false,
+        })
     }
 
     fn position(&self, tokens: usize) -> usize {
         (tokens as f64 * self.samples_per_token).round() as usize
     }
 
-    /// Vocodes `chunk` of `tokens` (every token of the sentence so far) and returns the samples
-    /// that are final now. `params.noise` must be `Seeded` (its `first_frame` is set here) or the
-    /// chunk is refused: given noise cannot be split into chunks.
+    /// Vocodes `chunk` of `tokens` (every token of the sentence so far, or at least up to
+    /// `chunk.end`) and returns the samples that are final now. `params.noise` must be `Seeded`
+    /// (its `first_frame` is set here): given noise cannot be split into chunks.
     pub fn vocode<M: SovitsDecoder + Vocoder + ?Sized>(
         &mut self,
         model: &M,
@@ -167,14 +196,14 @@ impl ChunkedVocoder {
         let origin = self.position(first);
         let local = |global: usize| global.saturating_sub(origin).min(y.len());
         let start = local(self.position(chunk.start));
-        let keep_end = if chunk.last { y.len() } else { local(self.position(chunk.end - self.plan.overlap)) };
+        let keep_end =
+            if chunk.last { y.len() } else { local(self.position(chunk.end - self.plan.overlap)) }.max(start);
         let fade_from = start.saturating_sub(self.tail.len());
         let mut out = std::mem::take(&mut self.tail);
         crossfade_into(&mut out, &y[fade_from..start]);
-        out.extend_from_slice(&y[start..keep_end.max(start)]);
-        self.tail = y[keep_end.max(start)..].to_vec();
+        out.extend_from_slice(&y[start..keep_end]);
+        self.tail = y[keep_end..].to_vec();
         self.next_start = chunk.end;
-        self.chunks += 1;
         self.finished = chunk.last;
         Ok(out)
     }
@@ -225,13 +254,26 @@ mod tests {
 
     #[test]
     fn next_chunk_waits_for_tokens_and_folds_short_remainders() {
-        let v = ChunkedVocoder::new(ChunkPlan::default(), 1.0).unwrap();
-        assert_eq!(v.next_chunk(7, false), None);
-        assert_eq!(v.next_chunk(8, false), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
-        assert_eq!(v.next_chunk(3, true), Some(Chunk { start: 0, end: 3, last: true, index: 0 }));
+        let fresh = || ChunkPlanner::new(ChunkPlan::default()).unwrap();
+        assert_eq!(fresh().next_chunk(7, false), None);
+        assert_eq!(fresh().next_chunk(8, false), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
+        assert_eq!(fresh().next_chunk(3, true), Some(Chunk { start: 0, end: 3, last: true, index: 0 }));
         // 8 + 5 left: the 5 are folded into the first chunk.
-        assert_eq!(v.next_chunk(13, true), Some(Chunk { start: 0, end: 13, last: true, index: 0 }));
-        assert_eq!(v.next_chunk(20, true), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
+        assert_eq!(fresh().next_chunk(13, true), Some(Chunk { start: 0, end: 13, last: true, index: 0 }));
+        let mut p = fresh();
+        assert_eq!(p.next_chunk(20, true), Some(Chunk { start: 0, end: 8, last: false, index: 0 }));
+        assert_eq!(p.next_chunk(20, true), Some(Chunk { start: 8, end: 20, last: true, index: 1 }));
+        assert_eq!(p.next_chunk(20, true), None);
+        assert!(!p.needs_finish(20));
+    }
+
+    #[test]
+    fn a_sentence_ending_on_a_chunk_boundary_needs_a_finish() {
+        let mut p = ChunkPlanner::new(ChunkPlan::default()).unwrap();
+        assert!(p.next_chunk(8, false).is_some());
+        assert_eq!(p.next_chunk(8, true), None);
+        assert!(p.needs_finish(8));
+        assert!(!p.needs_finish(8), "only once");
     }
 
     #[test]

@@ -1,4 +1,307 @@
 //! The streaming engine: voices, sessions, the scheduler that batches GPT decode steps across
-//! sessions, and the chunk plan that turns token streams into continuous audio.
+//! sessions, and the chunk plan that turns token streams into continuous audio. Front-ends (the
+//! server, `say`) open a [`Session`] per request and only see its events; everything a session
+//! owns — voice, parameters, seed, cancellation — is its own, so nothing leaks between
+//! concurrent sessions.
+//!
+//! ```text
+//! Session handle ─text─► driver thread (split sentences, G2P + BERT)
+//!                          └─► model pair's GPT scheduler (prefill first, batched decode steps)
+//!                                └─► vocoder worker (chunk plan, SoVITS + HiFi-GAN, stitching)
+//!                                      └─► session events: Segment, Audio (32 kHz), Done
+//! ```
 
 pub mod chunk;
+pub mod metrics;
+pub mod models;
+pub mod params;
+mod scheduler;
+pub mod session;
+mod vocoder;
+pub mod voices;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde_json::{Map, Value};
+
+pub use chunk::ChunkPlan;
+pub use metrics::Metrics;
+pub use models::ModelPair;
+pub use params::RequestParams;
+pub use session::{Session, SessionEvent, SessionStats};
+pub use voices::{NewVoice, VoiceError, VoiceManifest, VoiceStore};
+
+use crate::model::TextToSemantic;
+use crate::pipeline::{PromptText, SharedModels, Voice};
+use crate::text::LangMode;
+use models::ModelPairs;
+use session::DriverSetup;
+
+/// Why a session could not be opened or a voice managed.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the server is at capacity ({max} sessions); try again shortly")]
+    Busy { max: usize },
+    #[error(transparent)]
+    Voice(#[from] VoiceError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Model(#[from] crate::error::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<crate::model::ModelError> for EngineError {
+    fn from(e: crate::model::ModelError) -> Self {
+        EngineError::Model(e.into())
+    }
+}
+
+impl EngineError {
+    /// Stable error code for the wire (docs/PROTOCOL.md).
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Busy { .. } => "busy",
+            EngineError::Voice(VoiceError::Unknown(_)) => "unknown_voice",
+            EngineError::Voice(VoiceError::Io { .. }) | EngineError::Internal(_) => "internal",
+            EngineError::Voice(_) | EngineError::BadRequest(_) => "bad_request",
+            EngineError::Model(e) => e.code(),
+        }
+    }
+}
+
+/// Where the models and voices are, and how much the engine may take on.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The base GPT / SoVITS pair, used by voices that do not name their own.
+    pub gpt: PathBuf,
+    pub sovits: PathBuf,
+    pub hubert: PathBuf,
+    pub bert: PathBuf,
+    pub voices_dir: PathBuf,
+    /// Sessions served at once; one more gets `busy`.
+    pub max_sessions: usize,
+    pub plan: ChunkPlan,
+    /// Most unspoken text one session may hold, in characters.
+    pub max_pending_chars: usize,
+    /// Events buffered per session before its client counts as too slow.
+    pub event_capacity: usize,
+}
+
+impl EngineConfig {
+    /// Defaults for everything but the model files.
+    pub fn new(gpt: PathBuf, sovits: PathBuf, hubert: PathBuf, bert: PathBuf, voices_dir: PathBuf) -> Self {
+        EngineConfig {
+            gpt,
+            sovits,
+            hubert,
+            bert,
+            voices_dir,
+            max_sessions: 16,
+            plan: ChunkPlan::default(),
+            max_pending_chars: 64 * 1024,
+            event_capacity: 256,
+        }
+    }
+}
+
+/// A voice ready to speak: its manifest, prepared prompt and model pair.
+pub struct ReadyVoice {
+    pub manifest: VoiceManifest,
+    pub voice: Arc<Voice>,
+    pub pair: Arc<ModelPair>,
+    fingerprint: u64,
+}
+
+/// What a front-end asks for when it opens a session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionRequest {
+    pub voice: String,
+    /// Language mode of the text (`auto` when absent).
+    pub lang: Option<String>,
+    /// Parameters set by the request (`top_k`, `top_p`, `temperature`, `repetition_penalty`,
+    /// `speed`, `seed`, `noise_scale`); the rest come from the voice's defaults.
+    pub params: Map<String, Value>,
+}
+
+/// The engine: one per process.
+pub struct Engine {
+    config: EngineConfig,
+    store: VoiceStore,
+    pairs: ModelPairs,
+    ready: Mutex<HashMap<String, Arc<ReadyVoice>>>,
+    /// Serializes voice preparation (HuBERT is heavy; two requests must not prepare twice).
+    preparing: Mutex<()>,
+    metrics: Arc<Metrics>,
+    next_id: AtomicU64,
+}
+
+impl Engine {
+    /// Loads the shared models and the base pair, and opens the voices directory.
+    pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
+        if config.max_sessions == 0 || config.event_capacity == 0 {
+            return Err(EngineError::BadRequest("max_sessions and event_capacity must be at least 1".into()));
+        }
+        config.plan.validate()?;
+        let store = VoiceStore::open(&config.voices_dir)?;
+        let metrics = Arc::new(Metrics::default());
+        let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert)?);
+        let pairs = ModelPairs::new(shared, config.plan.clone(), metrics.clone());
+        pairs.get(&config.gpt, &config.sovits)?;
+        Ok(Engine {
+            config,
+            store,
+            pairs,
+            ready: Mutex::new(HashMap::new()),
+            preparing: Mutex::new(()),
+            metrics,
+            next_id: AtomicU64::new(1),
+        })
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn voices(&self) -> &VoiceStore {
+        &self.store
+    }
+
+    /// Adds a voice and prepares it at once, so a bad clip or transcript is reported now.
+    pub fn add_voice(&self, new: &NewVoice) -> Result<Arc<ReadyVoice>, EngineError> {
+        self.store.add(new)?;
+        self.voice(&new.manifest.name).inspect_err(|_| {
+            let _ = self.store.remove(&new.manifest.name);
+        })
+    }
+
+    pub fn remove_voice(&self, name: &str) -> Result<(), EngineError> {
+        self.store.remove(name)?;
+        self.ready.lock().remove(name);
+        Ok(())
+    }
+
+    /// A voice ready to speak, prepared (or read from its cache) if any input changed.
+    pub fn voice(&self, name: &str) -> Result<Arc<ReadyVoice>, EngineError> {
+        let manifest = self.store.get(name)?;
+        let gpt = manifest.gpt.clone().unwrap_or_else(|| self.config.gpt.clone());
+        let sovits = manifest.sovits.clone().unwrap_or_else(|| self.config.sovits.clone());
+        let c = &self.config;
+        let fingerprint = self.store.fingerprint(name, &[&gpt, &sovits, &c.hubert, &c.bert])?;
+        let cached = |ready: &HashMap<String, Arc<ReadyVoice>>| {
+            ready.get(name).filter(|r| r.fingerprint == fingerprint).cloned()
+        };
+        if let Some(r) = cached(&self.ready.lock()) {
+            return Ok(r);
+        }
+        let _one_at_a_time = self.preparing.lock();
+        if let Some(r) = cached(&self.ready.lock()) {
+            return Ok(r);
+        }
+        let pair = self.pairs.get(&gpt, &sovits)?;
+        let voice = match self.store.load_cached(name, fingerprint) {
+            Some(v) => v,
+            None => {
+                let mode = LangMode::parse(&manifest.lang)
+                    .map_err(|e| VoiceError::Invalid { name: name.into(), reason: e.to_string() })?;
+                let transcript = PromptText::Text { text: manifest.transcript.clone(), mode };
+                let v = pair.synth.prepare_voice(&self.store.reference_path(name)?, &transcript)?;
+                // A cache that cannot be written only costs time on the next start.
+                if let Err(e) = self.store.save_cached(name, fingerprint, &v) {
+                    eprintln!("warning: {e}");
+                }
+                v
+            }
+        };
+        let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), pair, fingerprint });
+        self.ready.lock().insert(name.to_string(), ready.clone());
+        Ok(ready)
+    }
+
+    /// Opens a session, or says why not (`busy` past capacity, unknown voice, bad parameters).
+    pub fn open(&self, request: &SessionRequest) -> Result<Session, EngineError> {
+        let admitted = self
+            .metrics
+            .active_sessions
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < self.config.max_sessions).then_some(n + 1));
+        if admitted.is_err() {
+            self.metrics.error("busy");
+            return Err(EngineError::Busy { max: self.config.max_sessions });
+        }
+        let opened = self.open_admitted(request);
+        match &opened {
+            Ok(_) => self.metrics.session_started(),
+            Err(e) => {
+                // The session never started: give its slot back.
+                self.metrics.active_sessions.fetch_sub(1, Ordering::SeqCst);
+                self.metrics.error(e.code());
+            }
+        }
+        opened
+    }
+
+    fn open_admitted(&self, request: &SessionRequest) -> Result<Session, EngineError> {
+        let mode = LangMode::parse(request.lang.as_deref().unwrap_or("auto"))
+            .map_err(|e| EngineError::BadRequest(e.to_string()))?;
+        let ready = self.voice(&request.voice)?;
+        let params = merge_params(&ready.manifest.defaults, &request.params)?;
+        let setup = DriverSetup {
+            pair: ready.pair.clone(),
+            voice: ready.voice.clone(),
+            mode,
+            params: params.synth_params(ready.pair.synth.t2s().config().vocab),
+            max_pending_chars: self.config.max_pending_chars,
+        };
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        session::spawn(setup, self.metrics.clone(), id, self.config.event_capacity)
+    }
+}
+
+/// The voice's defaults with the request's settings on top, validated.
+pub fn merge_params(defaults: &RequestParams, overrides: &Map<String, Value>) -> Result<RequestParams, EngineError> {
+    let mut merged = serde_json::to_value(defaults).map_err(|e| EngineError::Internal(e.to_string()))?;
+    if let Value::Object(m) = &mut merged {
+        for (k, v) in overrides {
+            if !m.contains_key(k) {
+                return Err(EngineError::BadRequest(format!("unknown parameter {k:?}")));
+            }
+            m.insert(k.clone(), v.clone());
+        }
+    }
+    let params: RequestParams =
+        serde_json::from_value(merged).map_err(|e| EngineError::BadRequest(format!("invalid parameter: {e}")))?;
+    params.validate().map_err(EngineError::BadRequest)?;
+    Ok(params)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_settings_override_voice_defaults() {
+        let defaults = RequestParams { top_k: 5, ..Default::default() };
+        let mut o = Map::new();
+        o.insert("temperature".into(), Value::from(0.5));
+        o.insert("seed".into(), Value::from(9));
+        let p = merge_params(&defaults, &o).unwrap();
+        assert_eq!((p.top_k, p.temperature, p.seed), (5, 0.5, Some(9)));
+        o.insert("speed".into(), Value::from("fast"));
+        assert!(matches!(merge_params(&defaults, &o), Err(EngineError::BadRequest(_))));
+        let mut bad = Map::new();
+        bad.insert("topk".into(), Value::from(3));
+        assert!(merge_params(&defaults, &bad).unwrap_err().to_string().contains("unknown parameter"));
+        bad.clear();
+        bad.insert("top_p".into(), Value::from(3.0));
+        assert!(merge_params(&defaults, &bad).unwrap_err().to_string().contains("out of range"));
+    }
+}

@@ -125,6 +125,11 @@ impl IncrementalSplitter {
         }
     }
 
+    /// Characters received but not yet returned in a sentence (bounds a stream's unspoken text).
+    pub fn pending_chars(&self) -> usize {
+        self.pending.len()
+    }
+
     fn is_mark(&self, c: char) -> bool {
         SENTENCE_MARKS.contains(&c) || (self.config.split_at_clauses && CLAUSE_MARKS.contains(&c))
     }

@@ -1,0 +1,122 @@
+//! Per-request settings as clients send them (WebSocket `start`, `/tts`, `/v1/audio/speech`,
+//! `say`), checked once here so every front-end accepts and rejects the same values.
+
+use serde::{Deserialize, Serialize};
+
+use crate::model::sampling::SamplingParams;
+use crate::pipeline::SynthParams;
+
+/// Sampling and decoding settings of one request; defaults are upstream api_v2's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RequestParams {
+    /// 1–1024; 0 keeps every token (no top-k).
+    pub top_k: usize,
+    pub top_p: f32,
+    pub temperature: f32,
+    pub repetition_penalty: f32,
+    pub speed: f32,
+    /// `None`: a fresh seed per request.
+    pub seed: Option<u64>,
+    pub noise_scale: f32,
+}
+
+impl Default for RequestParams {
+    fn default() -> Self {
+        let s = SamplingParams::default();
+        RequestParams {
+            top_k: s.top_k,
+            top_p: s.top_p,
+            temperature: s.temperature,
+            repetition_penalty: s.repetition_penalty,
+            speed: 1.0,
+            seed: None,
+            noise_scale: 0.5,
+        }
+    }
+}
+
+/// Largest seed accepted (JSON clients and upstream use signed 64-bit integers).
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
+impl RequestParams {
+    /// Checks every value against its documented range (docs/PROTOCOL.md).
+    pub fn validate(&self) -> Result<(), String> {
+        fn check(name: &str, value: f32, ok: bool, range: &str) -> Result<(), String> {
+            if ok && value.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{name} = {value} is out of range: use {range}"))
+            }
+        }
+        if self.top_k > 1024 {
+            return Err(format!("top_k = {} is out of range: use 0 (all tokens) to 1024", self.top_k));
+        }
+        check("top_p", self.top_p, self.top_p > 0.0 && self.top_p <= 1.0, "a value in (0, 1]")?;
+        check("temperature", self.temperature, self.temperature > 0.0 && self.temperature <= 2.0, "a value in (0, 2]")?;
+        let p = self.repetition_penalty;
+        check("repetition_penalty", p, (1.0..=2.0).contains(&p), "a value in [1, 2]")?;
+        check("speed", self.speed, (0.25..=4.0).contains(&self.speed), "a value in [0.25, 4]")?;
+        check("noise_scale", self.noise_scale, (0.0..=1.0).contains(&self.noise_scale), "a value in [0, 1]")?;
+        if let Some(seed) = self.seed {
+            if seed > MAX_SEED {
+                return Err(format!("seed = {seed} is out of range: use 0 to {MAX_SEED}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The engine's settings, with `vocab` (the GPT's audio vocabulary) standing in for top_k 0.
+    pub fn synth_params(&self, vocab: usize) -> SynthParams {
+        let top_k = if self.top_k == 0 { vocab } else { self.top_k };
+        SynthParams {
+            sampling: SamplingParams {
+                top_k,
+                top_p: self.top_p,
+                temperature: self.temperature,
+                repetition_penalty: self.repetition_penalty,
+            },
+            speed: self.speed,
+            noise_scale: self.noise_scale,
+            seed: self.seed.unwrap_or_else(random_seed),
+            max_tokens: None,
+        }
+    }
+}
+
+/// A seed for requests that did not give one (time-based; not for cryptography).
+pub fn random_seed() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.finish() & MAX_SEED
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_ranges_are_enforced() {
+        assert!(RequestParams::default().validate().is_ok());
+        let bad = [
+            RequestParams { top_k: 5000, ..Default::default() },
+            RequestParams { top_p: 0.0, ..Default::default() },
+            RequestParams { temperature: f32::NAN, ..Default::default() },
+            RequestParams { repetition_penalty: 0.5, ..Default::default() },
+            RequestParams { speed: 10.0, ..Default::default() },
+            RequestParams { seed: Some(u64::MAX), ..Default::default() },
+        ];
+        for p in bad {
+            let e = p.validate().unwrap_err();
+            assert!(e.contains("out of range"), "{e}");
+        }
+    }
+
+    #[test]
+    fn top_k_zero_means_every_token() {
+        let p = RequestParams { top_k: 0, seed: Some(3), ..Default::default() }.synth_params(1025);
+        assert_eq!((p.sampling.top_k, p.seed), (1025, 3));
+        assert!(random_seed() <= MAX_SEED);
+    }
+}

@@ -1,0 +1,234 @@
+//! The GPT scheduler of one model pair: a thread that runs every active session's sentence
+//! through the GPT prior together. Each loop prefills newly arrived sentences first (first audio
+//! is the product), then runs one batched decode step over all sentences still decoding
+//! (continuous batching: sentences join and leave between steps), and hands token chunks to the
+//! vocoder as the chunk plan fills them. A session's sentences are decoded in order, one at a time.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::engine::chunk::{ChunkPlan, ChunkPlanner};
+use crate::engine::metrics::Metrics;
+use crate::engine::session::{SessionEvent, SessionPipe};
+use crate::engine::vocoder::ToVocoder;
+use crate::model::t2s::{Decoder, GenerateOptions};
+use crate::model::{DecodeParams, ModelError, T2sPrompt, TextToSemantic};
+use crate::pipeline::Voice;
+
+/// What a sentence's chunks need from its session, shared by all of them.
+#[derive(Debug)]
+pub(crate) struct SegmentInfo {
+    pub index: usize,
+    pub text: String,
+    /// The sentence's phone ids (SoVITS conditions on them).
+    pub phones: Vec<u32>,
+    pub voice: Arc<Voice>,
+    pub decode: DecodeParams,
+}
+
+pub(crate) struct SegmentJob {
+    pub pipe: Arc<SessionPipe>,
+    pub info: Arc<SegmentInfo>,
+    pub prompt: T2sPrompt,
+    pub options: GenerateOptions,
+}
+
+pub(crate) enum ToScheduler {
+    Segment(Box<SegmentJob>),
+    /// The session will send nothing more (closed or cancelled).
+    End {
+        pipe: Arc<SessionPipe>,
+    },
+}
+
+/// A sentence being decoded.
+struct Decoding<S> {
+    job: Box<SegmentJob>,
+    session: S,
+    decoder: Decoder,
+    next: Option<u32>,
+    tokens: Vec<u32>,
+    planner: ChunkPlanner,
+}
+
+pub(crate) struct Scheduler<M: TextToSemantic> {
+    model: Arc<M>,
+    plan: ChunkPlan,
+    vocoder: Sender<ToVocoder>,
+    metrics: Arc<Metrics>,
+    /// Per session: what arrived and waits for the session's current sentence to finish.
+    waiting: HashMap<u64, VecDeque<ToScheduler>>,
+    decoding: Vec<Decoding<M::Session>>,
+}
+
+impl<M: TextToSemantic> Scheduler<M> {
+    pub fn new(model: Arc<M>, plan: ChunkPlan, vocoder: Sender<ToVocoder>, metrics: Arc<Metrics>) -> Self {
+        Scheduler { model, plan, vocoder, metrics, waiting: HashMap::new(), decoding: Vec::new() }
+    }
+
+    /// Runs until every sender of `inbox` is gone.
+    pub fn run(mut self, inbox: Receiver<ToScheduler>) {
+        loop {
+            let idle = self.decoding.is_empty();
+            let first = if idle {
+                match inbox.recv_timeout(Duration::from_millis(100)) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) if self.waiting.is_empty() => return,
+                    Err(RecvTimeoutError::Disconnected) => None,
+                }
+            } else {
+                None
+            };
+            for msg in first.into_iter().chain(inbox.try_iter()) {
+                let id = match &msg {
+                    ToScheduler::Segment(job) => job.pipe.control.id,
+                    ToScheduler::End { pipe } => pipe.control.id,
+                };
+                if matches!(msg, ToScheduler::Segment(_)) {
+                    self.metrics.queued_segments.fetch_add(1, Ordering::Relaxed);
+                }
+                self.waiting.entry(id).or_default().push_back(msg);
+            }
+            self.drop_cancelled();
+            self.start_waiting();
+            if let Err(e) = self.step() {
+                // A failed batched step cannot be blamed on one session: end them all.
+                for d in self.decoding.drain(..) {
+                    fail(&d.job.pipe, &e);
+                }
+            }
+        }
+    }
+
+    fn is_decoding(&self, id: u64) -> bool {
+        self.decoding.iter().any(|d| d.job.pipe.control.id == id)
+    }
+
+    /// Removes cancelled sessions' work; their `End` still goes to the vocoder so it can finish.
+    fn drop_cancelled(&mut self) {
+        self.decoding.retain(|d| !d.job.pipe.control.is_cancelled());
+        for queue in self.waiting.values_mut() {
+            let cancelled = queue.front().is_some_and(|m| match m {
+                ToScheduler::Segment(job) => job.pipe.control.is_cancelled(),
+                ToScheduler::End { pipe } => pipe.control.is_cancelled(),
+            });
+            if cancelled {
+                let before = queue.len();
+                queue.retain(|m| matches!(m, ToScheduler::End { .. }));
+                let dropped = before - queue.len();
+                self.metrics.queued_segments.fetch_sub(dropped, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Prefills the next sentence of every session that has none decoding (ahead of any decode
+    /// step, so new sessions get their first audio quickly), and forwards `End`s in order.
+    fn start_waiting(&mut self) {
+        let ids: Vec<u64> = self.waiting.keys().copied().filter(|&id| !self.is_decoding(id)).collect();
+        for id in ids {
+            let Some(queue) = self.waiting.get_mut(&id) else { continue };
+            match queue.pop_front() {
+                Some(ToScheduler::Segment(job)) => {
+                    self.metrics.queued_segments.fetch_sub(1, Ordering::Relaxed);
+                    match self.prefill(job) {
+                        Ok(Some(d)) => self.decoding.push(d),
+                        Ok(None) => {}
+                        Err((pipe, e)) => fail(&pipe, &e),
+                    }
+                }
+                Some(ToScheduler::End { pipe }) => {
+                    self.waiting.remove(&id);
+                    let _ = self.vocoder.send(ToVocoder::End { pipe });
+                }
+                None => {
+                    self.waiting.remove(&id);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn prefill(
+        &mut self,
+        job: Box<SegmentJob>,
+    ) -> Result<Option<Decoding<M::Session>>, (Arc<SessionPipe>, ModelError)> {
+        let config = self.model.config();
+        let started = (|| {
+            let mut decoder = Decoder::new(config, &job.prompt.prompt_tokens, &job.options)?;
+            let planner = ChunkPlanner::new(self.plan.clone())?;
+            let (session, logits) = self.model.prefill(&job.prompt)?;
+            let next = decoder.step(&logits)?.next;
+            Ok((session, decoder, planner, next))
+        })();
+        match started {
+            Ok((session, decoder, planner, next)) => {
+                let mut d = Decoding { job, session, decoder, next, tokens: Vec::new(), planner };
+                Ok(self.advance(&mut d).then_some(d))
+            }
+            Err(e) => Err((job.pipe, e)),
+        }
+    }
+
+    /// One batched decode step over every sentence still decoding.
+    fn step(&mut self) -> Result<(), ModelError> {
+        if self.decoding.is_empty() {
+            return Ok(());
+        }
+        let tokens: Vec<u32> = self.decoding.iter().filter_map(|d| d.next).collect();
+        let mut sessions: Vec<&mut M::Session> = self.decoding.iter_mut().map(|d| &mut d.session).collect();
+        let logits = self.model.decode_step(&mut sessions, &tokens)?;
+        let mut still = Vec::with_capacity(self.decoding.len());
+        for (mut d, logits) in std::mem::take(&mut self.decoding).into_iter().zip(logits) {
+            match d.decoder.step(&logits) {
+                Ok(step) => {
+                    d.next = step.next;
+                    if self.advance(&mut d) {
+                        still.push(d);
+                    }
+                }
+                Err(e) => fail(&d.job.pipe, &e),
+            }
+        }
+        self.decoding = still;
+        Ok(())
+    }
+
+    /// Records the token just fed (if any), hands out full chunks; false once the sentence's
+    /// tokens are complete.
+    fn advance(&self, d: &mut Decoding<M::Session>) -> bool {
+        let complete = d.decoder.is_done();
+        if let Some(t) = d.next {
+            d.tokens.push(t);
+            d.job.pipe.count_tokens(1);
+        }
+        if complete && d.tokens.is_empty() {
+            // Upstream's "bad zero prediction" rule: an empty result becomes token 0.
+            d.tokens.push(0);
+        }
+        let n = d.tokens.len();
+        while let Some(chunk) = d.planner.next_chunk(n, complete) {
+            let msg = ToVocoder::Chunk {
+                pipe: d.job.pipe.clone(),
+                info: d.job.info.clone(),
+                tokens: d.tokens[..chunk.end].to_vec(),
+                chunk,
+            };
+            let _ = self.vocoder.send(msg);
+        }
+        if complete && d.planner.needs_finish(n) {
+            let _ = self.vocoder.send(ToVocoder::Finish { pipe: d.job.pipe.clone() });
+        }
+        !complete
+    }
+}
+
+/// Tells the session its sentence failed and lets it go on with the next one.
+fn fail(pipe: &SessionPipe, e: &ModelError) {
+    let code = if matches!(e, ModelError::Input(_)) { "bad_input" } else { "internal" };
+    pipe.emit(SessionEvent::Warning { code, message: format!("a sentence could not be generated: {e}") });
+    pipe.control.segments_in_flight.fetch_sub(1, Ordering::SeqCst);
+}
