@@ -14,5 +14,6 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod pipeline;
+pub mod server;
 pub mod tensor;
 pub mod text;

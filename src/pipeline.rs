@@ -27,7 +27,7 @@ use crate::text::segment::{ensure_sentence_end, preprocess, SegmentError, SplitM
 use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
 
 /// Output sample rate of v1/v2 models.
-pub const SAMPLE_RATE: u32 = 32_000;
+pub const SAMPLE_RATE: u32 = crate::audio::MODEL_RATE;
 
 /// Where a GPT-SoVITS install keeps the four model files.
 #[derive(Debug, Clone)]

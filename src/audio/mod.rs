@@ -1,5 +1,17 @@
 //! Audio in and out: WAV files, resampling, the reference spectrogram, and the preparation of a
-//! reference clip for the SoVITS style encoder and for HuBERT (research/upstream-v2.md §3.1–3.2).
+//! reference clip for the SoVITS style encoder and for HuBERT (research/upstream-v2.md §3.1–3.2);
+//! and the output side — streaming resampling, Opus / Ogg Opus / WAV / PCM / FLAC encoding,
+//! lip-sync levels and local playback. The models emit 32 kHz mono f32 in chunks of any length;
+//! every output stage keeps its own framing state.
+
+pub mod encoder;
+pub mod flac_stream;
+pub mod mouth;
+pub mod ogg_opus;
+pub mod opus_stream;
+pub mod playback;
+pub mod stream_resample;
+pub mod wav_stream;
 
 mod reference;
 mod resample;
@@ -16,6 +28,9 @@ pub use resample::{resample, Resampler};
 pub use soxr_hq::resample_soxr_hq;
 pub use spectrogram::{peak_guard, reference_spectrogram, spectrogram, SpectrogramParams};
 pub use wav::{read_wav, write_wav_i16};
+
+/// Sample rate of everything the GPT-SoVITS v1/v2 models produce.
+pub const MODEL_RATE: u32 = 32_000;
 
 /// Everything that can be wrong with audio a user gives us. File errors name the file.
 #[derive(Debug, thiserror::Error)]

@@ -118,10 +118,25 @@ pub struct ReadyVoice {
     fingerprint: u64,
 }
 
+/// A reference clip on the server's disk with its transcript, used as a voice without adding it
+/// to the voices directory (upstream api_v2's `ref_audio_path` + `prompt_text` + `prompt_lang`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferenceVoice {
+    pub path: PathBuf,
+    pub transcript: String,
+    pub lang: String,
+}
+
+/// Reference voices kept prepared in memory (api_v2 clients send the same few references).
+const MAX_REFERENCE_VOICES: usize = 32;
+
 /// What a front-end asks for when it opens a session.
 #[derive(Debug, Clone, Default)]
 pub struct SessionRequest {
+    /// A voice of the voices directory…
     pub voice: String,
+    /// …or, when set, this reference clip (with the base models).
+    pub reference: Option<ReferenceVoice>,
     /// Language mode of the text (`auto` when absent).
     pub lang: Option<String>,
     /// Parameters set by the request (`top_k`, `top_p`, `temperature`, `repetition_penalty`,
@@ -227,6 +242,46 @@ impl Engine {
         Ok(ready)
     }
 
+    /// A reference clip prepared with the base models, kept in memory (not in the voices
+    /// directory) and re-prepared when the file changes.
+    pub fn reference_voice(&self, r: &ReferenceVoice) -> Result<Arc<ReadyVoice>, EngineError> {
+        let mode = LangMode::parse(&r.lang).map_err(|e| EngineError::BadRequest(format!("prompt language: {e}")))?;
+        if r.transcript.trim().is_empty() {
+            return Err(EngineError::BadRequest("the reference transcript (prompt_text) is empty".into()));
+        }
+        if !r.path.is_file() {
+            return Err(EngineError::BadRequest(format!(
+                "reference clip {} does not exist on the server",
+                r.path.display()
+            )));
+        }
+        let key = format!("ref:{}|{}|{}", r.path.display(), r.lang, r.transcript);
+        let c = &self.config;
+        let fingerprint = voices::fingerprint(key.as_bytes(), &[&r.path, &c.gpt, &c.sovits, &c.hubert, &c.bert])?;
+        if let Some(ready) = self.ready.lock().get(&key).filter(|v| v.fingerprint == fingerprint) {
+            return Ok(ready.clone());
+        }
+        let _one_at_a_time = self.preparing.lock();
+        let pair = self.pairs.get(&c.gpt, &c.sovits)?;
+        let transcript = PromptText::Text { text: r.transcript.clone(), mode };
+        let voice = pair.synth.prepare_voice(&r.path, &transcript)?;
+        let manifest = VoiceManifest {
+            name: key.clone(),
+            transcript: r.transcript.clone(),
+            lang: r.lang.clone(),
+            gpt: None,
+            sovits: None,
+            defaults: RequestParams::default(),
+        };
+        let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), pair, fingerprint });
+        let mut map = self.ready.lock();
+        if map.keys().filter(|k| k.starts_with("ref:")).count() >= MAX_REFERENCE_VOICES {
+            map.retain(|k, _| !k.starts_with("ref:"));
+        }
+        map.insert(key, ready.clone());
+        Ok(ready)
+    }
+
     /// Opens a session, or says why not (`busy` past capacity, unknown voice, bad parameters).
     pub fn open(&self, request: &SessionRequest) -> Result<Session, EngineError> {
         let admitted = self
@@ -252,7 +307,10 @@ impl Engine {
     fn open_admitted(&self, request: &SessionRequest) -> Result<Session, EngineError> {
         let mode = LangMode::parse(request.lang.as_deref().unwrap_or("auto"))
             .map_err(|e| EngineError::BadRequest(e.to_string()))?;
-        let ready = self.voice(&request.voice)?;
+        let ready = match &request.reference {
+            Some(r) => self.reference_voice(r)?,
+            None => self.voice(&request.voice)?,
+        };
         let params = merge_params(&ready.manifest.defaults, &request.params)?;
         let setup = DriverSetup {
             pair: ready.pair.clone(),

@@ -196,14 +196,10 @@ impl VoiceStore {
     /// model files in `models` (sizes and modification times; folders by their files).
     pub fn fingerprint(&self, name: &str, models: &[&Path]) -> Result<u64, VoiceError> {
         let dir = self.voice_dir(name)?;
-        let mut h = Fnv64::default();
-        h.write(CACHE_MAGIC.as_bytes());
-        h.write(&fs::read(dir.join(MANIFEST)).map_err(|_| VoiceError::Unknown(name.to_string()))?);
-        stamp(&mut h, &dir.join(REFERENCE))?;
-        for m in models {
-            stamp(&mut h, m)?;
-        }
-        Ok(h.finish())
+        let manifest = fs::read(dir.join(MANIFEST)).map_err(|_| VoiceError::Unknown(name.to_string()))?;
+        let reference = dir.join(REFERENCE);
+        let files: Vec<&Path> = std::iter::once(reference.as_path()).chain(models.iter().copied()).collect();
+        fingerprint(&manifest, &files)
     }
 
     /// The cached preparation, if it was made with this fingerprint.
@@ -219,6 +215,17 @@ impl VoiceStore {
         f.write_all(&encode_cache(voice, fingerprint)).map_err(io(&tmp))?;
         fs::rename(&tmp, &path).map_err(io(&path))
     }
+}
+
+/// A fingerprint of `bytes` and the sizes and modification times of `files` (folders by their files).
+pub fn fingerprint(bytes: &[u8], files: &[&Path]) -> Result<u64, VoiceError> {
+    let mut h = Fnv64::default();
+    h.write(CACHE_MAGIC.as_bytes());
+    h.write(bytes);
+    for f in files {
+        stamp(&mut h, f)?;
+    }
+    Ok(h.finish())
 }
 
 /// Size and modification time of a file, or of every file in a folder (sorted).

@@ -1,0 +1,293 @@
+//! HTTP speech routes: OpenAI's `POST /v1/audio/speech` and upstream GPT-SoVITS api_v2's
+//! `GET|POST /tts`, as their usual clients send them. Both stream the body while it is generated
+//! (chunked transfer), except api_v2 without `streaming_mode`, which answers one complete WAV.
+
+use std::path::PathBuf;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use base64::Engine as _;
+use serde_json::{json, Map, Value};
+
+use crate::audio::encoder::{OutputFormat, OutputRate};
+use crate::audio::wav_stream::{pcm_s16le, wav_header};
+use crate::engine::{EngineError, ReferenceVoice, SessionEvent, SessionRequest};
+use crate::server::auth::url_pairs;
+use crate::server::stream_out::{self, OutEvent, SessionOutput};
+use crate::server::AppState;
+
+/// OpenAI's limit on `input`.
+const MAX_INPUT_CHARS: usize = 4096;
+
+/// An error in the shape the route's clients expect.
+enum Dialect {
+    OpenAi,
+    ApiV2,
+}
+
+fn error(dialect: Dialect, status: StatusCode, code: &str, message: &str) -> Response {
+    let body = match dialect {
+        Dialect::OpenAi => json!({"error": {"message": message, "type": "invalid_request_error", "code": code}}),
+        Dialect::ApiV2 => json!({"message": message, "Exception": code}),
+    };
+    (status, Json(body)).into_response()
+}
+
+fn status_of(e: &EngineError) -> StatusCode {
+    match e.code() {
+        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "unknown_voice" => StatusCode::NOT_FOUND,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// A body that streams a session's encoded audio, or its SSE events (`speech.audio.delta` with
+/// base64 audio, then `speech.audio.done`). A failure after the headers went out cuts the body
+/// short (plain audio) or sends an `error` event (SSE).
+fn streaming_body(out: SessionOutput, sse: bool) -> Body {
+    let stream = futures_util::stream::unfold(Some(out), move |out| async move {
+        let mut out = out?;
+        loop {
+            let event = out.next().await?;
+            let bytes = match event {
+                OutEvent::Audio { chunk, .. } => {
+                    let audio: Vec<u8> = chunk.frames.concat();
+                    if sse {
+                        let b64 = base64::engine::general_purpose::STANDARD.encode(&audio);
+                        sse_event(&json!({"type": "speech.audio.delta", "audio": b64}))
+                    } else {
+                        audio
+                    }
+                }
+                OutEvent::Done(stats) if sse => {
+                    let usage = json!({"input_tokens": 0, "output_tokens": stats.tokens, "total_tokens": stats.tokens});
+                    sse_event(&json!({"type": "speech.audio.done", "usage": usage}))
+                }
+                OutEvent::Failed { code, message } => {
+                    if !sse {
+                        return Some((Err(std::io::Error::other(format!("{code}: {message}"))), None));
+                    }
+                    sse_event(&json!({"type": "error", "error": {"code": code, "message": message}}))
+                }
+                OutEvent::Done(_) | OutEvent::Segment { .. } | OutEvent::Warning { .. } => continue,
+            };
+            return Some((Ok::<Bytes, std::io::Error>(Bytes::from(bytes)), Some(out)));
+        }
+    });
+    Body::from_stream(stream)
+}
+
+fn sse_event(value: &Value) -> Vec<u8> {
+    format!("data: {value}\n\n").into_bytes()
+}
+
+/// Starts a session for `text` and answers with its audio stream.
+async fn speak(
+    state: &AppState,
+    request: SessionRequest,
+    text: &str,
+    format: OutputFormat,
+    rate: OutputRate,
+    sse: bool,
+    dialect: Dialect,
+) -> Response {
+    let session = match stream_out::open(&state.engine, request).await {
+        Ok(s) => s,
+        Err(e) => return error(dialect, status_of(&e), e.code(), &e.to_string()),
+    };
+    session.push_text(text);
+    session.close();
+    let out = match SessionOutput::new(session, format, rate) {
+        Ok(o) => o,
+        Err(e) => return error(dialect, StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+    };
+    let content_type = if sse { "text/event-stream" } else { format.mime_type() };
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], streaming_body(out, sse))
+        .into_response()
+}
+
+/// `POST /v1/audio/speech` (OpenAI): `model`, `input`, `voice` (a name or `{"id": name}`),
+/// `response_format` opus (Ogg Opus) | wav | pcm (24 kHz s16le, OpenAI's rate) | flac (default
+/// wav; mp3/aac are refused with a clear message), `speed`, `stream_format` audio | sse.
+pub(crate) async fn openai_speech(State(state): State<AppState>, body: Bytes) -> Response {
+    let e = |message: &str| error(Dialect::OpenAi, StatusCode::BAD_REQUEST, "bad_request", message);
+    let body: Map<String, Value> = match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => m,
+        Ok(_) => return e("the body must be a JSON object"),
+        Err(err) => return e(&format!("malformed JSON: {err}")),
+    };
+    let str_field = |k: &str| body.get(k).and_then(Value::as_str);
+    if str_field("model").is_none() {
+        return e("\"model\" is required (any name; the voice decides the model)");
+    }
+    let Some(input) = str_field("input") else { return e("\"input\" (the text to speak) is required") };
+    if input.chars().count() > MAX_INPUT_CHARS {
+        return e(&format!("\"input\" is limited to {MAX_INPUT_CHARS} characters"));
+    }
+    let voice = match body.get("voice") {
+        Some(Value::String(v)) => v.clone(),
+        Some(Value::Object(o)) if o.get("id").is_some_and(Value::is_string) => {
+            o["id"].as_str().unwrap_or_default().to_string()
+        }
+        _ => return e("\"voice\" is required: a voice name or {\"id\": name}"),
+    };
+    let (format, rate) = match str_field("response_format").unwrap_or("wav") {
+        "opus" => (OutputFormat::OggOpus, OutputRate::Hz48000),
+        "wav" => (OutputFormat::Wav, OutputRate::Hz32000),
+        "pcm" => (OutputFormat::Pcm, OutputRate::Hz24000),
+        "flac" => (OutputFormat::Flac, OutputRate::Hz32000),
+        other => return e(&format!("response_format {other:?} is not supported: use opus, wav, pcm or flac")),
+    };
+    let sse = match str_field("stream_format").unwrap_or("audio") {
+        "audio" => false,
+        "sse" => true,
+        other => return e(&format!("stream_format {other:?}: use audio or sse")),
+    };
+    let mut params = Map::new();
+    if let Some(speed) = body.get("speed") {
+        params.insert("speed".into(), speed.clone());
+    }
+    let request = SessionRequest { voice, reference: None, lang: str_field("lang").map(str::to_string), params };
+    speak(&state, request, input, format, rate, sse, Dialect::OpenAi).await
+}
+
+pub(crate) async fn tts_get(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let fields: Map<String, Value> =
+        url_pairs(query.as_deref().unwrap_or("")).map(|(k, v)| (k, Value::String(v))).collect();
+    tts(state, fields).await
+}
+
+pub(crate) async fn tts_post(State(state): State<AppState>, body: Bytes) -> Response {
+    match serde_json::from_slice(&body) {
+        Ok(Value::Object(m)) => tts(state, m).await,
+        _ => error(
+            Dialect::ApiV2,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "the body must be a JSON object of api_v2 /tts fields",
+        ),
+    }
+}
+
+/// A field as a number, whether JSON gave a number or the query string a text.
+fn number(fields: &Map<String, Value>, key: &str) -> Result<Option<f64>, String> {
+    match fields.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => Ok(n.as_f64()),
+        Some(Value::String(s)) => s.trim().parse().map(Some).map_err(|_| format!("{key} = {s:?} is not a number")),
+        Some(v) => Err(format!("{key} = {v} is not a number")),
+    }
+}
+
+/// api_v2's `streaming_mode`: false/0 whole response, true/1/2/3 streamed.
+fn streaming_mode(fields: &Map<String, Value>) -> Result<bool, String> {
+    match fields.get("streaming_mode") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::Number(n)) if matches!(n.as_u64(), Some(0..=3)) => Ok(n.as_u64() != Some(0)),
+        Some(Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "false" | "0" => Ok(false),
+            "true" | "1" | "2" | "3" => Ok(true),
+            _ => Err(format!("streaming_mode = {s:?}: use true/false or 0-3")),
+        },
+        Some(v) => Err(format!("streaming_mode = {v}: use true/false or 0-3")),
+    }
+}
+
+/// `/tts` (upstream api_v2): `text`, `text_lang`, `ref_audio_path`, `prompt_lang` required,
+/// `prompt_text`, sampling fields, `speed_factor`, `seed` (-1 = random), `media_type`
+/// wav | raw | ogg, `streaming_mode`. Our extension: `voice` instead of the reference fields.
+async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
+    let e = |message: String| error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_request", &message);
+    let text_field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    let Some(text) = text_field("text") else { return e("text is required".into()) };
+    let Some(text_lang) = text_field("text_lang") else { return e("text_lang is required".into()) };
+    let reference = match (text_field("voice"), text_field("ref_audio_path")) {
+        (Some(_), _) => None,
+        (None, Some(path)) => {
+            let Some(prompt_lang) = text_field("prompt_lang") else { return e("prompt_lang is required".into()) };
+            Some(ReferenceVoice {
+                path: PathBuf::from(path),
+                transcript: text_field("prompt_text").unwrap_or_default().to_string(),
+                lang: prompt_lang.to_ascii_lowercase(),
+            })
+        }
+        (None, None) => return e("ref_audio_path is required (or voice, a name from /v1/voices)".into()),
+    };
+    let (format, rate) = match text_field("media_type").unwrap_or("wav") {
+        "wav" => (OutputFormat::Wav, OutputRate::Hz32000),
+        "raw" => (OutputFormat::Pcm, OutputRate::Hz32000),
+        "ogg" => (OutputFormat::OggOpus, OutputRate::Hz48000),
+        other => return e(format!("media_type {other:?} is not supported: use wav, raw or ogg")),
+    };
+    let streaming = match streaming_mode(&fields) {
+        Ok(s) => s,
+        Err(m) => return e(m),
+    };
+    let mut params = Map::new();
+    for (ours, theirs) in [
+        ("top_k", "top_k"),
+        ("top_p", "top_p"),
+        ("temperature", "temperature"),
+        ("repetition_penalty", "repetition_penalty"),
+        ("speed", "speed_factor"),
+        ("seed", "seed"),
+    ] {
+        match number(&fields, theirs) {
+            Ok(Some(v)) if theirs == "seed" && v < 0.0 => {}
+            Ok(Some(v)) if ours == "top_k" || ours == "seed" => {
+                if v.fract() != 0.0 || v < 0.0 {
+                    return e(format!("{theirs} = {v} must be a whole number"));
+                }
+                params.insert(ours.into(), Value::from(v as u64));
+            }
+            Ok(Some(v)) => {
+                params.insert(ours.into(), Value::from(v));
+            }
+            Ok(None) => {}
+            Err(m) => return e(m),
+        }
+    }
+    let request = SessionRequest {
+        voice: text_field("voice").unwrap_or_default().to_string(),
+        reference,
+        lang: Some(text_lang.to_ascii_lowercase()),
+        params,
+    };
+    if streaming || format != OutputFormat::Wav {
+        return speak(&state, request, text, format, rate, false, Dialect::ApiV2).await;
+    }
+    whole_wav(&state, request, text).await
+}
+
+/// api_v2 without streaming: one complete WAV with its real length in the header.
+async fn whole_wav(state: &AppState, request: SessionRequest, text: &str) -> Response {
+    let mut session = match stream_out::open(&state.engine, request).await {
+        Ok(s) => s,
+        Err(err) => return error(Dialect::ApiV2, status_of(&err), err.code(), &err.to_string()),
+    };
+    session.push_text(text);
+    session.close();
+    let mut samples = Vec::new();
+    while let Some(event) = session.next_event().await {
+        match event {
+            SessionEvent::Audio(a) => samples.extend(a),
+            SessionEvent::Done(_) => break,
+            SessionEvent::Segment { .. } | SessionEvent::Warning { .. } => {}
+        }
+    }
+    if let Some((code, message)) = session.failure() {
+        return error(Dialect::ApiV2, StatusCode::INTERNAL_SERVER_ERROR, code, &message);
+    }
+    if samples.is_empty() {
+        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", "the text has nothing speakable");
+    }
+    let pcm = pcm_s16le(&samples);
+    let mut wav = wav_header(crate::audio::MODEL_RATE, Some(samples.len() as u32)).to_vec();
+    wav.extend(pcm);
+    ([(header::CONTENT_TYPE, "audio/wav")], wav).into_response()
+}

@@ -1,0 +1,88 @@
+//! The network front-end: the WebSocket streaming protocol (docs/PROTOCOL.md), OpenAI- and
+//! upstream-api_v2-compatible HTTP routes, voice management, health, metrics and the player page.
+//! It knows sessions and audio formats, not model math: everything it speaks comes from
+//! [`Engine::open`](crate::engine::Engine::open).
+
+mod auth;
+mod http_speech;
+mod http_voices;
+mod stream_out;
+mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{delete, get};
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::engine::Engine;
+
+/// The player page served at `/` (also an OBS browser source).
+const PLAYER_HTML: &str = include_str!("player.html");
+
+/// Largest request body: a reference clip upload (10 s of 48 kHz stereo float WAV is 3.8 MB).
+const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    /// Required on every route when set; [`check_bind`] demands one off loopback.
+    pub api_key: Option<String>,
+}
+
+/// What every handler sees.
+#[derive(Clone)]
+pub(crate) struct AppState {
+    pub engine: Arc<Engine>,
+    pub api_key: Option<Arc<str>>,
+}
+
+/// Listening on anything but loopback exposes voice cloning to the network: require a key.
+pub fn check_bind(listen: &SocketAddr, api_key: Option<&str>) -> Result<(), String> {
+    if !listen.ip().is_loopback() && api_key.is_none_or(str::is_empty) {
+        return Err(format!(
+            "listening on {listen} (not loopback) needs an API key: pass --api-key or set SOVITS_RT_API_KEY"
+        ));
+    }
+    Ok(())
+}
+
+/// Every route.
+pub fn router(engine: Arc<Engine>, api_key: Option<String>) -> Router {
+    let state = AppState { engine, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from) };
+    Router::new()
+        .route("/", get(|| async { Html(PLAYER_HTML) }))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/v1/stream", get(ws::upgrade))
+        .route("/v1/audio/speech", axum::routing::post(http_speech::openai_speech))
+        .route("/tts", get(http_speech::tts_get).post(http_speech::tts_post))
+        .route("/v1/voices", get(http_voices::list).post(http_voices::add))
+        .route("/v1/voices/{name}", delete(http_voices::remove))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Serves until the listener fails or the process is stopped (Ctrl-C ends it gracefully).
+pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<String>) -> std::io::Result<()> {
+    let app = router(engine, api_key);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+}
+
+async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {
+    Json(json!({"status": "ok", "active_sessions": s.engine.metrics().active()}))
+}
+
+async fn metrics(axum::extract::State(s): axum::extract::State<AppState>) -> Response {
+    ([("content-type", "text/plain; version=0.0.4")], s.engine.metrics().render()).into_response()
+}

@@ -1,0 +1,213 @@
+//! `/v1/stream`: one WebSocket, one session (docs/PROTOCOL.md). JSON control messages in, binary
+//! audio frames and JSON events out. The socket is read and written concurrently, so `text`,
+//! `flush` and `cancel` act while audio is flowing; a client that stops reading is dropped with
+//! `slow_client` rather than buffered without bound.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Map, Value};
+
+use crate::audio::encoder::{OutputFormat, OutputRate};
+use crate::engine::SessionRequest;
+use crate::server::stream_out::{self, OutEvent, SessionOutput};
+use crate::server::AppState;
+
+/// Largest control message accepted (a `text` piece).
+pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
+/// A frame the client has not taken within this time marks it as too slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(5);
+/// A connection that sends no `start` within this time is closed.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Parameters a `start` message may carry (besides `voice`, `lang`, `format`, `text`).
+const PARAMS: [&str; 7] = ["top_k", "top_p", "temperature", "repetition_penalty", "speed", "seed", "noise_scale"];
+
+pub(crate) async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    // Messages up to 4× our limit are read so an oversized one gets a `too_large` answer
+    // instead of a dropped connection; beyond that the WebSocket layer refuses them.
+    ws.max_message_size(4 * MAX_MESSAGE_BYTES).max_frame_size(4 * MAX_MESSAGE_BYTES).on_upgrade(move |s| run(s, state))
+}
+
+type Tx = SplitSink<WebSocket, Message>;
+
+/// An error event; fatal ones end the connection.
+struct WsError {
+    code: &'static str,
+    message: String,
+}
+
+fn bad(message: impl Into<String>) -> WsError {
+    WsError { code: "bad_request", message: message.into() }
+}
+
+async fn send_json(tx: &mut Tx, value: Value) -> Result<(), WsError> {
+    send(tx, Message::Text(value.to_string().into())).await
+}
+
+async fn send(tx: &mut Tx, msg: Message) -> Result<(), WsError> {
+    match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(WsError { code: "disconnected", message: e.to_string() }),
+        Err(_) => Err(WsError { code: "slow_client", message: "the client did not read audio for 5 s".into() }),
+    }
+}
+
+/// Sends the error (unless the client is gone) and closes.
+async fn close_with(tx: &mut Tx, state: &AppState, e: WsError) {
+    if e.code == "disconnected" {
+        return;
+    }
+    state.engine.metrics().error(e.code);
+    let _ = send_json(tx, json!({"type": "error", "code": e.code, "message": e.message})).await;
+    let reason = CloseFrame { code: if e.code == "slow_client" { 1008 } else { 1000 }, reason: e.code.into() };
+    let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(reason)))).await;
+}
+
+/// Reads the next control message: `Ok(None)` when the client is gone.
+async fn next_control(rx: &mut SplitStream<WebSocket>) -> Result<Option<Map<String, Value>>, WsError> {
+    loop {
+        let Some(msg) = rx.next().await else { return Ok(None) };
+        let text = match msg {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Binary(_)) => {
+                return Err(bad("binary frames are not accepted from clients; send JSON text frames"))
+            }
+            Ok(Message::Close(_)) | Err(_) => return Ok(None),
+            Ok(Message::Ping(_) | Message::Pong(_)) => continue,
+        };
+        if text.len() > MAX_MESSAGE_BYTES {
+            return Err(WsError {
+                code: "too_large",
+                message: format!("messages are limited to {MAX_MESSAGE_BYTES} bytes"),
+            });
+        }
+        return match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(m)) => Ok(Some(m)),
+            Ok(_) => Err(bad("a message must be a JSON object with a \"type\"")),
+            Err(e) => Err(bad(format!("malformed JSON: {e}"))),
+        };
+    }
+}
+
+fn kind(m: &Map<String, Value>) -> Result<&str, WsError> {
+    m.get("type").and_then(Value::as_str).ok_or_else(|| bad("the message has no string \"type\""))
+}
+
+fn string_field<'a>(m: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, WsError> {
+    match m.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(bad(format!("\"{key}\" must be a string"))),
+    }
+}
+
+/// A `start` message → the session request, its output format and optional first text.
+fn parse_start(m: &Map<String, Value>) -> Result<(SessionRequest, OutputFormat, Option<String>), WsError> {
+    let voice = string_field(m, "voice")?.ok_or_else(|| bad("start needs a \"voice\""))?;
+    let format = match string_field(m, "format")?.unwrap_or("opus") {
+        "opus" => OutputFormat::Opus,
+        "pcm" => OutputFormat::Pcm,
+        other => return Err(bad(format!("format {other:?} is not available here: use \"opus\" or \"pcm\""))),
+    };
+    let known = ["type", "voice", "lang", "format", "text"];
+    if let Some(k) = m.keys().find(|k| !known.contains(&k.as_str()) && !PARAMS.contains(&k.as_str())) {
+        return Err(bad(format!("unknown field {k:?} in start")));
+    }
+    let params = m.iter().filter(|(k, _)| PARAMS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let request = SessionRequest {
+        voice: voice.to_string(),
+        reference: None,
+        lang: string_field(m, "lang")?.map(str::to_string),
+        params,
+    };
+    Ok((request, format, string_field(m, "text")?.map(str::to_string)))
+}
+
+async fn run(socket: WebSocket, state: AppState) {
+    let (mut tx, mut rx) = socket.split();
+    if let Err(e) = session(&mut tx, &mut rx, &state).await {
+        close_with(&mut tx, &state, e).await;
+    }
+}
+
+async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState) -> Result<(), WsError> {
+    let start = match tokio::time::timeout(START_TIMEOUT, next_control(rx)).await {
+        Err(_) => return Err(bad("no start message within 30 s")),
+        Ok(m) => match m? {
+            Some(m) => m,
+            None => return Ok(()),
+        },
+    };
+    match kind(&start)? {
+        "start" => {}
+        "text" | "flush" | "cancel" | "close" => return Err(bad("send start first")),
+        other => return Err(bad(format!("unknown message type {other:?}"))),
+    }
+    let (request, format, text) = parse_start(&start)?;
+    let voice = request.voice.clone();
+    let session = stream_out::open(&state.engine, request)
+        .await
+        .map_err(|e| WsError { code: e.code(), message: e.to_string() })?;
+    let mut out = SessionOutput::new(session, format, OutputRate::Hz48000)
+        .map_err(|e| WsError { code: "internal", message: e.to_string() })?;
+    let id = out.session.id;
+    send_json(
+        tx,
+        json!({"type": "ready", "session": format!("s-{id}"), "voice": voice, "format": format.name(),
+        "sample_rate": 48000, "channels": 1, "frame_ms": 20}),
+    )
+    .await?;
+    if let Some(t) = text {
+        out.session.push_text(&t);
+    }
+    loop {
+        tokio::select! {
+            control = next_control(rx) => {
+                let Some(m) = control? else {
+                    // The client is gone: free the session at once.
+                    out.session.cancel();
+                    return Ok(());
+                };
+                match kind(&m)? {
+                    "text" => out.session.push_text(string_field(&m, "text")?.ok_or_else(|| bad("text needs a \"text\" string"))?),
+                    "flush" => out.session.flush(),
+                    "close" => out.session.close(),
+                    "cancel" => out.session.cancel(),
+                    "start" => return Err(bad("this connection already has a session; open another connection")),
+                    other => return Err(bad(format!("unknown message type {other:?}"))),
+                }
+            }
+            event = out.next() => {
+                let Some(event) = event else { return Ok(()) };
+                match event {
+                    OutEvent::Segment { index, text } => send_json(tx, json!({"type": "segment", "index": index, "text": text})).await?,
+                    OutEvent::Audio { first_frame, chunk } => {
+                        for frame in chunk.frames {
+                            send(tx, Message::Binary(frame.into())).await?;
+                        }
+                        let levels: Vec<f64> = chunk.mouth.iter().map(|&l| (l as f64 * 1000.0).round() / 1000.0).collect();
+                        if !levels.is_empty() {
+                            send_json(tx, json!({"type": "mouth", "frame": first_frame, "levels": levels})).await?;
+                        }
+                    }
+                    OutEvent::Warning { code, message } => {
+                        state.engine.metrics().error(code);
+                        send_json(tx, json!({"type": "error", "code": code, "message": message})).await?;
+                    }
+                    OutEvent::Done(stats) => {
+                        send_json(tx, json!({"type": "done", "ttfa_ms": stats.ttfa_ms, "rtf": stats.rtf, "tokens": stats.tokens,
+                            "audio_ms": stats.audio_ms, "segments": stats.segments, "cancelled": stats.cancelled})).await?;
+                        let _ = tx.send(Message::Close(Some(CloseFrame { code: 1000, reason: "done".into() }))).await;
+                        return Ok(());
+                    }
+                    OutEvent::Failed { code, message } => return Err(WsError { code, message }),
+                }
+            }
+        }
+    }
+}
