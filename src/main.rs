@@ -1,6 +1,9 @@
-//! The `sovits-rt` command line. Subcommands: `synth` (text or phones to a WAV file) and
-//! `phonemize` (what the text frontend makes of a text, for debugging pronunciations).
+//! The `sovits-rt` command line. Subcommands: `serve` (HTTP + WebSocket server), `say` (speak on
+//! a local audio device), `devices`, `voice add|list|rm`, `synth` (text or phones to a WAV file)
+//! and `phonemize` (what the text frontend makes of a text, for debugging pronunciations).
 //! Progress and timings go to stderr; errors print their full chain and exit with status 1.
+
+mod cli;
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -21,6 +24,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the streaming WebSocket protocol, OpenAI- and api_v2-compatible HTTP and the player page.
+    Serve(Box<cli::serve::ServeArgs>),
+    /// Speak text on a local audio output device as it is generated.
+    Say(Box<cli::say::SayArgs>),
+    /// List audio output devices.
+    Devices,
+    /// Manage voices.
+    #[command(subcommand)]
+    Voice(cli::voice::VoiceCommand),
     /// Synthesize text (or phones) in the voice of a reference clip and write a 32 kHz WAV.
     Synth(Box<SynthArgs>),
     /// Print the normalized text, phones and phone ids the text frontend produces, per sentence
@@ -112,6 +124,10 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Serve(args) => cli::serve::run(*args),
+        Command::Say(args) => cli::say::run(*args),
+        Command::Devices => cli::say::devices(),
+        Command::Voice(command) => cli::voice::run(command),
         Command::Synth(args) => synth(*args),
         Command::Phonemize(args) => print_phonemes(args),
     }

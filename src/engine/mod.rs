@@ -167,7 +167,8 @@ impl Engine {
         let metrics = Arc::new(Metrics::default());
         let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert)?);
         let pairs = ModelPairs::new(shared, config.plan.clone(), metrics.clone());
-        pairs.get(&config.gpt, &config.sovits)?;
+        let base = pairs.get(&config.gpt, &config.sovits)?;
+        warm_up_text_frontend(&base);
         Ok(Engine {
             config,
             store,
@@ -322,6 +323,23 @@ impl Engine {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         session::spawn(setup, self.metrics.clone(), id, self.config.event_capacity)
     }
+}
+
+/// Loads every language's dictionaries now (0.1–0.4 s each on first use) so that the first
+/// request in each language does not pay for it. Languages whose data is missing (Japanese
+/// without its dictionary) simply stay cold; their requests report the problem.
+fn warm_up_text_frontend(pair: &ModelPair) {
+    let samples =
+        [("zh", "你好。"), ("en", "Hello there."), ("ja", "こんにちは。"), ("ko", "안녕하세요."), ("yue", "你好。")];
+    std::thread::scope(|scope| {
+        for (lang, text) in samples {
+            scope.spawn(move || {
+                if let Ok(mode) = LangMode::parse(lang) {
+                    let _ = crate::text::phonemize(text, mode, pair.synth.symbols());
+                }
+            });
+        }
+    });
 }
 
 /// The voice's defaults with the request's settings on top, validated.

@@ -146,7 +146,12 @@ impl VoiceStore {
         fs::write(&staging, &new.reference_wav).map_err(io(&staging))?;
         let checked = audio::read_wav(&staging)
             .and_then(|(samples, rate)| audio::prepare_reference(&samples, rate).map(|_| ()))
-            .map_err(|e| invalid(format!("reference clip: {e}")));
+            .map_err(|e| {
+                invalid(format!(
+                    "reference clip: {}",
+                    e.to_string().replace(&staging.display().to_string(), "the clip")
+                ))
+            });
         if let Err(e) = checked {
             let _ = fs::remove_file(&staging);
             return Err(e);

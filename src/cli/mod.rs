@@ -1,0 +1,70 @@
+//! Subcommands that run the streaming engine: `serve`, `say`, `devices`, `voice add|list|rm`.
+
+pub mod say;
+pub mod serve;
+pub mod voice;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sovits_rt::engine::voices::default_voices_dir;
+use sovits_rt::engine::{Engine, EngineConfig};
+
+/// The models and voices an engine runs on.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    /// Base GPT checkpoint (.ckpt), used by voices that do not name their own.
+    #[arg(long)]
+    gpt: PathBuf,
+    /// Base SoVITS checkpoint (.pth).
+    #[arg(long)]
+    sovits: PathBuf,
+    /// The chinese-hubert-base folder.
+    #[arg(long)]
+    hubert: PathBuf,
+    /// The chinese-roberta-wwm-ext-large folder.
+    #[arg(long)]
+    bert: PathBuf,
+    #[command(flatten)]
+    voices: VoicesArg,
+    /// Sessions served at once; more get a `busy` error.
+    #[arg(long, default_value_t = 16)]
+    max_sessions: usize,
+}
+
+/// Where the voices live.
+#[derive(clap::Args)]
+pub struct VoicesArg {
+    /// Voices directory (default: $SOVITS_RT_VOICES, else ~/.local/share/sovits-rt/voices).
+    #[arg(long)]
+    voices: Option<PathBuf>,
+}
+
+impl VoicesArg {
+    pub fn dir(&self) -> PathBuf {
+        self.voices.clone().unwrap_or_else(default_voices_dir)
+    }
+}
+
+impl EngineArgs {
+    /// Loads the models (progress on stderr).
+    pub fn engine(&self) -> anyhow::Result<Arc<Engine>> {
+        let t = Instant::now();
+        let mut config = EngineConfig::new(
+            self.gpt.clone(),
+            self.sovits.clone(),
+            self.hubert.clone(),
+            self.bert.clone(),
+            self.voices.dir(),
+        );
+        config.max_sessions = self.max_sessions;
+        let engine = Engine::new(config)?;
+        eprintln!(
+            "loaded models in {:.0} ms; voices in {}",
+            t.elapsed().as_secs_f64() * 1e3,
+            engine.voices().dir().display()
+        );
+        Ok(Arc::new(engine))
+    }
+}
