@@ -67,7 +67,7 @@ mod tempdir {
 fn request(voice: &str, seed: u64) -> SessionRequest {
     let mut params = Map::new();
     params.insert("seed".into(), Value::from(seed));
-    SessionRequest { voice: voice.into(), lang: Some("zh".into()), params }
+    SessionRequest { voice: voice.into(), reference: None, lang: Some("zh".into()), params }
 }
 
 /// Runs a session to its end: (audio, segment texts, stats).
