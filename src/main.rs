@@ -11,7 +11,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sovits_rt::model::sampling::SamplingParams;
-use sovits_rt::pipeline::{ModelPaths, PromptText, SynthParams, Synthesizer, SAMPLE_RATE};
+use sovits_rt::pipeline::{PromptText, SynthParams, Synthesizer, SAMPLE_RATE};
 use sovits_rt::text::segment::{preprocess, SplitMethod};
 use sovits_rt::text::{phonemize, LangMode, SymbolSet};
 
@@ -54,18 +54,8 @@ struct PhonemizeArgs {
 
 #[derive(clap::Args)]
 struct SynthArgs {
-    /// GPT checkpoint (.ckpt) as trained by GPT-SoVITS.
-    #[arg(long)]
-    gpt: PathBuf,
-    /// SoVITS checkpoint (.pth) as trained by GPT-SoVITS.
-    #[arg(long)]
-    sovits: PathBuf,
-    /// The chinese-hubert-base folder.
-    #[arg(long)]
-    hubert: PathBuf,
-    /// The chinese-roberta-wwm-ext-large folder.
-    #[arg(long)]
-    bert: PathBuf,
+    #[command(flatten)]
+    models: cli::ModelFiles,
     /// Reference clip (WAV, 3-10 s, any sample rate, mono or stereo).
     #[arg(long = "ref")]
     reference: PathBuf,
@@ -193,7 +183,7 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
     });
 
     let t = Instant::now();
-    let paths = ModelPaths { gpt: a.gpt, sovits: a.sovits, hubert: a.hubert, bert: a.bert };
+    let paths = a.models.paths();
     let synth = Synthesizer::load(&paths)?;
     eprintln!("loaded models in {:.0} ms ({:?} symbols)", t.elapsed().as_secs_f64() * 1e3, synth.symbols());
 

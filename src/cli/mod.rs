@@ -10,14 +10,16 @@ use std::time::Instant;
 
 use sovits_rt::engine::voices::default_voices_dir;
 use sovits_rt::engine::{Engine, EngineConfig};
+use sovits_rt::pipeline::ModelPaths;
 
-/// The models and voices an engine runs on.
+/// The four model files of a GPT-SoVITS install.
 #[derive(clap::Args)]
-pub struct EngineArgs {
-    /// Base GPT checkpoint (.ckpt), used by voices that do not name their own.
+pub struct ModelFiles {
+    /// GPT checkpoint (.ckpt) as trained by GPT-SoVITS (for the engine: the base model, used by
+    /// voices that do not name their own).
     #[arg(long)]
     gpt: PathBuf,
-    /// Base SoVITS checkpoint (.pth).
+    /// SoVITS checkpoint (.pth) as trained by GPT-SoVITS.
     #[arg(long)]
     sovits: PathBuf,
     /// The chinese-hubert-base folder.
@@ -26,6 +28,19 @@ pub struct EngineArgs {
     /// The chinese-roberta-wwm-ext-large folder.
     #[arg(long)]
     bert: PathBuf,
+}
+
+impl ModelFiles {
+    pub fn paths(self) -> ModelPaths {
+        ModelPaths { gpt: self.gpt, sovits: self.sovits, hubert: self.hubert, bert: self.bert }
+    }
+}
+
+/// The models and voices an engine runs on.
+#[derive(clap::Args)]
+pub struct EngineArgs {
+    #[command(flatten)]
+    models: ModelFiles,
     #[command(flatten)]
     voices: VoicesArg,
     /// Sessions served at once; more get a `busy` error.
@@ -51,13 +66,9 @@ impl EngineArgs {
     /// Loads the models (progress on stderr).
     pub fn engine(&self) -> anyhow::Result<Arc<Engine>> {
         let t = Instant::now();
-        let mut config = EngineConfig::new(
-            self.gpt.clone(),
-            self.sovits.clone(),
-            self.hubert.clone(),
-            self.bert.clone(),
-            self.voices.dir(),
-        );
+        let m = &self.models;
+        let mut config =
+            EngineConfig::new(m.gpt.clone(), m.sovits.clone(), m.hubert.clone(), m.bert.clone(), self.voices.dir());
         config.max_sessions = self.max_sessions;
         let engine = Engine::new(config)?;
         eprintln!(
