@@ -43,9 +43,10 @@ pub struct EngineArgs {
     models: ModelFiles,
     #[command(flatten)]
     voices: VoicesArg,
-    /// Sessions served at once; more get a `busy` error.
-    #[arg(long, default_value_t = 16)]
-    max_sessions: usize,
+    /// Sessions served at once; more get a `busy` error. Default: the number of CPU cores (what
+    /// the CPU backend keeps near real time; measure yours with `examples/loadgen.rs`).
+    #[arg(long)]
+    max_sessions: Option<usize>,
 }
 
 /// Where the voices live.
@@ -69,7 +70,8 @@ impl EngineArgs {
         let m = &self.models;
         let mut config =
             EngineConfig::new(m.gpt.clone(), m.sovits.clone(), m.hubert.clone(), m.bert.clone(), self.voices.dir());
-        config.max_sessions = self.max_sessions;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        config.max_sessions = self.max_sessions.unwrap_or(cores);
         let engine = Engine::new(config)?;
         eprintln!(
             "loaded models in {:.0} ms; voices in {}",

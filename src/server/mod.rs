@@ -13,6 +13,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
 use axum::{Json, Router};
@@ -72,6 +73,11 @@ pub fn router(engine: Arc<Engine>, api_key: Option<String>) -> Router {
 /// Serves until the listener fails or the process is stopped (Ctrl-C ends it gracefully).
 pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<String>) -> std::io::Result<()> {
     let app = router(engine, api_key);
+    // Audio frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm holds a
+    // frame until the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
