@@ -70,10 +70,6 @@ struct Args {
     /// In-process engine: sessions served at once (more get `busy`).
     #[arg(long, default_value_t = 16)]
     max_sessions: usize,
-    /// In-process server: set TCP_NODELAY on accepted sockets (`sovits_rt::server::serve` does
-    /// not), to see what Nagle's algorithm costs the audio frames.
-    #[arg(long)]
-    server_nodelay: bool,
     /// Send the text in small pieces at about LLM speed instead of in one message.
     #[arg(long)]
     stream_text: bool,
@@ -513,24 +509,11 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let key = args.api_key.clone();
-        if args.server_nodelay {
-            use axum::serve::ListenerExt;
-            let listener = listener.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            let app = sovits_rt::server::router(engine, key);
-            tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app).await {
-                    eprintln!("loadgen: server failed: {e}");
-                }
-            });
-        } else {
-            tokio::spawn(async move {
-                if let Err(e) = sovits_rt::server::serve(listener, engine, key).await {
-                    eprintln!("loadgen: server failed: {e}");
-                }
-            });
-        }
+        tokio::spawn(async move {
+            if let Err(e) = sovits_rt::server::serve(listener, engine, key).await {
+                eprintln!("loadgen: server failed: {e}");
+            }
+        });
         args.url = Some(format!("ws://{addr}/v1/stream"));
         eprintln!("loadgen: engine ready in {:.1} s, serving on {addr}", loaded.elapsed().as_secs_f64());
     }
