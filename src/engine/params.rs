@@ -19,6 +19,9 @@ pub struct RequestParams {
     /// `None`: a fresh seed per request.
     pub seed: Option<u64>,
     pub noise_scale: f32,
+    /// Most semantic tokens per sentence (25 per second of audio; upstream's `early_stop_num`).
+    /// `None`: upstream's cap of 1500 decode steps.
+    pub max_tokens: Option<usize>,
 }
 
 impl Default for RequestParams {
@@ -32,6 +35,7 @@ impl Default for RequestParams {
             speed: 1.0,
             seed: None,
             noise_scale: 0.5,
+            max_tokens: None,
         }
     }
 }
@@ -58,6 +62,11 @@ impl RequestParams {
         check("repetition_penalty", p, (1.0..=2.0).contains(&p), "a value in [1, 2]")?;
         check("speed", self.speed, (0.25..=4.0).contains(&self.speed), "a value in [0.25, 4]")?;
         check("noise_scale", self.noise_scale, (0.0..=1.0).contains(&self.noise_scale), "a value in [0, 1]")?;
+        if let Some(n) = self.max_tokens {
+            if !(1..=1500).contains(&n) {
+                return Err(format!("max_tokens = {n} is out of range: use 1 to 1500"));
+            }
+        }
         if let Some(seed) = self.seed {
             if seed > MAX_SEED {
                 return Err(format!("seed = {seed} is out of range: use 0 to {MAX_SEED}"));
@@ -79,7 +88,7 @@ impl RequestParams {
             speed: self.speed,
             noise_scale: self.noise_scale,
             seed: self.seed.unwrap_or_else(random_seed),
-            max_tokens: None,
+            max_tokens: self.max_tokens,
         }
     }
 }
@@ -106,6 +115,7 @@ mod tests {
             RequestParams { repetition_penalty: 0.5, ..Default::default() },
             RequestParams { speed: 10.0, ..Default::default() },
             RequestParams { seed: Some(u64::MAX), ..Default::default() },
+            RequestParams { max_tokens: Some(0), ..Default::default() },
         ];
         for p in bad {
             let e = p.validate().unwrap_err();

@@ -107,15 +107,25 @@ pub(crate) struct SessionPipe {
     events: tokio::sync::mpsc::Sender<SessionEvent>,
     metrics: Arc<Metrics>,
     progress: Mutex<Progress>,
+    /// The session's slot was given back (at `done`, or when the last holder let go).
+    released: AtomicBool,
 }
 
 impl Drop for SessionPipe {
     fn drop(&mut self) {
-        self.metrics.active_sessions.fetch_sub(1, Ordering::SeqCst);
+        self.release();
     }
 }
 
 impl SessionPipe {
+    /// Gives the session's slot back, once. Done before `done` is sent, so a client that opens
+    /// its next session right after never finds its own finished one still counted.
+    fn release(&self) {
+        if !self.released.swap(true, Ordering::SeqCst) {
+            self.metrics.active_sessions.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
     /// Sends an event without ever blocking an engine thread: a full channel means the client is
     /// not reading, and it is dropped rather than allowed to grow memory.
     pub fn emit(&self, event: SessionEvent) {
@@ -171,6 +181,7 @@ impl SessionPipe {
         if !cancelled {
             self.metrics.session_finished(stats.ttfa_ms, stats.rtf, stats.tokens, stats.audio_ms);
         }
+        self.release();
         self.emit(SessionEvent::Done(stats));
     }
 }
@@ -251,8 +262,13 @@ pub(crate) fn spawn(
         segments_in_flight: AtomicUsize::new(0),
     });
     let (events_tx, events) = tokio::sync::mpsc::channel(event_capacity);
-    let pipe =
-        Arc::new(SessionPipe { control: control.clone(), events: events_tx, metrics, progress: Mutex::default() });
+    let pipe = Arc::new(SessionPipe {
+        control: control.clone(),
+        events: events_tx,
+        metrics,
+        progress: Mutex::default(),
+        released: AtomicBool::new(false),
+    });
     let (input, input_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(format!("session-{id}"))

@@ -25,7 +25,8 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Parameters a `start` message may carry (besides `voice`, `lang`, `format`, `text`).
-const PARAMS: [&str; 7] = ["top_k", "top_p", "temperature", "repetition_penalty", "speed", "seed", "noise_scale"];
+const PARAMS: [&str; 8] =
+    ["top_k", "top_p", "temperature", "repetition_penalty", "speed", "seed", "noise_scale", "max_tokens"];
 
 pub(crate) async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
     // Messages up to 4× our limit are read so an oversized one gets a `too_large` answer
