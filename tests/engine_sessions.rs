@@ -2,72 +2,20 @@
 //! the whole-utterance synthesis of the same sentences, concurrent sessions producing exactly
 //! what they produce alone, cancellation and capacity.
 mod common;
-
-use std::path::Path;
-use std::sync::Arc;
+#[path = "common/engine.rs"]
+mod test_engine;
 
 use serde_json::{Map, Value};
-use sovits_rt::engine::{
-    Engine, EngineConfig, NewVoice, RequestParams, Session, SessionEvent, SessionRequest, SessionStats, VoiceManifest,
-};
+use sovits_rt::engine::{Engine, RequestParams, Session, SessionEvent, SessionRequest, SessionStats};
 use sovits_rt::pipeline::SAMPLE_RATE;
 use sovits_rt::text::segment::{preprocess, SplitMethod};
 use sovits_rt::text::LangMode;
+use test_engine::engine;
 
-pub fn engine(dir: &Path, max_sessions: usize) -> (Arc<Engine>, tempdir::Dir) {
-    let voices = tempdir::Dir::new("engine-voices");
-    let mut config = EngineConfig::new(
-        dir.join("gpt.ckpt"),
-        dir.join("sovits.pth"),
-        dir.join("chinese-hubert-base"),
-        dir.join("chinese-roberta-wwm-ext-large"),
-        voices.path().to_path_buf(),
-    );
-    config.max_sessions = max_sessions;
-    let engine = Arc::new(Engine::new(config).unwrap());
-    let transcript = std::fs::read_to_string(dir.join("ref.txt")).unwrap();
-    let wav = std::fs::read(dir.join("ref.wav")).unwrap();
-    for (name, speed) in [("alice", 1.0), ("bob", 1.2)] {
-        let manifest = VoiceManifest {
-            name: name.into(),
-            transcript: transcript.trim().into(),
-            lang: "zh".into(),
-            gpt: None,
-            sovits: None,
-            defaults: RequestParams { speed, ..Default::default() },
-        };
-        engine.add_voice(&NewVoice { manifest, reference_wav: wav.clone() }).unwrap();
-    }
-    (engine, voices)
-}
-
-mod tempdir {
-    /// A temporary directory removed on drop.
-    pub struct Dir(std::path::PathBuf);
-    impl Dir {
-        pub fn new(tag: &str) -> Self {
-            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let p = std::env::temp_dir().join(format!("sovits-rt-{tag}-{}-{n}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            std::fs::create_dir_all(&p).unwrap();
-            Dir(p)
-        }
-        pub fn path(&self) -> &std::path::Path {
-            &self.0
-        }
-    }
-    impl Drop for Dir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-/// A request with a fixed seed; `max_tokens` keeps the untrained model's sentences short.
 fn request(voice: &str, seed: u64) -> SessionRequest {
     let mut params = Map::new();
     params.insert("seed".into(), Value::from(seed));
+    // Keeps the untrained model's sentences short (it rarely predicts their end).
     params.insert("max_tokens".into(), Value::from(60));
     SessionRequest { voice: voice.into(), reference: None, lang: Some("zh".into()), params }
 }
@@ -145,18 +93,7 @@ fn concurrent_sessions_equal_sessions_alone() {
         assert!(a == t, "session {i} ({:?}) differs when run with 7 others", jobs[i]);
     }
     assert_ne!(alone[0], alone[2], "different seeds should give different audio");
-    wait_idle(&engine);
-}
-
-/// Waits (up to 2 s) for the engine's threads to let go of finished sessions.
-fn wait_idle(engine: &Engine) {
-    for _ in 0..100 {
-        if engine.metrics().active() == 0 {
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    panic!("{} sessions still counted as active", engine.metrics().active());
+    assert_eq!(engine.metrics().active(), 0);
 }
 
 #[test]
@@ -172,7 +109,13 @@ fn cancel_frees_the_session_and_capacity_is_enforced() {
     let (_, _, stats) = collect(a);
     assert!(stats.cancelled);
     drop(b); // a client that vanishes
-    wait_idle(&engine);
+    for _ in 0..100 {
+        if engine.metrics().active() == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(engine.metrics().active(), 0, "sessions still counted after cancel/drop");
     assert_eq!(engine.open(&request("nobody", 1)).err().unwrap().code(), "unknown_voice");
     let mut bad = request("alice", 1);
     bad.params.insert("top_p".into(), Value::from(7));

@@ -263,6 +263,10 @@ impl Engine {
             return Ok(ready.clone());
         }
         let _one_at_a_time = self.preparing.lock();
+        // Concurrent requests for a new reference wait above; only the first prepares it.
+        if let Some(ready) = self.ready.lock().get(&key).filter(|v| v.fingerprint == fingerprint) {
+            return Ok(ready.clone());
+        }
         let pair = self.pairs.get(&c.gpt, &c.sovits)?;
         let transcript = PromptText::Text { text: r.transcript.clone(), mode };
         let voice = pair.synth.prepare_voice(&r.path, &transcript)?;

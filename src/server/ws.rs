@@ -40,10 +40,18 @@ type Tx = SplitSink<WebSocket, Message>;
 struct WsError {
     code: &'static str,
     message: String,
+    /// The engine already counted it in `sovits_errors_total` (failed opens, slow clients).
+    counted: bool,
+}
+
+impl WsError {
+    fn new(code: &'static str, message: impl Into<String>) -> Self {
+        WsError { code, message: message.into(), counted: false }
+    }
 }
 
 fn bad(message: impl Into<String>) -> WsError {
-    WsError { code: "bad_request", message: message.into() }
+    WsError::new("bad_request", message)
 }
 
 async fn send_json(tx: &mut Tx, value: Value) -> Result<(), WsError> {
@@ -53,8 +61,8 @@ async fn send_json(tx: &mut Tx, value: Value) -> Result<(), WsError> {
 async fn send(tx: &mut Tx, msg: Message) -> Result<(), WsError> {
     match tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(WsError { code: "disconnected", message: e.to_string() }),
-        Err(_) => Err(WsError { code: "slow_client", message: "the client did not read audio for 5 s".into() }),
+        Ok(Err(e)) => Err(WsError::new("disconnected", e.to_string())),
+        Err(_) => Err(WsError::new("slow_client", "the client did not read audio for 5 s")),
     }
 }
 
@@ -63,7 +71,9 @@ async fn close_with(tx: &mut Tx, state: &AppState, e: WsError) {
     if e.code == "disconnected" {
         return;
     }
-    state.engine.metrics().error(e.code);
+    if !e.counted {
+        state.engine.metrics().error(e.code);
+    }
     let _ = send_json(tx, json!({"type": "error", "code": e.code, "message": e.message})).await;
     let reason = CloseFrame { code: if e.code == "slow_client" { 1008 } else { 1000 }, reason: e.code.into() };
     let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(reason)))).await;
@@ -82,10 +92,7 @@ async fn next_control(rx: &mut SplitStream<WebSocket>) -> Result<Option<Map<Stri
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
         };
         if text.len() > MAX_MESSAGE_BYTES {
-            return Err(WsError {
-                code: "too_large",
-                message: format!("messages are limited to {MAX_MESSAGE_BYTES} bytes"),
-            });
+            return Err(WsError::new("too_large", format!("messages are limited to {MAX_MESSAGE_BYTES} bytes")));
         }
         return match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(m)) => Ok(Some(m)),
@@ -153,9 +160,10 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
     let voice = request.voice.clone();
     let session = stream_out::open(&state.engine, request)
         .await
-        .map_err(|e| WsError { code: e.code(), message: e.to_string() })?;
+        // Engine::open counts its own failures.
+        .map_err(|e| WsError { code: e.code(), message: e.to_string(), counted: true })?;
     let mut out = SessionOutput::new(session, format, OutputRate::Hz48000)
-        .map_err(|e| WsError { code: "internal", message: e.to_string() })?;
+        .map_err(|e| WsError::new("internal", e.to_string()))?;
     let id = out.session.id;
     send_json(
         tx,
@@ -206,7 +214,8 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
                         let _ = tx.send(Message::Close(Some(CloseFrame { code: 1000, reason: "done".into() }))).await;
                         return Ok(());
                     }
-                    OutEvent::Failed { code, message } => return Err(WsError { code, message }),
+                    // The engine counted a client too slow for its event buffer when it dropped it.
+                    OutEvent::Failed { code, message } => return Err(WsError { code, message, counted: code == "slow_client" }),
                 }
             }
         }
