@@ -94,11 +94,20 @@ impl<M: TextToSemantic> Scheduler<M> {
                 self.waiting.entry(id).or_default().push_back(msg);
             }
             self.drop_cancelled();
-            self.start_waiting();
-            if let Err(e) = self.step() {
+            // A bug in model code must not kill the thread (and with it every later session).
+            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                self.start_waiting();
+                self.step()
+            }));
+            let failure = match stepped {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e.to_string()),
+                Err(_) => Some("internal error in the GPT step".to_string()),
+            };
+            if let Some(why) = failure {
                 // A failed batched step cannot be blamed on one session: end them all.
                 for d in self.decoding.drain(..) {
-                    fail(&d.job.pipe, &e);
+                    fail(&d.job.pipe, "internal", &why);
                 }
             }
         }
@@ -137,7 +146,7 @@ impl<M: TextToSemantic> Scheduler<M> {
                     match self.prefill(job) {
                         Ok(Some(d)) => self.decoding.push(d),
                         Ok(None) => {}
-                        Err((pipe, e)) => fail(&pipe, &e),
+                        Err((pipe, e)) => fail(&pipe, code_of(&e), &e.to_string()),
                     }
                 }
                 Some(ToScheduler::End { pipe }) => {
@@ -190,7 +199,7 @@ impl<M: TextToSemantic> Scheduler<M> {
                         still.push(d);
                     }
                 }
-                Err(e) => fail(&d.job.pipe, &e),
+                Err(e) => fail(&d.job.pipe, code_of(&e), &e.to_string()),
             }
         }
         self.decoding = still;
@@ -226,9 +235,16 @@ impl<M: TextToSemantic> Scheduler<M> {
     }
 }
 
+fn code_of(e: &ModelError) -> &'static str {
+    if matches!(e, ModelError::Input(_)) {
+        "bad_input"
+    } else {
+        "internal"
+    }
+}
+
 /// Tells the session its sentence failed and lets it go on with the next one.
-fn fail(pipe: &SessionPipe, e: &ModelError) {
-    let code = if matches!(e, ModelError::Input(_)) { "bad_input" } else { "internal" };
-    pipe.emit(SessionEvent::Warning { code, message: format!("a sentence could not be generated: {e}") });
+fn fail(pipe: &SessionPipe, code: &'static str, why: &str) {
+    pipe.emit(SessionEvent::Warning { code, message: format!("a sentence could not be generated: {why}") });
     pipe.control.segments_in_flight.fetch_sub(1, Ordering::SeqCst);
 }

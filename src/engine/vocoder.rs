@@ -74,7 +74,15 @@ impl<M: SovitsDecoder + Vocoder> VocoderWorker<M> {
                 q.items.push_back((Instant::now(), msg));
             }
             if let Some(id) = self.pick() {
-                self.serve(id);
+                // A bug in model code must not take every session of this pair down with the
+                // thread: the session being served is ended, the others go on.
+                let pipe = self.queues.get(&id).and_then(|q| q.items.front()).map(|(_, m)| m.pipe().clone());
+                let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.serve(id)));
+                if let (Err(_), Some(pipe)) = (served, pipe) {
+                    self.queues.remove(&id);
+                    pipe.control.fail("internal", "the vocoder failed on this session".into());
+                    pipe.done();
+                }
             }
         }
     }
