@@ -86,10 +86,10 @@ fn player_page_speaks_and_decodes_opus() {
     }
     assert_eq!(engine.metrics().active(), 0);
 
-    // With an API key: the page itself needs `api_key`, the WebSocket gets the page's `key`.
+    // With an API key: `?api_key=` lets the page load and is passed on to its WebSocket.
     // An unknown voice then comes back as the server's error event (no audio is generated).
     let keyed = start_server(engine.clone(), Some("s3cret"));
-    let Some(v) = run(&format!("{keyed}/?api_key=s3cret&key=s3cret&test=1&autoplay=1&voice=nobody&text=hi")) else {
+    let Some(v) = run(&format!("{keyed}/?api_key=s3cret&test=1&autoplay=1&voice=nobody&text=hi")) else {
         return;
     };
     assert_eq!(v["ok"], false, "{v}");
