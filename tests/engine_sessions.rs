@@ -122,3 +122,39 @@ fn cancel_frees_the_session_and_capacity_is_enforced() {
     assert_eq!(engine.open(&bad).err().unwrap().code(), "bad_request");
     assert_eq!(engine.metrics().active(), 0);
 }
+
+#[test]
+fn flush_speaks_unfinished_text_and_marks_alone_join_the_next_sentence() {
+    let Some(dir) = common::model_fixtures("flush_speaks_unfinished_text_and_marks_alone_join_the_next_sentence")
+    else {
+        return;
+    };
+    let (engine, _voices) = engine(&dir, 2);
+    let mut s = engine.open(&request("alice", 5)).unwrap();
+    s.push_text("今天天气很好");
+    s.flush();
+    // Wait for the flushed sentence's audio before sending more: flush must not need more text.
+    let mut events = Vec::new();
+    while !events.iter().any(|e| matches!(e, SessionEvent::Audio(_))) {
+        events.push(s.blocking_next_event().expect("the session ended early"));
+    }
+    s.push_text("……！！！\n明天见！");
+    s.close();
+    while let Some(e) = s.blocking_next_event() {
+        let done = matches!(e, SessionEvent::Done(_));
+        events.push(e);
+        if done {
+            break;
+        }
+    }
+    let segments: Vec<&str> = events
+        .iter()
+        .filter_map(|e| if let SessionEvent::Segment { text, .. } = e { Some(text.as_str()) } else { None })
+        .collect();
+    // Marks with nothing to say are not a sentence of their own: they ride with the next one.
+    assert_eq!(segments, ["今天天气很好", "……！！！ 明天见！"]);
+    assert!(!events.iter().any(|e| matches!(e, SessionEvent::Warning { .. })));
+    let Some(SessionEvent::Done(stats)) = events.last() else { panic!("no done") };
+    assert_eq!(stats.segments, segments.len());
+    assert!(!stats.cancelled);
+}
