@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod checkpoint;
 pub mod cpu;
+pub mod cuda;
 pub mod engine;
 pub mod error;
 pub mod model;

@@ -1,0 +1,61 @@
+// LayerNorm over the last dimension, FP16 storage, FP32 accumulation.
+//
+// Entry points:
+//   add_layer_norm_f16(out, x, residual, gamma, beta, rows, cols, eps)
+//     out[r] = LayerNorm(x[r] + residual[r]) * gamma + beta   (residual may be null)
+//     The post-norm transformer blocks of the GPT (research/upstream-v2.md §4.4) and BERT add the
+//     sublayer output to its input and normalise: fusing the add saves one pass over memory.
+// Thread mapping: one block per row, blockDim.x threads striding over the columns; block-wide
+// sums through warp shuffles and shared memory. Two passes (mean, then centred variance), like
+// the CPU twin `cpu::ops::layer_norm_slice`, so FP32 results agree to rounding.
+#include <cuda_fp16.h>
+
+__device__ __forceinline__ float block_sum(float v, float* shared) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    const int warps = (blockDim.x + 31) >> 5;
+    v = (threadIdx.x < warps) ? shared[threadIdx.x] : 0.0f;
+    if (warp == 0) {
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0) shared[0] = v;
+    }
+    __syncthreads();
+    const float total = shared[0];
+    __syncthreads();
+    return total;
+}
+
+extern "C" __global__ void add_layer_norm_f16(__half* __restrict__ out, const __half* __restrict__ x,
+                                              const __half* __restrict__ residual,
+                                              const __half* __restrict__ gamma,
+                                              const __half* __restrict__ beta, int rows, int cols,
+                                              float eps) {
+    __shared__ float shared[32];
+    const int row = blockIdx.x;
+    if (row >= rows) return;
+    const __half* xr = x + (size_t)row * cols;
+    const __half* rr = residual ? residual + (size_t)row * cols : nullptr;
+    __half* outr = out + (size_t)row * cols;
+
+    float sum = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = __half2float(xr[c]);
+        if (rr) v += __half2float(rr[c]);
+        sum += v;
+    }
+    const float mean = block_sum(sum, shared) / cols;
+    float sq = 0.0f;
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = __half2float(xr[c]);
+        if (rr) v += __half2float(rr[c]);
+        sq += (v - mean) * (v - mean);
+    }
+    const float inv = rsqrtf(block_sum(sq, shared) / cols + eps);
+    for (int c = threadIdx.x; c < cols; c += blockDim.x) {
+        float v = __half2float(xr[c]);
+        if (rr) v += __half2float(rr[c]);
+        outr[c] = __float2half((v - mean) * inv * __half2float(gamma[c]) + __half2float(beta[c]));
+    }
+}

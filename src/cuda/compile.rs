@@ -1,0 +1,91 @@
+//! NVRTC compilation of the embedded kernels: once per process and architecture, cached.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
+use parking_lot::Mutex;
+
+/// Every kernel file: (name, CUDA C source).
+pub const KERNELS: &[(&str, &str)] = &[("norm", include_str!("../../kernels/norm.cu"))];
+
+/// Architectures NVRTC is asked for; `&'static` because cudarc's options want it.
+const ARCHS: &[&str] =
+    &["compute_75", "compute_80", "compute_86", "compute_89", "compute_90", "compute_100", "compute_120"];
+
+/// Why a kernel did not compile.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum KernelCompileError {
+    #[error("{0}")]
+    Unavailable(#[from] super::Unavailable),
+    #[error("architecture {0} is not supported; use one of {ARCHS:?}")]
+    Arch(String),
+    #[error(
+        "cuda_fp16.h not found: set CUDA_FP16_INCLUDE to a folder holding it (the CUDA toolkit's include/, or \
+         the nvidia-cuda-runtime wheel's nvidia/cu13/include)"
+    )]
+    NoFp16Header,
+    #[error("kernels/{name}.cu does not compile for {arch}: {message}")]
+    Compile { name: String, arch: String, message: String },
+}
+
+/// One compiled kernel file.
+#[derive(Debug, Clone)]
+pub struct CompiledKernel {
+    pub name: &'static str,
+    pub arch: &'static str,
+    pub ptx: String,
+}
+
+impl CompiledKernel {
+    pub fn ptx(&self) -> Ptx {
+        Ptx::from_src(self.ptx.clone())
+    }
+}
+
+/// The folder holding `cuda_fp16.h`: `$CUDA_FP16_INCLUDE`, `$CUDA_HOME/include`, or
+/// `/usr/local/cuda/include`.
+pub fn fp16_include_dir() -> Option<PathBuf> {
+    let candidates = [
+        std::env::var_os("CUDA_FP16_INCLUDE").map(PathBuf::from),
+        std::env::var_os("CUDA_HOME").map(|h| PathBuf::from(h).join("include")),
+        Some(PathBuf::from("/usr/local/cuda/include")),
+    ];
+    candidates.into_iter().flatten().find(|d| d.join("cuda_fp16.h").is_file())
+}
+
+/// Compiles one source for `arch` (e.g. `compute_90`), returning NVRTC's log on failure.
+pub fn compile_kernel(name: &'static str, source: &str, arch: &str) -> Result<CompiledKernel, KernelCompileError> {
+    let arch = ARCHS.iter().copied().find(|a| *a == arch).ok_or_else(|| KernelCompileError::Arch(arch.into()))?;
+    if !super::nvrtc_present() {
+        return Err(super::Unavailable::NoNvrtc.into());
+    }
+    let include = fp16_include_dir().ok_or(KernelCompileError::NoFp16Header)?;
+    let options = CompileOptions {
+        arch: Some(arch),
+        include_paths: vec![include.to_string_lossy().into_owned()],
+        options: vec!["--std=c++17".into()],
+        name: Some(format!("{name}.cu")),
+        ..Default::default()
+    };
+    let failed = |message: String| KernelCompileError::Compile { name: name.into(), arch: arch.into(), message };
+    match compile_ptx_with_opts(source, options) {
+        Ok(ptx) => Ok(CompiledKernel { name, arch, ptx: ptx.to_src() }),
+        Err(CompileError::CompileError { log, .. }) => Err(failed(log.to_string_lossy().into_owned())),
+        Err(e) => Err(failed(format!("{e:?}"))),
+    }
+}
+
+/// Every kernel compiled for `arch`, compiled on the first call and cached for the process.
+pub fn kernels_for(arch: &str) -> Result<Arc<Vec<CompiledKernel>>, KernelCompileError> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Vec<CompiledKernel>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(k) = cache.lock().get(arch) {
+        return Ok(k.clone());
+    }
+    let compiled =
+        Arc::new(KERNELS.iter().map(|(name, src)| compile_kernel(name, src, arch)).collect::<Result<Vec<_>, _>>()?);
+    cache.lock().insert(arch.to_string(), compiled.clone());
+    Ok(compiled)
+}
