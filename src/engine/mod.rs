@@ -129,6 +129,8 @@ pub struct ReferenceVoice {
 
 /// Reference voices kept prepared in memory (api_v2 clients send the same few references).
 const MAX_REFERENCE_VOICES: usize = 32;
+/// Key prefix of reference voices among the ready ones (`:` cannot occur in a voice name).
+const REFERENCE_KEY: &str = "ref:";
 
 /// What a front-end asks for when it opens a session.
 #[derive(Debug, Clone, Default)]
@@ -213,34 +215,24 @@ impl Engine {
         let sovits = manifest.sovits.clone().unwrap_or_else(|| self.config.sovits.clone());
         let c = &self.config;
         let fingerprint = self.store.fingerprint(name, &[&gpt, &sovits, &c.hubert, &c.bert])?;
-        let cached = |ready: &HashMap<String, Arc<ReadyVoice>>| {
-            ready.get(name).filter(|r| r.fingerprint == fingerprint).cloned()
-        };
-        if let Some(r) = cached(&self.ready.lock()) {
-            return Ok(r);
-        }
-        let _one_at_a_time = self.preparing.lock();
-        if let Some(r) = cached(&self.ready.lock()) {
-            return Ok(r);
-        }
-        let pair = self.pairs.get(&gpt, &sovits)?;
-        let voice = match self.store.load_cached(name, fingerprint) {
-            Some(v) => v,
-            None => {
-                let mode = LangMode::parse(&manifest.lang)
-                    .map_err(|e| VoiceError::Invalid { name: name.into(), reason: e.to_string() })?;
-                let transcript = PromptText::Text { text: manifest.transcript.clone(), mode };
-                let v = pair.synth.prepare_voice(&self.store.reference_path(name)?, &transcript)?;
-                // A cache that cannot be written only costs time on the next start.
-                if let Err(e) = self.store.save_cached(name, fingerprint, &v) {
-                    eprintln!("warning: {e}");
+        self.ready_or_prepare(name, fingerprint, || {
+            let pair = self.pairs.get(&gpt, &sovits)?;
+            let voice = match self.store.load_cached(name, fingerprint) {
+                Some(v) => v,
+                None => {
+                    let mode = LangMode::parse(&manifest.lang)
+                        .map_err(|e| VoiceError::Invalid { name: name.into(), reason: e.to_string() })?;
+                    let transcript = PromptText::Text { text: manifest.transcript.clone(), mode };
+                    let v = pair.synth.prepare_voice(&self.store.reference_path(name)?, &transcript)?;
+                    // A cache that cannot be written only costs time on the next start.
+                    if let Err(e) = self.store.save_cached(name, fingerprint, &v) {
+                        eprintln!("warning: {e}");
+                    }
+                    v
                 }
-                v
-            }
-        };
-        let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), pair, fingerprint });
-        self.ready.lock().insert(name.to_string(), ready.clone());
-        Ok(ready)
+            };
+            Ok((manifest, voice, pair))
+        })
     }
 
     /// A reference clip prepared with the base models, kept in memory (not in the voices
@@ -256,34 +248,50 @@ impl Engine {
                 r.path.display()
             )));
         }
-        let key = format!("ref:{}|{}|{}", r.path.display(), r.lang, r.transcript);
+        let key = format!("{REFERENCE_KEY}{}|{}|{}", r.path.display(), r.lang, r.transcript);
         let c = &self.config;
         let fingerprint = voices::fingerprint(key.as_bytes(), &[&r.path, &c.gpt, &c.sovits, &c.hubert, &c.bert])?;
-        if let Some(ready) = self.ready.lock().get(&key).filter(|v| v.fingerprint == fingerprint) {
-            return Ok(ready.clone());
+        self.ready_or_prepare(&key, fingerprint, || {
+            let pair = self.pairs.get(&c.gpt, &c.sovits)?;
+            let transcript = PromptText::Text { text: r.transcript.clone(), mode };
+            let voice = pair.synth.prepare_voice(&r.path, &transcript)?;
+            let manifest = VoiceManifest {
+                name: key.clone(),
+                transcript: r.transcript.clone(),
+                lang: r.lang.clone(),
+                gpt: None,
+                sovits: None,
+                defaults: RequestParams::default(),
+            };
+            Ok((manifest, voice, pair))
+        })
+    }
+
+    /// The voice ready under `key` if its fingerprint still matches, else `prepare`d now. One
+    /// preparation at a time (HuBERT is heavy): concurrent requests for the same new voice wait,
+    /// then find it ready. Reference voices beyond [`MAX_REFERENCE_VOICES`] are forgotten.
+    fn ready_or_prepare(
+        &self,
+        key: &str,
+        fingerprint: u64,
+        prepare: impl FnOnce() -> Result<(VoiceManifest, Voice, Arc<ModelPair>), EngineError>,
+    ) -> Result<Arc<ReadyVoice>, EngineError> {
+        let cached = || self.ready.lock().get(key).filter(|r| r.fingerprint == fingerprint).cloned();
+        if let Some(r) = cached() {
+            return Ok(r);
         }
         let _one_at_a_time = self.preparing.lock();
-        // Concurrent requests for a new reference wait above; only the first prepares it.
-        if let Some(ready) = self.ready.lock().get(&key).filter(|v| v.fingerprint == fingerprint) {
-            return Ok(ready.clone());
+        if let Some(r) = cached() {
+            return Ok(r);
         }
-        let pair = self.pairs.get(&c.gpt, &c.sovits)?;
-        let transcript = PromptText::Text { text: r.transcript.clone(), mode };
-        let voice = pair.synth.prepare_voice(&r.path, &transcript)?;
-        let manifest = VoiceManifest {
-            name: key.clone(),
-            transcript: r.transcript.clone(),
-            lang: r.lang.clone(),
-            gpt: None,
-            sovits: None,
-            defaults: RequestParams::default(),
-        };
+        let (manifest, voice, pair) = prepare()?;
         let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), pair, fingerprint });
         let mut map = self.ready.lock();
-        if map.keys().filter(|k| k.starts_with("ref:")).count() >= MAX_REFERENCE_VOICES {
-            map.retain(|k, _| !k.starts_with("ref:"));
+        let is_reference = |k: &String| k.starts_with(REFERENCE_KEY);
+        if key.starts_with(REFERENCE_KEY) && map.keys().filter(|k| is_reference(k)).count() >= MAX_REFERENCE_VOICES {
+            map.retain(|k, _| !is_reference(k));
         }
-        map.insert(key, ready.clone());
+        map.insert(key.to_string(), ready.clone());
         Ok(ready)
     }
 

@@ -17,7 +17,7 @@ use crate::audio::wav_stream::{pcm_s16le, wav_header};
 use crate::engine::{EngineError, ReferenceVoice, SessionEvent, SessionRequest};
 use crate::server::auth::url_pairs;
 use crate::server::stream_out::{self, OutEvent, SessionOutput};
-use crate::server::AppState;
+use crate::server::{http_status, AppState};
 
 /// OpenAI's limit on `input`.
 const MAX_INPUT_CHARS: usize = 4096;
@@ -37,12 +37,7 @@ fn error(dialect: Dialect, status: StatusCode, code: &str, message: &str) -> Res
 }
 
 fn status_of(e: &EngineError) -> StatusCode {
-    match e.code() {
-        "busy" => StatusCode::SERVICE_UNAVAILABLE,
-        "unknown_voice" => StatusCode::NOT_FOUND,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
+    http_status(e.code())
 }
 
 /// A body that streams a session's encoded audio, or its SSE events (`speech.audio.delta` with

@@ -10,15 +10,10 @@ use serde_json::{json, Value};
 
 use crate::engine::{EngineError, NewVoice, RequestParams, VoiceManifest};
 use crate::server::auth::url_pairs;
-use crate::server::AppState;
+use crate::server::{http_status, AppState};
 
 fn failure(e: &EngineError) -> Response {
-    let status = match e.code() {
-        "unknown_voice" => StatusCode::NOT_FOUND,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    };
-    (status, Json(json!({"error": {"code": e.code(), "message": e.to_string()}}))).into_response()
+    (http_status(e.code()), Json(json!({"error": {"code": e.code(), "message": e.to_string()}}))).into_response()
 }
 
 fn describe(m: &VoiceManifest) -> Value {

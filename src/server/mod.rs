@@ -85,6 +85,17 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<S
         .await
 }
 
+/// The HTTP status of an engine error code.
+pub(crate) fn http_status(code: &str) -> axum::http::StatusCode {
+    use axum::http::StatusCode;
+    match code {
+        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "unknown_voice" => StatusCode::NOT_FOUND,
+        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
 async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {
     Json(json!({"status": "ok", "active_sessions": s.engine.metrics().active()}))
 }
