@@ -7,21 +7,13 @@
 //! plus the KV cache (24 layers × 2 × d × 4 B = 96 KiB per position, f32); the printed GB/s is
 //! that traffic over the measured time.
 
+mod support;
+
 use std::time::Instant;
 
 use sovits_rt::cpu::CpuT2s;
 use sovits_rt::model::t2s::{T2sConfig, T2sModel};
-use sovits_rt::model::{T2sPrompt, TextToSemantic};
-use sovits_rt::tensor::Tensor;
-
-fn prompt(c: &T2sConfig, phones: usize, prompt_tokens: usize, salt: u32) -> T2sPrompt {
-    let bert = (0..c.bert_dim * phones).map(|i| ((i as u32 * 31 + salt) % 97) as f32 / 97.0 * 0.2 - 0.1).collect();
-    T2sPrompt {
-        phone_ids: (0..phones as u32).map(|i| (i * 7919 + salt) % c.phoneme_vocab as u32).collect(),
-        bert: Tensor::new([c.bert_dim, phones], bert),
-        prompt_tokens: (0..prompt_tokens as u32).map(|i| (i * 7919 + salt) % (c.vocab as u32 - 1)).collect(),
-    }
-}
+use sovits_rt::model::TextToSemantic;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -32,7 +24,8 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// returns seconds per step.
 fn decode(model: &CpuT2s, batch: usize, steps: usize) -> f64 {
     let c = model.config().clone();
-    let mut sessions: Vec<_> = (0..batch).map(|i| model.prefill(&prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
+    let mut sessions: Vec<_> =
+        (0..batch).map(|i| model.prefill(&support::t2s_prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
     let mut tokens: Vec<u32> = (0..batch as u32).collect();
     let t = Instant::now();
     for _ in 0..steps {
@@ -55,7 +48,7 @@ fn main() {
     println!("threads {}, model built in {:.1} s", rayon::current_num_threads(), t.elapsed().as_secs_f64());
 
     if run("prefill") {
-        let p200 = prompt(&config, 120, 80, 0);
+        let p200 = support::t2s_prompt(&config, 120, 80, 0);
         model.prefill(&p200).unwrap();
         let times = (0..7).map(|_| {
             let t = Instant::now();

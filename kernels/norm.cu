@@ -27,8 +27,9 @@ __device__ __forceinline__ float block_sum(float v, float* shared) {
     return total;
 }
 
-extern "C" __global__ void add_layer_norm_f16(__half* __restrict__ out, const __half* __restrict__ x,
-                                              const __half* __restrict__ residual,
+// `out` may be `residual` (the blocks normalise their running state in place): each element is
+// read and then written by the same thread, so neither carries __restrict__.
+extern "C" __global__ void add_layer_norm_f16(__half* out, const __half* __restrict__ x, const __half* residual,
                                               const __half* __restrict__ gamma,
                                               const __half* __restrict__ beta, int rows, int cols,
                                               float eps) {

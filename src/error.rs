@@ -26,6 +26,7 @@ impl Error {
             Error::Checkpoint(_) | Error::Model(ModelError::Checkpoint(_)) => "bad_checkpoint",
             Error::Model(ModelError::Incompatible(_)) => "incompatible_models",
             Error::Model(ModelError::Input(_)) | Error::Text(_) => "bad_input",
+            Error::Model(ModelError::Device(_)) => "device_error",
             Error::Model(_) => "bad_checkpoint",
             Error::Audio(_) => "bad_audio",
         }

@@ -1,57 +1,135 @@
-//! GPU kernels against their CPU twins. Needs an NVIDIA GPU; prints SKIP without one.
+//! Single kernels against their CPU twins. Needs an NVIDIA GPU; prints SKIP without one (fails
+//! instead with `SOVITS_RT_REQUIRE_GPU=1`).
+mod common;
 
-use cudarc::driver::{LaunchConfig, PushKernelArg};
 use half::f16;
 use sovits_rt::cpu::ops::layer_norm_slice;
-use sovits_rt::cuda::{discover, kernels_for};
+use sovits_rt::cuda::ops::DeviceNorm;
+use sovits_rt::cuda::runtime::Arg;
+use sovits_rt::model::rng::{exp1, uniform, Purpose};
+use sovits_rt::model::sampling::{apply_repetition_penalty, argmax, probs_from_penalised, SamplingParams};
+
+fn value(i: usize, s: f32) -> f32 {
+    (i as f32 * 0.7311 + s).sin() * 2.0
+}
 
 #[test]
 fn add_layer_norm_matches_the_cpu() {
-    let gpu = match discover(0) {
-        Ok(g) => g,
-        Err(why) => {
-            eprintln!("SKIP add_layer_norm_matches_the_cpu: {why}");
-            return;
-        }
-    };
-    println!("GPU: {} (sm_{}{})", gpu.name, gpu.capability.0, gpu.capability.1);
-    let kernels = kernels_for(&gpu.arch()).unwrap_or_else(|e| panic!("{e}"));
-    let norm = kernels.iter().find(|k| k.name == "norm").unwrap();
-    let module = gpu.ctx.load_module(norm.ptx()).unwrap();
-    let f = module.load_function("add_layer_norm_f16").unwrap();
-    let stream = gpu.ctx.default_stream();
-
+    let Some(rt) = common::gpu("add_layer_norm_matches_the_cpu") else { return };
     let (rows, cols) = (37usize, 1024usize);
-    let value = |i: usize, s: f32| (i as f32 * 0.7311 + s).sin() * 2.0;
-    let x: Vec<f16> = (0..rows * cols).map(|i| f16::from_f32(value(i, 0.0))).collect();
-    let r: Vec<f16> = (0..rows * cols).map(|i| f16::from_f32(value(i, 1.3))).collect();
-    let g: Vec<f16> = (0..cols).map(|i| f16::from_f32(1.0 + 0.1 * value(i, 2.0))).collect();
-    let b: Vec<f16> = (0..cols).map(|i| f16::from_f32(0.1 * value(i, 3.0))).collect();
-    let (xd, rd, gd, bd) = (
-        stream.clone_htod(&x).unwrap(),
-        stream.clone_htod(&r).unwrap(),
-        stream.clone_htod(&g).unwrap(),
-        stream.clone_htod(&b).unwrap(),
-    );
-    let mut out = stream.alloc_zeros::<f16>(rows * cols).unwrap();
-    let (rows_i, cols_i, eps) = (rows as i32, cols as i32, 1e-5f32);
-    let mut launch = stream.launch_builder(&f);
-    launch.arg(&mut out).arg(&xd).arg(&rd).arg(&gd).arg(&bd).arg(&rows_i).arg(&cols_i).arg(&eps);
-    let config = LaunchConfig { grid_dim: (rows as u32, 1, 1), block_dim: (256, 1, 1), shared_mem_bytes: 0 };
-    // SAFETY: argument order and types match `add_layer_norm_f16` in kernels/norm.cu; buffers hold rows × cols.
-    unsafe { launch.launch(config) }.unwrap();
-    let got: Vec<f16> = stream.clone_dtoh(&out).unwrap();
-
-    let (gf, bf): (Vec<f32>, Vec<f32>) =
-        (g.iter().map(|v| v.to_f32()).collect(), b.iter().map(|v| v.to_f32()).collect());
+    let round = |v: f32| f16::from_f32(v).to_f32();
+    let x: Vec<f32> = (0..rows * cols).map(|i| round(value(i, 0.0))).collect();
+    let r: Vec<f32> = (0..rows * cols).map(|i| round(value(i, 1.3))).collect();
+    let g: Vec<f32> = (0..cols).map(|i| round(1.0 + 0.1 * value(i, 2.0))).collect();
+    let b: Vec<f32> = (0..cols).map(|i| round(0.1 * value(i, 3.0))).collect();
+    let norm = DeviceNorm::new(&rt, &g, &b, 1e-5).unwrap();
+    let (xd, rd) = (rt.upload_f16(&x).unwrap(), rt.upload_f16(&r).unwrap());
+    // In place, as the transformer blocks call it: out = residual.
+    norm.forward(&rt, rd.dev(), xd.dev(), Some(rd.dev()), rows).unwrap();
+    let got = rt.read(&rd, rows * cols).unwrap();
     let mut worst = 0.0f32;
     for row in 0..rows {
-        let mut want: Vec<f32> = (0..cols).map(|c| x[row * cols + c].to_f32() + r[row * cols + c].to_f32()).collect();
-        layer_norm_slice(&mut want, &gf, &bf, 1e-5);
+        let mut want: Vec<f32> = (0..cols).map(|c| x[row * cols + c] + r[row * cols + c]).collect();
+        layer_norm_slice(&mut want, &g, &b, 1e-5);
         for c in 0..cols {
             worst = worst.max((got[row * cols + c].to_f32() - want[c]).abs());
         }
     }
     println!("add_layer_norm_f16 vs CPU: max abs error {worst:.2e}");
     assert!(worst < 1e-2, "max abs error {worst}");
+}
+
+/// `SamplerSlot` of kernels/sampling.cu, byte for byte (the test checks that layout too).
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SamplerSlot {
+    seed: u64,
+    top_k: i32,
+    top_p: f32,
+    temperature: f32,
+    repetition_penalty: f32,
+    step: i32,
+    history_len: i32,
+}
+
+#[test]
+fn sampler_kernel_matches_the_cpu_sampler() {
+    let Some(rt) = common::gpu("sampler_kernel_matches_the_cpu_sampler") else { return };
+    let (v, cap, blocked) = (1025usize, 64usize, 11i32);
+    let params = [
+        SamplingParams::default(),
+        SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.35 },
+        SamplingParams { top_k: 50, top_p: 0.8, temperature: 0.7, repetition_penalty: 1.0 },
+        SamplingParams { top_k: 1025, top_p: 0.95, temperature: 1.3, repetition_penalty: 1.2 },
+        SamplingParams { top_k: 5, top_p: 1.0, temperature: 1e-6, repetition_penalty: 2.0 },
+    ];
+    // Rows: every parameter set at a blocked step (3) and a free one (40).
+    let cases: Vec<(usize, i32)> = (0..params.len()).flat_map(|p| [(p, 3), (p, 40)]).collect();
+    let rows = cases.len();
+    let logits: Vec<f32> = (0..rows * v).map(|i| 6.0 * uniform(5, Purpose::RandomWeights, 0, i as u32) - 3.0).collect();
+    let mut slots = Vec::new();
+    let mut history = vec![0i32; rows * cap];
+    for (row, &(p, step)) in cases.iter().enumerate() {
+        let h: Vec<i32> = (0..20).map(|j| ((row * 97 + j * 31) % v) as i32).collect();
+        history[row * cap..row * cap + h.len()].copy_from_slice(&h);
+        let s = &params[p];
+        slots.push(SamplerSlot {
+            seed: 1000 + row as u64,
+            top_k: s.top_k as i32,
+            top_p: s.top_p,
+            temperature: s.temperature,
+            repetition_penalty: s.repetition_penalty,
+            step,
+            history_len: h.len() as i32,
+        });
+    }
+    let row_slot: Vec<i32> = (0..rows as i32).collect();
+    let logits_d = rt.upload(&logits).unwrap();
+    let slot_d = rt.upload(bytemuck::cast_slice::<SamplerSlot, u8>(&slots)).unwrap();
+    let history_d = rt.upload(&history).unwrap();
+    let row_slot_d = rt.upload(&row_slot).unwrap();
+    let (tokens_d, eos_d, probs_d) =
+        (rt.zeros::<i32>(rows).unwrap(), rt.zeros::<i32>(rows).unwrap(), rt.zeros::<f32>(rows * v).unwrap());
+    let args = [
+        Arg::ptr(logits_d.dev()),
+        Arg::int(v),
+        Arg::ptr(row_slot_d.dev()),
+        Arg::ptr(slot_d.dev()),
+        Arg::ptr(history_d.dev()),
+        Arg::int(cap),
+        Arg::I32(blocked),
+        Arg::ptr(tokens_d.dev()),
+        Arg::ptr(eos_d.dev()),
+        Arg::ptr(probs_d.dev()),
+    ];
+    // SAFETY: matches sample_tokens_f32 in kernels/sampling.cu; every buffer holds `rows` rows.
+    unsafe { rt.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }.unwrap();
+    let (tokens, eos, probs) =
+        (rt.read(&tokens_d, rows).unwrap(), rt.read(&eos_d, rows).unwrap(), rt.read(&probs_d, rows * v).unwrap());
+    let after: Vec<SamplerSlot> =
+        rt.read(&slot_d, slots.len() * 32).unwrap().chunks_exact(32).map(bytemuck::pod_read_unaligned).collect();
+    let history_after = rt.read(&history_d, rows * cap).unwrap();
+
+    for (row, &(p, step)) in cases.iter().enumerate() {
+        let width = if step < blocked { v - 1 } else { v };
+        let prev: Vec<u32> = history[row * cap..row * cap + 20].iter().map(|&t| t as u32).collect();
+        let mut decision = logits[row * v..row * v + width].to_vec();
+        apply_repetition_penalty(&mut decision, &prev, params[p].repetition_penalty).unwrap();
+        let mut want = probs_from_penalised(&decision, &params[p]);
+        want.resize(v, 0.0);
+        let got = &probs[row * v..(row + 1) * v];
+        common::assert_close_abs(&format!("row {row} probabilities"), got, &want, 1e-5);
+        for (i, (&g, &w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g == 0.0, w == 0.0, "row {row} token {i}: kept by one sampler only");
+        }
+        // The CPU race on the GPU's probabilities must pick the same token.
+        let race = |i: usize| got[i] / exp1(1000 + row as u64, Purpose::Sampling, step as u32, i as u32);
+        let best = (0..v).filter(|&i| got[i] > 0.0).max_by(|&a, &b| race(a).total_cmp(&race(b)).then(b.cmp(&a)));
+        assert_eq!(tokens[row] as usize, best.unwrap(), "row {row}: sampled token");
+        let eos_expected = tokens[row] as usize == v - 1 || argmax(&decision) == v - 1;
+        assert_eq!(eos[row] != 0, eos_expected, "row {row}: EOS verdict");
+        assert_eq!((after[row].step, after[row].history_len), (step + 1, 21), "row {row}: state advanced");
+        assert_eq!(history_after[row * cap + 20], tokens[row], "row {row}: token appended to the history");
+    }
+    println!("sampler kernel: {rows} rows, probabilities within 1e-5, tokens and EOS verdicts equal");
 }

@@ -2,11 +2,17 @@
 //! real tensor names and shapes (research/upstream-v2.md §1.2, §1.4, Appendix B), so the
 //! benchmark goes through the same loaders and shape inference as real files.
 
+// Each benchmark uses a part of this module.
+#![allow(dead_code)]
+
 use std::path::Path;
 
 use half::f16;
 use sovits_rt::checkpoint::pickle::Value;
 use sovits_rt::checkpoint::{GptFile, HfFolder, SovitsFile, SovitsKind, TensorStore};
+use sovits_rt::model::t2s::T2sConfig;
+use sovits_rt::model::T2sPrompt;
+use sovits_rt::tensor::Tensor;
 
 /// Deterministic uniform(-1, 1) generator (xorshift; benchmark data only).
 struct Noise(u64);
@@ -246,4 +252,15 @@ pub fn bert(seed: u64) -> HfFolder {
         "hidden_act": "gelu", "model_type": "bert"
     });
     HfFolder { dir: "synthetic-chinese-roberta-wwm-ext-large".into(), config, weights: b.store }
+}
+
+/// A GPT prompt of `phones` phones (with BERT features) and `prompt_tokens` reference tokens;
+/// `salt` varies the ids between sessions.
+pub fn t2s_prompt(c: &T2sConfig, phones: usize, prompt_tokens: usize, salt: u32) -> T2sPrompt {
+    let bert = (0..c.bert_dim * phones).map(|i| ((i as u32 * 31 + salt) % 97) as f32 / 97.0 * 0.2 - 0.1).collect();
+    T2sPrompt {
+        phone_ids: (0..phones as u32).map(|i| (i * 7919 + salt) % c.phoneme_vocab as u32).collect(),
+        bert: Tensor::new([c.bert_dim, phones], bert),
+        prompt_tokens: (0..prompt_tokens as u32).map(|i| (i * 7919 + salt) % (c.vocab as u32 - 1)).collect(),
+    }
 }

@@ -56,22 +56,7 @@ impl CpuBert {
     /// Embeddings and `hidden_states[-3]` of `input_ids` (with `[CLS]`/`[SEP]`).
     pub fn forward_traced(&self, input_ids: &[u32]) -> Result<BertTrace, ModelError> {
         let cfg = &self.config;
-        if input_ids.is_empty() {
-            return Err(ModelError::Input("BERT got no tokens".into()));
-        }
-        if input_ids.len() > cfg.max_position_embeddings {
-            return Err(ModelError::Input(format!(
-                "BERT takes at most {} tokens, got {}; split the text into shorter sentences",
-                cfg.max_position_embeddings,
-                input_ids.len()
-            )));
-        }
-        if let Some(&bad) = input_ids.iter().find(|&&id| id as usize >= cfg.vocab_size) {
-            return Err(ModelError::Input(format!(
-                "token id {bad} is outside the BERT vocabulary of {} entries (tokenizer and model do not match)",
-                cfg.vocab_size
-            )));
-        }
+        cfg.check_input_ids(input_ids)?;
         let h = cfg.hidden_size;
         let mut x = vec![0.0f32; input_ids.len() * h];
         for (pos, (row, &id)) in x.chunks_exact_mut(h).zip(input_ids).enumerate() {

@@ -8,11 +8,17 @@ use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use parking_lot::Mutex;
 
 /// Every kernel file: (name, CUDA C source).
-pub const KERNELS: &[(&str, &str)] = &[("norm", include_str!("../../kernels/norm.cu"))];
+pub const KERNELS: &[(&str, &str)] = &[
+    ("norm", include_str!("../../kernels/norm.cu")),
+    ("linear", include_str!("../../kernels/linear.cu")),
+    ("attention", include_str!("../../kernels/attention.cu")),
+    ("embed", include_str!("../../kernels/embed.cu")),
+    ("sampling", include_str!("../../kernels/sampling.cu")),
+];
 
-/// Architectures NVRTC is asked for; `&'static` because cudarc's options want it.
-const ARCHS: &[&str] =
-    &["compute_75", "compute_80", "compute_86", "compute_89", "compute_90", "compute_100", "compute_120"];
+/// Architectures NVRTC is asked for; `&'static` because cudarc's options want it. sm_80 is the
+/// floor: the tensor-core GEMM uses `mma.sync.m16n8k16`.
+const ARCHS: &[&str] = &["compute_80", "compute_86", "compute_89", "compute_90", "compute_100", "compute_120"];
 
 /// Why a kernel did not compile.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -41,6 +47,16 @@ pub struct CompiledKernel {
 impl CompiledKernel {
     pub fn ptx(&self) -> Ptx {
         Ptx::from_src(self.ptx.clone())
+    }
+
+    /// The kernels this PTX defines (its `.entry` names).
+    pub fn entry_points(&self) -> Vec<String> {
+        self.ptx
+            .lines()
+            .filter_map(|l| l.split(".entry ").nth(1))
+            .filter_map(|rest| rest.split('(').next())
+            .map(|name| name.trim().to_string())
+            .collect()
     }
 }
 

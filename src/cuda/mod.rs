@@ -1,10 +1,23 @@
-//! The CUDA backend's plumbing: finding a GPU without ever panicking (cudarc panics when libcuda
-//! or libnvrtc is missing, so presence is checked first), and compiling `kernels/*.cu` — embedded
-//! in the binary — with NVRTC once per process and architecture, with the compiler log surfaced
-//! on error. The FP16 stage implementations (issues 4 and 5) are built on these.
+//! The CUDA backend: FP16 kernels of our own (`kernels/*.cu`, embedded and compiled at run time
+//! by NVRTC) behind the same stage traits as the CPU reference.
+//!
+//! * [`device`]/[`compile`]: finding a GPU without ever panicking (cudarc panics when libcuda or
+//!   libnvrtc is missing, so presence is checked first) and compiling every kernel once per
+//!   process and architecture, with NVRTC's log surfaced on error;
+//! * [`runtime`]: the context, the one stream, loaded kernels, typed device buffers;
+//! * [`ops`]: checked wrappers of the kernels shared by the models (linear, LayerNorm, attention);
+//! * [`t2s`]: the GPT prior — batched decode over KV slots, CUDA graphs, sampler on the device;
+//! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features.
 
+pub mod bert;
 mod compile;
 mod device;
+pub mod ops;
+pub mod runtime;
+pub mod t2s;
 
+pub use bert::CudaBert;
 pub use compile::{compile_kernel, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS};
 pub use device::{discover, nvrtc_present, Gpu, Unavailable};
+pub use runtime::{CudaError, GpuRuntime};
+pub use t2s::{CudaT2s, CudaT2sOptions, CudaT2sSession, SampledToken, SamplerSetup};

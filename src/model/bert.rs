@@ -62,6 +62,27 @@ impl BertConfig {
     }
 
     /// Encoder layers that feed `hidden_states[-3]`.
+    /// Rejects token ids this model cannot embed (every backend checks before running).
+    pub fn check_input_ids(&self, input_ids: &[u32]) -> Result<(), ModelError> {
+        if input_ids.is_empty() {
+            return Err(ModelError::Input("BERT got no tokens".into()));
+        }
+        if input_ids.len() > self.max_position_embeddings {
+            return Err(ModelError::Input(format!(
+                "BERT takes at most {} tokens, got {}; split the text into shorter sentences",
+                self.max_position_embeddings,
+                input_ids.len()
+            )));
+        }
+        if let Some(&bad) = input_ids.iter().find(|&&id| id as usize >= self.vocab_size) {
+            return Err(ModelError::Input(format!(
+                "token id {bad} is outside the BERT vocabulary of {} entries (tokenizer and model do not match)",
+                self.vocab_size
+            )));
+        }
+        Ok(())
+    }
+
     pub fn layers_needed(&self) -> usize {
         self.num_hidden_layers - 2
     }

@@ -45,6 +45,10 @@ pub enum ModelError {
     Incompatible(String),
     #[error("invalid input: {0}")]
     Input(String),
+    /// The GPU failed or is out of a resource (memory, KV slots); the request may succeed on
+    /// the CPU backend or later.
+    #[error("GPU: {0}")]
+    Device(String),
 }
 
 /// Everything the GPT prior needs for one utterance (research/upstream-v2.md §4.3).

@@ -416,17 +416,28 @@ impl Decoder {
         // Upstream stops on a sampled EOS and also when the arg-max of the penalised logits is
         // EOS (then the non-EOS sample is dropped as well).
         let eos = token == self.eos || argmax(&decision) == self.eos as usize;
+        let next = self.accept(token, eos)?;
+        decision.resize(v, f32::NEG_INFINITY);
+        Ok(DecodeStep { decision_logits: decision, next })
+    }
+
+    /// Records one sampled token and whether EOS ends decoding (the sampler's verdict, from
+    /// [`Decoder::step`] or the GPU sampler), then applies upstream's stop rules. Returns the
+    /// token to feed next, or `None` once decoding has stopped.
+    pub fn accept(&mut self, token: u32, eos: bool) -> Result<Option<u32>, ModelError> {
+        if self.stopped.is_some() {
+            return Err(ModelError::Input("this request has already finished decoding".into()));
+        }
         self.history.push(token);
         self.step += 1;
         let generated = self.history.len() - self.n_prompt;
         let stop = eos || self.options.early_stop.is_some_and(|n| generated > n) || self.step == MAX_STEPS;
-        decision.resize(v, f32::NEG_INFINITY);
         if stop {
             // Every stop drops the last sample (`y[:, :-1]` in `infer_panel_batch_infer`).
             self.history.pop();
             self.stopped = Some(eos);
         }
-        Ok(DecodeStep { decision_logits: decision, next: (!stop).then_some(token) })
+        Ok((!stop).then_some(token))
     }
 
     pub fn is_done(&self) -> bool {
@@ -435,7 +446,7 @@ impl Decoder {
 
     /// The generated tokens, steps run and whether EOS ended decoding. Upstream's "bad zero
     /// prediction" rule: an empty result becomes the single token 0.
-    fn finish(&self) -> (Vec<u32>, usize, bool) {
+    pub fn finish(&self) -> (Vec<u32>, usize, bool) {
         let mut tokens = self.history[self.n_prompt..].to_vec();
         if tokens.is_empty() {
             tokens.push(0);

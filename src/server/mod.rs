@@ -89,7 +89,7 @@ pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<S
 pub(crate) fn http_status(code: &str) -> axum::http::StatusCode {
     use axum::http::StatusCode;
     match code {
-        "busy" => StatusCode::SERVICE_UNAVAILABLE,
+        "busy" | "device_error" => StatusCode::SERVICE_UNAVAILABLE,
         "unknown_voice" => StatusCode::NOT_FOUND,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,

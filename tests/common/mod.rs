@@ -182,3 +182,22 @@ pub fn japanese_dictionary(test: &str) -> Option<&'static sovits_rt::text::ja::J
         Err(e) => panic!("{test}: dictionary present but unusable: {e}"),
     }
 }
+
+/// GPU 0 with every kernel loaded, or `None` with a visible SKIP when this machine has no
+/// usable GPU — unless `SOVITS_RT_REQUIRE_GPU=1` (set for runs on the GPU machine), which turns
+/// absence into a failure. A GPU whose kernels fail to compile always fails the test.
+pub fn gpu(test: &str) -> Option<std::sync::Arc<sovits_rt::cuda::GpuRuntime>> {
+    use sovits_rt::cuda::{CudaError, GpuRuntime};
+    let required = std::env::var("SOVITS_RT_REQUIRE_GPU").is_ok_and(|v| v == "1");
+    match GpuRuntime::open(0) {
+        Ok(rt) => {
+            println!("{test}: GPU {} (sm_{}{})", rt.gpu.name, rt.gpu.capability.0, rt.gpu.capability.1);
+            Some(rt)
+        }
+        Err(CudaError::Unavailable(why)) if !required => {
+            eprintln!("SKIP {test}: {why}");
+            None
+        }
+        Err(e) => panic!("{test}: {e}"),
+    }
+}

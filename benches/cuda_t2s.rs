@@ -1,0 +1,157 @@
+//! GPU speed of the GPT prior and BERT on full-size v2 models with seeded random weights
+//! (issue 4's table): decode tokens/s at batch 1, 8, 32, 64 and context 300 / 800 (sampler on
+//! the device, CUDA graphs vs kernel-by-kernel launches), the achieved memory traffic as a share
+//! of the measured device copy bandwidth, prefill of 400 positions, BERT on a 40-character
+//! sentence, and GPU memory. Prints `no GPU` and exits 0 elsewhere.
+//! Run with `cargo bench --bench cuda_t2s` (or the built binary with `--bench`).
+//!
+//! Traffic per decode step: every weight once (f16: 24 × (4d² + 2·d·ffn) + V·d elements) plus
+//! each session's KV cache (24 layers × K and V × d × 2 bytes = 48 KiB per position).
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use sovits_rt::cuda::{CudaBert, CudaError, CudaT2s, CudaT2sOptions, GpuRuntime, SamplerSetup};
+use sovits_rt::model::bert::BertWeights;
+use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
+use sovits_rt::model::{Bert, TextToSemantic};
+
+const STEPS: usize = 64;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Device-to-device copy bandwidth (read + write bytes per second) over a 1 GiB buffer.
+fn copy_bandwidth(rt: &GpuRuntime) -> Result<f64, CudaError> {
+    let n = 1usize << 29; // f16 elements: 1 GiB
+    let src = rt.zeros::<half::f16>(n)?;
+    let mut dst = rt.zeros::<half::f16>(n)?;
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        rt.copy(&src, &mut dst)?;
+        rt.synchronize()?;
+        times.push(t.elapsed().as_secs_f64());
+    }
+    Ok(2.0 * (n * 2) as f64 / median(times))
+}
+
+/// Seconds per decode step for `batch` sessions at about `context` positions.
+fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<f64, sovits_rt::model::ModelError> {
+    let phones = context / 3;
+    let options = GenerateOptions { sampling: Default::default(), seed: 0, early_stop: None };
+    let mut sessions = Vec::with_capacity(batch);
+    let mut tokens = Vec::with_capacity(batch);
+    for i in 0..batch {
+        let prompt = support::t2s_prompt(c, phones, context - phones, i as u32);
+        let (s, first) = gpu.prefill_sampled(&prompt, &SamplerSetup::new(&prompt.prompt_tokens, &options))?;
+        sessions.push(s);
+        tokens.push(first.token.min(c.eos() - 1));
+    }
+    let mut refs: Vec<_> = sessions.iter_mut().collect();
+    // Warm-up: captures this bucket's graph.
+    gpu.decode_sampled(&mut refs, &tokens)?;
+    let t = Instant::now();
+    for _ in 0..STEPS {
+        let next = gpu.decode_sampled(&mut refs, &tokens)?;
+        // EOS or not, keep feeding an audio token: this measures steps, not utterances.
+        tokens = next.iter().map(|s| s.token.min(c.eos() - 1)).collect();
+    }
+    Ok(t.elapsed().as_secs_f64() / STEPS as f64)
+}
+
+fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
+    let c = T2sConfig::v2();
+    let bandwidth = copy_bandwidth(&rt)?;
+    println!(
+        "device: {} (sm_{}{}), copy bandwidth {:.0} GB/s",
+        rt.gpu.name,
+        rt.gpu.capability.0,
+        rt.gpu.capability.1,
+        bandwidth / 1e9
+    );
+    let t = Instant::now();
+    let model = T2sModel::random(c.clone(), 1);
+    let options = CudaT2sOptions { slots: 64, max_context: 1024, max_batch: 64, graphs: true };
+    let gpu = CudaT2s::new(rt.clone(), &model, options.clone())?;
+    let eager = CudaT2s::new(rt.clone(), &model, CudaT2sOptions { graphs: false, ..options })?;
+    let (free, total) = rt.memory()?;
+    println!(
+        "GPT uploaded twice (graphs / eager) in {:.1} s; GPU memory used {:.1} GiB of {:.1}",
+        t.elapsed().as_secs_f64(),
+        (total - free) as f64 / (1u64 << 30) as f64,
+        total as f64 / (1u64 << 30) as f64
+    );
+
+    let weights =
+        2.0 * (c.n_layer * (4 * c.d_model * c.d_model + 2 * c.d_model * c.ffn_dim) + c.vocab * c.d_model) as f64;
+    let kv_per_position = (c.n_layer * 2 * c.d_model * 2) as f64;
+    let mut table = Vec::new();
+    for context in [300, 800] {
+        for batch in [1, 8, 32, 64] {
+            let graph = decode(&gpu, &c, batch, context)?;
+            let plain = decode(&eager, &c, batch, context)?;
+            let gbs = (weights + kv_per_position * (batch * (context + STEPS / 2)) as f64) / graph / 1e9;
+            table.push(format!(
+                "| {batch:>5} | {context:>7} | {:>10.0} | {:>15.1} | {:>15.1} | {gbs:>4.0} | {:>8.0} % |",
+                batch as f64 / graph,
+                graph * 1e6,
+                plain * 1e6,
+                100.0 * gbs * 1e9 / bandwidth
+            ));
+        }
+    }
+
+    let prompt = support::t2s_prompt(&c, 150, 250, 7);
+    gpu.prefill(&prompt)?;
+    let prefill = median(
+        (0..9)
+            .map(|_| {
+                let t = Instant::now();
+                let out = gpu.prefill(&prompt);
+                (t.elapsed().as_secs_f64() * 1e3, out.is_ok())
+            })
+            .filter(|(_, ok)| *ok)
+            .map(|(ms, _)| ms)
+            .collect(),
+    );
+
+    let bert = CudaBert::new(rt.clone(), &BertWeights::load(&support::bert(3))?)?;
+    let ids: Vec<u32> = (0..42u32).map(|i| 100 + i * 37).collect();
+    bert.hidden_states_sel(&ids)?;
+    let bert_ms = median(
+        (0..9)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = bert.hidden_states_sel(&ids);
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    );
+
+    println!();
+    println!("| batch | context | tokens/s   | µs/step (graph) | µs/step (eager) | GB/s | of copy bw |");
+    println!("|------:|--------:|-----------:|----------------:|----------------:|-----:|-----------:|");
+    for row in table {
+        println!("{row}");
+    }
+    println!("prefill 400 positions: {prefill:.2} ms (incl. logits copy to the host)");
+    println!("BERT 40 characters (42 tokens, 22 layers): {bert_ms:.2} ms (incl. copy to the host)");
+    Ok(())
+}
+
+fn main() {
+    match GpuRuntime::open(0) {
+        Ok(rt) => {
+            if let Err(e) = run(rt) {
+                eprintln!("cuda_t2s benchmark failed: {e}");
+                std::process::exit(1);
+            }
+        }
+        Err(e) => println!("no GPU: {e}"),
+    }
+}

@@ -1,0 +1,264 @@
+// Multi-head attention for the GPT prior and BERT: FP16 storage, FP32 softmax and accumulation.
+//
+// Layouts: the fused projection `qkv` is `[rows, 3d]` (Q | K | V per row, heads of `hd` channels
+// side by side, as PyTorch's in_proj produces it); attention output `[rows, d]`. The KV cache of
+// one layer is `[slots, max_ctx, d]` for keys and the same for values: a session owns one slot,
+// and a position's row is the K (or V) part of its qkv row, so appending is a plain copy.
+//
+// Entry points (hd = 32 for the GPT's 16 heads × 512, 64 for BERT-large's 16 × 1024):
+//   prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale)
+//     Masked attention over a whole prompt (research/upstream-v2.md §4.3): query i sees key j when
+//     j < n_text (text keys are visible to everyone) or n_text <= j <= i (audio is causal), so
+//     text rows see only text. n_text = S gives BERT's unmasked attention. One thread per query
+//     row with q and the output accumulator in registers; keys and values stream through shared
+//     memory in tiles of 64 with an online softmax. grid = (ceil(S/64), heads), block = 64.
+//   kv_store_rows_f16(k_cache, v_cache, qkv, row_slot, slot_len, prefill_slot, rows, d, max_ctx)
+//     Copies the K and V parts of `rows` qkv rows into the cache. Decode (row_slot non-null):
+//     row b goes to slot row_slot[b] at position slot_len[slot] (its newest). Prefill (row_slot
+//     null): row r goes to slot `prefill_slot` at position r. grid = rows, block = 128.
+//   decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx,
+//                                   n_splits, scale)
+//     One new query per session against its cache (positions 0..slot_len, the newest included;
+//     no mask, as upstream's single-position decode). The context is split into pieces of
+//     DECODE_SPLIT positions so long prompts still fill the GPU: grid = (heads, batch, n_splits),
+//     block = 128; each block writes its piece's (max, sum, weighted values) to `partial`.
+//     Blocks past a session's length only mark their piece empty, so the grid can be sized for
+//     the longest possible context and captured once in a CUDA graph.
+//   decode_attention_combine_hd32_f16(partial, out, d, n_splits)
+//     Merges the pieces with the usual log-sum-exp rescaling. grid = (heads, batch), block = hd.
+//   advance_slots(row_slot, slot_len, slot_pos, rows, n_slots)
+//     After a decode step: every real slot (< n_slots; the padding slot is skipped) gained one
+//     position in the cache and one audio position.
+// CPU twins: `prefill_attention` / `decode_attention` in src/cpu/t2s.rs, BERT's in
+// src/cpu/encoder.rs.
+#include <cuda_fp16.h>
+
+#define NEG_INF __int_as_float(0xff800000)
+#define PREFILL_TILE 64
+#define DECODE_SPLIT 256
+#define DECODE_THREADS 128
+
+template <int HD>
+__device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv, __half* __restrict__ out, int S,
+                                                  int d, int n_text, float scale) {
+    __shared__ __half ks[PREFILL_TILE][HD];
+    __shared__ __half vs[PREFILL_TILE][HD];
+    const int head = blockIdx.y;
+    const int first = blockIdx.x * PREFILL_TILE;
+    const int i = first + threadIdx.x;
+    const bool live = i < S;
+    const size_t row3 = 3 * (size_t)d;
+
+    float q[HD], acc[HD];
+    float m = NEG_INF, l = 0.0f;
+#pragma unroll
+    for (int c = 0; c < HD; ++c) {
+        q[c] = live ? __half2float(qkv[i * row3 + head * HD + c]) * scale : 0.0f;
+        acc[c] = 0.0f;
+    }
+    // The block's last query sees keys up to itself (or all text keys).
+    const int last_query = min(S, first + PREFILL_TILE) - 1;
+    const int n_keys = max(n_text, last_query + 1);
+    for (int j0 = 0; j0 < n_keys; j0 += PREFILL_TILE) {
+        for (int e = threadIdx.x; e < PREFILL_TILE * HD; e += blockDim.x) {
+            const int r = e / HD, c = e % HD, j = j0 + r;
+            const bool in = j < S;
+            ks[r][c] = in ? qkv[j * row3 + d + head * HD + c] : __float2half(0.0f);
+            vs[r][c] = in ? qkv[j * row3 + 2 * d + head * HD + c] : __float2half(0.0f);
+        }
+        __syncthreads();
+        if (live) {
+            const int tile_end = min(PREFILL_TILE, n_keys - j0);
+            for (int r = 0; r < tile_end; ++r) {
+                const int j = j0 + r;
+                if (!(j < n_text || (i >= n_text && j <= i))) continue;
+                float s = 0.0f;
+#pragma unroll
+                for (int c = 0; c < HD; ++c) s = fmaf(q[c], __half2float(ks[r][c]), s);
+                if (s > m) {
+                    const float correction = expf(m - s);  // 0 for the first key (m = -inf)
+                    l *= correction;
+#pragma unroll
+                    for (int c = 0; c < HD; ++c) acc[c] *= correction;
+                    m = s;
+                }
+                const float p = expf(s - m);
+                l += p;
+#pragma unroll
+                for (int c = 0; c < HD; ++c) acc[c] = fmaf(p, __half2float(vs[r][c]), acc[c]);
+            }
+        }
+        __syncthreads();
+    }
+    if (live) {
+        // Key 0 is text and visible to every query, so l > 0.
+        const float inv = 1.0f / l;
+#pragma unroll
+        for (int c = 0; c < HD; ++c) out[(size_t)i * d + head * HD + c] = __float2half(acc[c] * inv);
+    }
+}
+
+extern "C" __global__ void prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+                                                      float scale) {
+    prefill_attention<32>(qkv, out, S, d, n_text, scale);
+}
+
+extern "C" __global__ void prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+                                                      float scale) {
+    prefill_attention<64>(qkv, out, S, d, n_text, scale);
+}
+
+extern "C" __global__ void kv_store_rows_f16(__half* __restrict__ k_cache, __half* __restrict__ v_cache,
+                                             const __half* __restrict__ qkv, const int* __restrict__ row_slot,
+                                             const int* __restrict__ slot_len, int prefill_slot, int rows, int d,
+                                             int max_ctx) {
+    const int r = blockIdx.x;
+    if (r >= rows) return;
+    const int slot = row_slot ? row_slot[r] : prefill_slot;
+    const int pos = row_slot ? slot_len[slot] : r;
+    if (pos >= max_ctx) return;  // the host refuses to step a full session; never write out of bounds
+    const size_t at = ((size_t)slot * max_ctx + pos) * d;
+    const __half* src = qkv + (size_t)r * 3 * d;
+    for (int c = threadIdx.x; c < d; c += blockDim.x) {
+        k_cache[at + c] = src[d + c];
+        v_cache[at + c] = src[2 * d + c];
+    }
+}
+
+__device__ __forceinline__ float block_reduce(float v, float* shared, bool is_max) {
+    for (int o = 16; o > 0; o >>= 1) {
+        const float other = __shfl_xor_sync(0xffffffffu, v, o);
+        v = is_max ? fmaxf(v, other) : v + other;
+    }
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (lane == 0) shared[warp] = v;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        float t = shared[0];
+        for (int w = 1; w < warps; ++w) t = is_max ? fmaxf(t, shared[w]) : t + shared[w];
+        shared[0] = t;
+    }
+    __syncthreads();
+    const float total = shared[0];
+    __syncthreads();
+    return total;
+}
+
+// partial layout per (row, head, split): [HD weighted values, max, sum].
+template <int HD>
+__device__ __forceinline__ void decode_attention_split(const __half* __restrict__ qkv,
+                                                       const __half* __restrict__ k_cache,
+                                                       const __half* __restrict__ v_cache,
+                                                       const int* __restrict__ row_slot,
+                                                       const int* __restrict__ slot_len, float* __restrict__ partial,
+                                                       int d, int max_ctx, int n_splits, float scale) {
+    __shared__ float q[HD];
+    __shared__ float w[DECODE_SPLIT];
+    __shared__ float reduce[32];
+    __shared__ float group_acc[DECODE_THREADS];
+    const int head = blockIdx.x, b = blockIdx.y, split = blockIdx.z, heads = gridDim.x;
+    const int slot = row_slot[b];
+    const int n = min(slot_len[slot] + 1, max_ctx);  // cached positions, the newest included
+    const int start = split * DECODE_SPLIT;
+    float* part = partial + (((size_t)b * heads + head) * n_splits + split) * (HD + 2);
+    if (start >= n) {
+        if (threadIdx.x == 0) {
+            part[HD] = NEG_INF;
+            part[HD + 1] = 0.0f;
+        }
+        return;
+    }
+    const int end = min(n, start + DECODE_SPLIT);
+    for (int c = threadIdx.x; c < HD; c += blockDim.x)
+        q[c] = __half2float(qkv[(size_t)b * 3 * d + head * HD + c]) * scale;
+    __syncthreads();
+
+    const size_t base = (size_t)slot * max_ctx * d + head * HD;
+    float local_max = NEG_INF;
+    for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
+        const uint4* k = reinterpret_cast<const uint4*>(k_cache + base + (size_t)p * d);
+        float s = 0.0f;
+#pragma unroll
+        for (int v = 0; v < HD / 8; ++v) {
+            const uint4 kv = k[v];
+            const __half2* h = reinterpret_cast<const __half2*>(&kv);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float2 f = __half22float2(h[e]);
+                s = fmaf(q[8 * v + 2 * e], f.x, s);
+                s = fmaf(q[8 * v + 2 * e + 1], f.y, s);
+            }
+        }
+        w[p - start] = s;
+        local_max = fmaxf(local_max, s);
+    }
+    const float m = block_reduce(local_max, reduce, true);
+    float local_sum = 0.0f;
+    for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
+        const float e = expf(w[p - start] - m);
+        w[p - start] = e;
+        local_sum += e;
+    }
+    const float l = block_reduce(local_sum, reduce, false);  // also orders the w writes before the reads below
+
+    // Weighted values: thread (group, channel) sums every groups-th position of one channel.
+    const int groups = blockDim.x / HD, channel = threadIdx.x % HD, group = threadIdx.x / HD;
+    float acc = 0.0f;
+    if (group < groups)
+        for (int p = start + group; p < end; p += groups)
+            acc = fmaf(w[p - start], __half2float(v_cache[base + (size_t)p * d + channel]), acc);
+    group_acc[threadIdx.x] = acc;
+    __syncthreads();
+    if (threadIdx.x < HD) {
+        float total = 0.0f;
+        for (int g = 0; g < groups; ++g) total += group_acc[g * HD + threadIdx.x];
+        part[threadIdx.x] = total;
+    }
+    if (threadIdx.x == 0) {
+        part[HD] = m;
+        part[HD + 1] = l;
+    }
+}
+
+template <int HD>
+__device__ __forceinline__ void decode_attention_combine(const float* __restrict__ partial, __half* __restrict__ out,
+                                                         int d, int n_splits) {
+    const int head = blockIdx.x, b = blockIdx.y, heads = gridDim.x, c = threadIdx.x;
+    if (c >= HD) return;
+    const float* parts = partial + ((size_t)b * heads + head) * n_splits * (HD + 2);
+    float m = NEG_INF;
+    for (int s = 0; s < n_splits; ++s)
+        if (parts[s * (HD + 2) + HD + 1] > 0.0f) m = fmaxf(m, parts[s * (HD + 2) + HD]);
+    float total = 0.0f, acc = 0.0f;
+    for (int s = 0; s < n_splits; ++s) {
+        const float* p = parts + s * (HD + 2);
+        if (p[HD + 1] > 0.0f) {
+            const float scale = expf(p[HD] - m);
+            total = fmaf(p[HD + 1], scale, total);
+            acc = fmaf(p[c], scale, acc);
+        }
+    }
+    out[(size_t)b * d + head * HD + c] = __float2half(acc / total);
+}
+
+extern "C" __global__ void decode_attention_split_hd32_f16(const __half* qkv, const __half* k_cache,
+                                                           const __half* v_cache, const int* row_slot,
+                                                           const int* slot_len, float* partial, int d, int max_ctx,
+                                                           int n_splits, float scale) {
+    decode_attention_split<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
+}
+
+extern "C" __global__ void decode_attention_combine_hd32_f16(const float* partial, __half* out, int d,
+                                                             int n_splits) {
+    decode_attention_combine<32>(partial, out, d, n_splits);
+}
+
+extern "C" __global__ void advance_slots(const int* __restrict__ row_slot, int* __restrict__ slot_len,
+                                         int* __restrict__ slot_pos, int rows, int n_slots) {
+    const int r = blockIdx.x * blockDim.x + threadIdx.x;
+    if (r >= rows) return;
+    const int slot = row_slot[r];
+    if (slot >= n_slots) return;  // the padding slot of a graph's unused rows stays empty
+    slot_len[slot] += 1;
+    slot_pos[slot] += 1;
+}

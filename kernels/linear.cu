@@ -1,0 +1,180 @@
+// Linear layers `out = act(x · Wᵀ + bias)`, FP16 storage, FP32 accumulation.
+//
+// W is stored as PyTorch's nn.Linear keeps it, `[N, K]` row-major, so no weight is transposed on
+// upload. x is `[M, K]`, out `[M, N]`, bias `[N]` (may be null). act: 0 none, 1 ReLU, 2 exact
+// (erf) GELU. The blocks' residual add is fused into the LayerNorm that follows (norm.cu). K must
+// be a multiple of 8 (16-byte loads); the host checks.
+//
+// Entry points:
+//   linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, act)
+//     Decode steps (M = sessions in the batch, 1..64): bandwidth-bound, every weight byte is
+//     read once per 8 rows. One warp per output column n; lane j reads 16 bytes of W's row n at
+//     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
+//     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
+//     the LM head's logits) when non-null, else out_h.
+//   linear_mma_f16(x, w, bias, out, M, N, K, act)
+//     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
+//     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in
+//     shared memory; bias and activation applied to the accumulators as they are stored.
+//     grid = (ceil(N / 64), ceil(M / 64)), block = 128.
+// CPU twins: `cpu::gemv::linear_few` / `cpu::ops::linear` followed by the same activation.
+#include <cuda_fp16.h>
+
+#define ACT_NONE 0
+#define ACT_RELU 1
+#define ACT_GELU 2
+
+__device__ __forceinline__ float activate(float v, int act) {
+    if (act == ACT_RELU) return fmaxf(v, 0.0f);
+    if (act == ACT_GELU) return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    return v;
+}
+
+// bias then activation: the shared epilogue of both kernels.
+__device__ __forceinline__ float epilogue(float acc, const __half* bias, int n, int act) {
+    if (bias) acc += __half2float(bias[n]);
+    return activate(acc, act);
+}
+
+// 8 halves (one 16-byte load) dotted with 8 others, accumulated in f32.
+__device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
+    const __half2* ha = reinterpret_cast<const __half2*>(&a);
+    const __half2* hb = reinterpret_cast<const __half2*>(&b);
+    float s = 0.0f;
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 fa = __half22float2(ha[i]);
+        const float2 fb = __half22float2(hb[i]);
+        s = fmaf(fa.x, fb.x, s);
+        s = fmaf(fa.y, fb.y, s);
+    }
+    return s;
+}
+
+#define SMALL_M_ROWS 8
+#define SMALL_M_WARPS 4
+
+extern "C" __global__ void linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                              const __half* __restrict__ bias, __half* __restrict__ out_h,
+                                              float* __restrict__ out_f, int M, int N, int K, int act) {
+    const int lane = threadIdx.x & 31;
+    const int n = blockIdx.x * SMALL_M_WARPS + (threadIdx.x >> 5);
+    const int m0 = blockIdx.y * SMALL_M_ROWS;
+    if (n >= N) return;
+    const int rows = min(SMALL_M_ROWS, M - m0);
+    const __half* wrow = w + (size_t)n * K;
+    float acc[SMALL_M_ROWS];
+#pragma unroll
+    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
+    for (int k = lane * 8; k < K; k += 256) {
+        const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
+#pragma unroll
+        for (int r = 0; r < SMALL_M_ROWS; ++r) {
+            if (r < rows) {
+                const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * K + k);
+                acc[r] += dot8(wv, xv);
+            }
+        }
+    }
+#pragma unroll
+    for (int r = 0; r < SMALL_M_ROWS; ++r) {
+        for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
+    }
+    // Lane r writes row m0 + r (a register array indexed by a lane-dependent value would spill,
+    // so the select is unrolled).
+    float mine = 0.0f;
+#pragma unroll
+    for (int r = 0; r < SMALL_M_ROWS; ++r)
+        if (lane == r) mine = acc[r];
+    if (lane < rows) {
+        const int m = m0 + lane;
+        const float v = epilogue(mine, bias, n, act);
+        if (out_f) out_f[(size_t)m * N + n] = v;
+        else out_h[(size_t)m * N + n] = __float2half(v);
+    }
+}
+
+#define TILE 64
+#define TILE_K 32
+#define SKEW 8  // pads shared rows (80-byte stride) so a warp's fragment loads hit 32 different banks
+
+// D = A·B + D for one 16×8×16 tile: A 16×16 row-major (4 registers of 2 halves), B 16×8
+// column-major (2 registers), D 16×8 f32 (4 registers). PTX ISA "mma.m16n8k16" fragment layouts.
+__device__ __forceinline__ void mma_16x8x16(float* d, const unsigned* a, const unsigned* b) {
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+        "{%0,%1,%2,%3};\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+__device__ __forceinline__ unsigned pair_at(const __half* p) { return *reinterpret_cast<const unsigned*>(p); }
+
+extern "C" __global__ void linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                          const __half* __restrict__ bias, __half* __restrict__ out, int M, int N,
+                                          int K, int act) {
+    __shared__ __align__(16) __half xs[TILE][TILE_K + SKEW];
+    __shared__ __align__(16) __half ws[TILE][TILE_K + SKEW];
+
+    const int m_base = blockIdx.y * TILE, n_base = blockIdx.x * TILE;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int warp_m = (warp >> 1) * 32, warp_n = (warp & 1) * 32;
+    const int g = lane >> 2, t = lane & 3;  // fragment row group and column pair
+
+    float acc[2][4][4];
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+        // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
+        for (int v = threadIdx.x; v < TILE * TILE_K / 8; v += blockDim.x) {
+            const int row = v / (TILE_K / 8), col = (v % (TILE_K / 8)) * 8;
+            const int k = k0 + col;
+            uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
+            if (m_base + row < M && k < K) xv = *reinterpret_cast<const uint4*>(x + (size_t)(m_base + row) * K + k);
+            if (n_base + row < N && k < K) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
+            *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
+            *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < TILE_K; kk += 16) {
+            unsigned a[2][4], b[4][2];
+#pragma unroll
+            for (int i = 0; i < 2; ++i) {
+                const int r = warp_m + 16 * i + g;
+                a[i][0] = pair_at(&xs[r][kk + 2 * t]);
+                a[i][1] = pair_at(&xs[r + 8][kk + 2 * t]);
+                a[i][2] = pair_at(&xs[r][kk + 2 * t + 8]);
+                a[i][3] = pair_at(&xs[r + 8][kk + 2 * t + 8]);
+            }
+            // W's rows are output columns with k contiguous: exactly the column-major B operand.
+#pragma unroll
+            for (int j = 0; j < 4; ++j) {
+                const int n = warp_n + 8 * j + g;
+                b[j][0] = pair_at(&ws[n][kk + 2 * t]);
+                b[j][1] = pair_at(&ws[n][kk + 2 * t + 8]);
+            }
+#pragma unroll
+            for (int i = 0; i < 2; ++i)
+#pragma unroll
+                for (int j = 0; j < 4; ++j) mma_16x8x16(acc[i][j], a[i], b[j]);
+        }
+        __syncthreads();
+    }
+    // Accumulator (i, j): elements 0, 1 at row g, columns 2t, 2t+1; elements 2, 3 at row g + 8.
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const int m = m_base + warp_m + 16 * i + g + (e >> 1) * 8;
+                const int n = n_base + warp_n + 8 * j + 2 * t + (e & 1);
+                if (m < M && n < N) out[(size_t)m * N + n] = __float2half(epilogue(acc[i][j][e], bias, n, act));
+            }
+}

@@ -1,0 +1,189 @@
+//! Safe host wrappers of the kernels shared by the GPT prior and BERT: each checks the sizes of
+//! its operands, picks the grid and launches. Activations are row-major `[rows, width]` f16.
+
+use half::f16;
+
+use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime};
+use crate::tensor::Tensor;
+
+/// Rows up to which a linear layer runs as the bandwidth-bound small-M kernel (decode steps)
+/// rather than the tensor-core GEMM (prompts).
+pub const SMALL_M_MAX_ROWS: usize = 64;
+
+/// Activation fused into a linear layer's epilogue (kernels/linear.cu `ACT_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    None = 0,
+    Relu = 1,
+    Gelu = 2,
+}
+
+/// An `nn.Linear` on the device: weight `[out, in]` as PyTorch stores it, optional bias.
+pub struct DeviceLinear {
+    weight: DeviceBuffer<f16>,
+    bias: Option<DeviceBuffer<f16>>,
+    pub out_features: usize,
+    pub in_features: usize,
+}
+
+impl DeviceLinear {
+    /// Uploads `weight` `[out, in]` (row-major) and `bias` `[out]`.
+    pub fn new(
+        rt: &GpuRuntime,
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        out: usize,
+        inp: usize,
+    ) -> Result<Self, CudaError> {
+        assert_eq!(weight.len(), out * inp, "weight size");
+        if !inp.is_multiple_of(8) {
+            return Err(CudaError::Driver(format!(
+                "a linear layer with {inp} inputs: the kernels read 8 halves at a time and need a multiple of 8"
+            )));
+        }
+        let bias = match bias {
+            Some(b) => {
+                assert_eq!(b.len(), out, "bias size");
+                Some(rt.upload_f16(b)?)
+            }
+            None => None,
+        };
+        Ok(DeviceLinear { weight: rt.upload_f16(weight)?, bias, out_features: out, in_features: inp })
+    }
+
+    /// From `[out, in]` and `[out]` tensors.
+    pub fn from_tensors(rt: &GpuRuntime, weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, CudaError> {
+        let (out, inp) = (weight.dim(0), weight.dim(1));
+        Self::new(rt, weight.data(), bias.map(|b| b.data()), out, inp)
+    }
+
+    /// `out[rows, out] = act(x[rows, in] · Wᵀ + b)`.
+    pub fn forward(
+        &self,
+        rt: &GpuRuntime,
+        x: Dev<f16>,
+        rows: usize,
+        out: Dev<f16>,
+        act: Activation,
+    ) -> Result<(), CudaError> {
+        self.launch(rt, x, rows, Arg::ptr(out), Arg::NULL, out.len(), act)
+    }
+
+    /// The same with f32 output (the LM head's logits); always the small-M kernel.
+    pub fn forward_f32(&self, rt: &GpuRuntime, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
+        self.launch(rt, x, rows, Arg::NULL, Arg::ptr(out), out.len(), Activation::None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        &self,
+        rt: &GpuRuntime,
+        x: Dev<f16>,
+        rows: usize,
+        out_h: Arg,
+        out_f: Arg,
+        out_len: usize,
+        act: Activation,
+    ) -> Result<(), CudaError> {
+        let (n, k) = (self.out_features, self.in_features);
+        assert!(x.len() >= rows * k && out_len >= rows * n, "linear operands too small for {rows} rows");
+        if rows == 0 {
+            return Ok(());
+        }
+        let common = [Arg::ptr(x), Arg::ptr(self.weight.dev()), Arg::opt(self.bias.as_ref().map(|b| b.dev()))];
+        let sizes = [Arg::int(rows), Arg::int(n), Arg::int(k), Arg::I32(act as i32)];
+        let f32_out = matches!(out_f, Arg::Ptr(p) if p != 0);
+        if rows <= SMALL_M_MAX_ROWS || f32_out {
+            let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
+            let args: Vec<Arg> = common.into_iter().chain([out_h, out_f]).chain(sizes).collect();
+            // SAFETY: matches linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, act); sizes checked above.
+            unsafe { rt.launch("linear_small_m_f16", grid, 128, &args) }
+        } else {
+            let grid = (n.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1);
+            let args: Vec<Arg> = common.into_iter().chain([out_h]).chain(sizes).collect();
+            // SAFETY: matches linear_mma_f16(x, w, bias, out, M, N, K, act); sizes checked above.
+            unsafe { rt.launch("linear_mma_f16", grid, 128, &args) }
+        }
+    }
+}
+
+/// A LayerNorm's gain and shift on the device.
+pub struct DeviceNorm {
+    gamma: DeviceBuffer<f16>,
+    beta: DeviceBuffer<f16>,
+    eps: f32,
+}
+
+impl DeviceNorm {
+    pub fn new(rt: &GpuRuntime, gamma: &[f32], beta: &[f32], eps: f32) -> Result<Self, CudaError> {
+        assert_eq!(gamma.len(), beta.len(), "LayerNorm sizes");
+        Ok(DeviceNorm { gamma: rt.upload_f16(gamma)?, beta: rt.upload_f16(beta)?, eps })
+    }
+
+    /// `out = LayerNorm(x + residual)` per row; `out` may be `residual` (in-place blocks).
+    pub fn forward(
+        &self,
+        rt: &GpuRuntime,
+        out: Dev<f16>,
+        x: Dev<f16>,
+        residual: Option<Dev<f16>>,
+        rows: usize,
+    ) -> Result<(), CudaError> {
+        let cols = self.gamma.len();
+        assert!(out.len() >= rows * cols && x.len() >= rows * cols, "LayerNorm operands too small");
+        assert!(residual.is_none_or(|r| r.len() >= rows * cols), "LayerNorm residual too small");
+        if rows == 0 {
+            return Ok(());
+        }
+        let args = [
+            Arg::ptr(out),
+            Arg::ptr(x),
+            Arg::opt(residual),
+            Arg::ptr(self.gamma.dev()),
+            Arg::ptr(self.beta.dev()),
+            Arg::int(rows),
+            Arg::int(cols),
+            Arg::F32(self.eps),
+        ];
+        // SAFETY: matches add_layer_norm_f16(out, x, residual, gamma, beta, rows, cols, eps).
+        unsafe { rt.launch("add_layer_norm_f16", (rows as u32, 1, 1), 256, &args) }
+    }
+}
+
+/// The attention kernel name for a head width, or why it is not supported.
+fn head_kernel(prefix: &str, head_dim: usize, supported: &[usize]) -> Result<String, CudaError> {
+    if supported.contains(&head_dim) {
+        Ok(format!("{prefix}_hd{head_dim}_f16"))
+    } else {
+        Err(CudaError::Driver(format!(
+            "attention heads of {head_dim} channels are not supported (kernels for {supported:?})"
+        )))
+    }
+}
+
+/// Masked attention over a whole prompt (`qkv [S, 3d]` → `out [S, d]`): text rows see the
+/// first `n_text` rows, the others those and every row up to themselves; `n_text = S` is
+/// unmasked (BERT).
+pub fn prefill_attention(
+    rt: &GpuRuntime,
+    qkv: Dev<f16>,
+    out: Dev<f16>,
+    rows: usize,
+    d: usize,
+    heads: usize,
+    n_text: usize,
+) -> Result<(), CudaError> {
+    assert!(qkv.len() >= rows * 3 * d && out.len() >= rows * d && n_text <= rows, "attention operands");
+    let hd = d / heads;
+    let kernel = head_kernel("prefill_attention", hd, &[32, 64])?;
+    let args = [
+        Arg::ptr(qkv),
+        Arg::ptr(out),
+        Arg::int(rows),
+        Arg::int(d),
+        Arg::int(n_text),
+        Arg::F32(1.0 / (hd as f32).sqrt()),
+    ];
+    // SAFETY: matches prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale).
+    unsafe { rt.launch(&kernel, (rows.div_ceil(64) as u32, heads as u32, 1), 64, &args) }
+}

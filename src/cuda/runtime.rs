@@ -1,0 +1,241 @@
+//! One GPU ready to run our kernels: its context, the stream everything is queued on, every
+//! kernel loaded once, and typed device buffers. Kernels take raw device pointers; [`Dev`] keeps
+//! a pointer with its length so the host wrappers in [`super::ops`] can check sizes before any
+//! launch.
+
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use cudarc::driver::{
+    CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+};
+use half::f16;
+
+use super::{discover, kernels_for, Gpu, KernelCompileError, Unavailable};
+use crate::model::ModelError;
+
+/// Why a GPU operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CudaError {
+    #[error("{0}")]
+    Unavailable(#[from] Unavailable),
+    #[error("{0}")]
+    Compile(#[from] KernelCompileError),
+    #[error("the GPU (compute capability {0}.{1}) is too old: the kernels need sm_80 (Ampere) or newer")]
+    TooOld(i32, i32),
+    #[error("CUDA driver: {0}")]
+    Driver(String),
+    #[error("kernel {0} is not in kernels/*.cu")]
+    NoKernel(String),
+}
+
+impl From<cudarc::driver::DriverError> for CudaError {
+    fn from(e: cudarc::driver::DriverError) -> Self {
+        CudaError::Driver(e.to_string())
+    }
+}
+
+impl From<CudaError> for ModelError {
+    fn from(e: CudaError) -> Self {
+        ModelError::Device(e.to_string())
+    }
+}
+
+/// A device pointer with its element count: cheap to copy, offset-able, checked by the wrappers.
+#[derive(Debug)]
+pub struct Dev<T> {
+    ptr: u64,
+    len: usize,
+    _element: PhantomData<T>,
+}
+
+impl<T> Clone for Dev<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<T> Copy for Dev<T> {}
+
+impl<T> Dev<T> {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Elements `start..start + len`; panics when that is out of range (a bug in our own code,
+    /// never in user input: callers size requests before they get here).
+    pub fn range(self, start: usize, len: usize) -> Dev<T> {
+        assert!(start + len <= self.len, "device range {start}+{len} beyond {}", self.len);
+        Dev { ptr: self.ptr + (start * std::mem::size_of::<T>()) as u64, len, _element: PhantomData }
+    }
+
+    pub(crate) fn raw(self) -> u64 {
+        self.ptr
+    }
+}
+
+/// An owned device allocation.
+pub struct DeviceBuffer<T> {
+    slice: CudaSlice<T>,
+    dev: Dev<T>,
+}
+
+impl<T> DeviceBuffer<T> {
+    pub fn dev(&self) -> Dev<T> {
+        self.dev
+    }
+
+    pub fn len(&self) -> usize {
+        self.dev.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dev.len == 0
+    }
+}
+
+/// A kernel argument.
+#[derive(Debug, Clone, Copy)]
+pub enum Arg {
+    /// A device pointer (`T*` in the kernel); `Arg::NULL` for an absent optional operand.
+    Ptr(u64),
+    I32(i32),
+    F32(f32),
+}
+
+impl Arg {
+    pub const NULL: Arg = Arg::Ptr(0);
+
+    pub fn ptr<T>(d: Dev<T>) -> Arg {
+        Arg::Ptr(d.raw())
+    }
+
+    pub fn opt<T>(d: Option<Dev<T>>) -> Arg {
+        d.map_or(Arg::NULL, Arg::ptr)
+    }
+
+    /// A size or index. Every one we pass is bounded by an allocation of at most a few GiB
+    /// of 2-byte elements per dimension product, far below `i32::MAX` per dimension.
+    pub fn int(v: usize) -> Arg {
+        debug_assert!(v <= i32::MAX as usize, "kernel argument {v} overflows int");
+        Arg::I32(v.min(i32::MAX as usize) as i32)
+    }
+}
+
+/// The GPU with every kernel loaded, and the stream all work is queued on.
+pub struct GpuRuntime {
+    pub gpu: Gpu,
+    pub stream: Arc<CudaStream>,
+    functions: HashMap<String, CudaFunction>,
+}
+
+impl GpuRuntime {
+    /// Opens GPU `ordinal`, compiles (or takes from the process cache) every kernel for its
+    /// architecture and loads them.
+    pub fn open(ordinal: usize) -> Result<Arc<Self>, CudaError> {
+        let gpu = discover(ordinal)?;
+        if gpu.capability.0 < 8 {
+            return Err(CudaError::TooOld(gpu.capability.0, gpu.capability.1));
+        }
+        // One stream, in order: cudarc's per-buffer event tracking would only add work (and
+        // events recorded inside a graph capture).
+        // SAFETY: every buffer of this runtime is used on `stream` alone.
+        unsafe { gpu.ctx.disable_event_tracking() };
+        // A stream of our own: CUDA graphs cannot be captured on the legacy default stream.
+        let stream = gpu.ctx.new_stream()?;
+        let mut functions = HashMap::new();
+        for kernel in kernels_for(&gpu.arch())?.iter() {
+            let module = gpu.ctx.load_module(kernel.ptx())?;
+            for name in kernel.entry_points() {
+                functions.insert(name.clone(), module.load_function(&name)?);
+            }
+        }
+        Ok(Arc::new(GpuRuntime { gpu, stream, functions }))
+    }
+
+    /// Queues `kernel` on the stream.
+    ///
+    /// # Safety
+    /// `args` must match the kernel's parameter list in kernels/*.cu in number, order and type,
+    /// and every pointer must cover what the kernel reads and writes for this grid.
+    pub unsafe fn launch(
+        &self,
+        kernel: &str,
+        grid: (u32, u32, u32),
+        block: u32,
+        args: &[Arg],
+    ) -> Result<(), CudaError> {
+        let f = self.functions.get(kernel).ok_or_else(|| CudaError::NoKernel(kernel.into()))?;
+        let mut builder = self.stream.launch_builder(f);
+        for a in args {
+            match a {
+                Arg::Ptr(p) => builder.arg(p),
+                Arg::I32(v) => builder.arg(v),
+                Arg::F32(v) => builder.arg(v),
+            };
+        }
+        let config = LaunchConfig { grid_dim: grid, block_dim: (block, 1, 1), shared_mem_bytes: 0 };
+        // SAFETY: the caller guarantees the argument list (see above).
+        unsafe { builder.launch(config) }?;
+        Ok(())
+    }
+
+    fn wrap<T>(&self, slice: CudaSlice<T>) -> DeviceBuffer<T> {
+        let (ptr, _sync) = slice.device_ptr(&self.stream);
+        let dev = Dev { ptr, len: slice.len(), _element: PhantomData };
+        drop(_sync);
+        DeviceBuffer { slice, dev }
+    }
+
+    pub fn zeros<T: DeviceRepr + ValidAsZeroBits>(&self, len: usize) -> Result<DeviceBuffer<T>, CudaError> {
+        Ok(self.wrap(self.stream.alloc_zeros::<T>(len.max(1))?))
+    }
+
+    pub fn upload<T: DeviceRepr>(&self, host: &[T]) -> Result<DeviceBuffer<T>, CudaError> {
+        Ok(self.wrap(self.stream.clone_htod(host)?))
+    }
+
+    /// f32 host values stored as f16 (the checkpoints' own precision).
+    pub fn upload_f16(&self, host: &[f32]) -> Result<DeviceBuffer<f16>, CudaError> {
+        let h: Vec<f16> = host.iter().map(|&v| f16::from_f32(v)).collect();
+        self.upload(&h)
+    }
+
+    /// Copies `host` into the start of `dst` (e.g. one slot's state).
+    pub fn write<T: DeviceRepr>(&self, dst: &mut DeviceBuffer<T>, offset: usize, host: &[T]) -> Result<(), CudaError> {
+        let mut view = dst.slice.slice_mut(offset..offset + host.len());
+        self.stream.memcpy_htod(host, &mut view)?;
+        Ok(())
+    }
+
+    /// The first `len` elements of `src`, after everything queued so far.
+    pub fn read<T: DeviceRepr + Default + Clone>(
+        &self,
+        src: &DeviceBuffer<T>,
+        len: usize,
+    ) -> Result<Vec<T>, CudaError> {
+        let mut host = vec![T::default(); len];
+        self.stream.memcpy_dtoh(&src.slice.slice(..len), &mut host)?;
+        self.stream.synchronize()?;
+        Ok(host)
+    }
+
+    /// Queues a device-to-device copy of all of `src` into `dst`.
+    pub fn copy<T: DeviceRepr>(&self, src: &DeviceBuffer<T>, dst: &mut DeviceBuffer<T>) -> Result<(), CudaError> {
+        self.stream.memcpy_dtod(&src.slice, &mut dst.slice)?;
+        Ok(())
+    }
+
+    pub fn synchronize(&self) -> Result<(), CudaError> {
+        Ok(self.stream.synchronize()?)
+    }
+
+    /// Free and total device memory in bytes.
+    pub fn memory(&self) -> Result<(usize, usize), CudaError> {
+        Ok(self.gpu.ctx.mem_get_info()?)
+    }
+}

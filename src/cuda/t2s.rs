@@ -1,0 +1,721 @@
+//! The GPT prior on the GPU in FP16 (research/upstream-v2.md §4): the same function as
+//! [`crate::cpu::CpuT2s`], behind the same [`TextToSemantic`] trait, plus a decode path that
+//! samples on the device so only token ids cross to the host.
+//!
+//! Memory is allocated once: a KV cache of `slots` sessions × `max_context` positions per layer
+//! (48 KiB per position for the released 24 × 512 model), one workspace sized for the longest
+//! prompt or the largest batch, and per-slot state on the device (cache length, audio position,
+//! sampler settings and token history). A session owns a slot until it is dropped. Sessions
+//! join and leave the batch between steps (continuous batching); a step pads its rows to a
+//! power-of-two bucket whose spare rows use a padding slot, so every bucket's whole step —
+//! embedding, 24 layers, LM head, position update and optionally the sampler — is captured once
+//! as a CUDA graph and replayed with new tokens.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
+use cudarc::driver::CudaGraph;
+use half::f16;
+use parking_lot::Mutex;
+
+use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
+use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime};
+use crate::model::t2s::{
+    check_tokens, validate_prompt, BatchRequest, Decoder, Generated, T2sConfig, T2sModel, EOS_BLOCKED_STEPS,
+    LAYER_NORM_EPS,
+};
+use crate::model::{ModelError, T2sPrompt, TextToSemantic};
+
+/// Positions per piece of the split decode attention (`DECODE_SPLIT` in kernels/attention.cu).
+const DECODE_SPLIT: usize = 256;
+
+/// Head width the decode attention kernels are built for (512 channels / 16 heads).
+const DECODE_HEAD_DIM: usize = 32;
+
+/// Largest vocabulary the sampler's shared-memory arrays hold (kernels/sampling.cu).
+const MAX_SAMPLER_VOCAB: usize = 2048;
+
+/// How much the GPU backend reserves up front.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CudaT2sOptions {
+    /// Sessions that can hold a KV cache at once.
+    pub slots: usize,
+    /// Positions per session: text + prompt tokens + generated tokens.
+    pub max_context: usize,
+    /// Most sessions decoded in one step (larger batches run as several steps).
+    pub max_batch: usize,
+    /// Replay each batch bucket's decode step as a CUDA graph (else launch kernel by kernel).
+    pub graphs: bool,
+}
+
+impl Default for CudaT2sOptions {
+    /// 64 sessions of 2,048 positions: 6 GiB of KV cache for the released model.
+    fn default() -> Self {
+        CudaT2sOptions { slots: 64, max_context: 2048, max_batch: 64, graphs: true }
+    }
+}
+
+struct GpuLayer {
+    in_proj: DeviceLinear,
+    out_proj: DeviceLinear,
+    linear1: DeviceLinear,
+    linear2: DeviceLinear,
+    norm1: DeviceNorm,
+    norm2: DeviceNorm,
+}
+
+/// A slot's sampler settings (`SamplerSlot` in kernels/sampling.cu, byte for byte).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct SamplerSlot {
+    seed: u64,
+    top_k: i32,
+    top_p: f32,
+    temperature: f32,
+    repetition_penalty: f32,
+    step: i32,
+    history_len: i32,
+}
+
+/// Everything on the device that steps write: guarded by one lock, as the stream is one queue.
+struct DeviceState {
+    /// `[layers, slots + 1, max_context, d]`; slot `slots` is the padding slot.
+    keys: DeviceBuffer<f16>,
+    values: DeviceBuffer<f16>,
+    /// Per slot: positions in the cache, next audio position.
+    slot_len: DeviceBuffer<i32>,
+    slot_pos: DeviceBuffer<i32>,
+    /// Per slot: [`SamplerSlot`] bytes and `[max_context]` tokens of penalty history.
+    sampler: DeviceBuffer<u8>,
+    history: DeviceBuffer<i32>,
+    // Workspace, rows = max(max_context, max_batch).
+    x: DeviceBuffer<f16>,
+    qkv: DeviceBuffer<f16>,
+    attn: DeviceBuffer<f16>,
+    proj: DeviceBuffer<f16>,
+    ffn: DeviceBuffer<f16>,
+    bert: DeviceBuffer<f16>,
+    ids: DeviceBuffer<i32>,
+    row_slot: DeviceBuffer<i32>,
+    logits: DeviceBuffer<f32>,
+    partial: DeviceBuffer<f32>,
+    sampled: DeviceBuffer<i32>,
+    eos: DeviceBuffer<i32>,
+    graphs: HashMap<(usize, bool), StepGraph>,
+}
+
+/// A captured decode step.
+struct StepGraph(CudaGraph);
+// SAFETY: a CudaGraph is only launched while `DeviceState`'s lock is held, so it is never used
+// from two threads at once (the CUDA graph API's requirement).
+unsafe impl Send for StepGraph {}
+
+/// The GPT prior on one GPU.
+pub struct CudaT2s {
+    config: T2sConfig,
+    options: CudaT2sOptions,
+    rt: Arc<GpuRuntime>,
+    bert_proj: DeviceLinear,
+    text_embedding: DeviceBuffer<f16>,
+    text_alpha: f32,
+    audio_embedding: DeviceBuffer<f16>,
+    audio_alpha: f32,
+    layers: Vec<GpuLayer>,
+    head: DeviceLinear,
+    state: Mutex<DeviceState>,
+    free_slots: Arc<Mutex<Vec<usize>>>,
+    /// Tells sessions of this model from those of another.
+    id: usize,
+}
+
+/// One utterance's KV slot. Dropping it frees the slot.
+pub struct CudaT2sSession {
+    slot: usize,
+    model: usize,
+    /// Host copies of the device's slot_len / slot_pos.
+    len: usize,
+    audio_pos: usize,
+    free_slots: Arc<Mutex<Vec<usize>>>,
+}
+
+impl std::fmt::Debug for CudaT2sSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CudaT2sSession").field("slot", &self.slot).field("positions", &self.len).finish()
+    }
+}
+
+impl Drop for CudaT2sSession {
+    fn drop(&mut self) {
+        self.free_slots.lock().push(self.slot);
+    }
+}
+
+impl CudaT2sSession {
+    /// Positions in the cache (text + prompt + fed tokens).
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A token chosen by the GPU sampler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SampledToken {
+    pub token: u32,
+    /// The sampler's EOS verdict (a sampled EOS, or EOS as the arg-max of the penalised logits).
+    pub eos: bool,
+}
+
+fn next_model_id() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+impl CudaT2s {
+    /// Uploads `model` (weights become f16, their checkpoint precision) and reserves `options`'
+    /// memory.
+    pub fn new(rt: Arc<GpuRuntime>, model: &T2sModel, options: CudaT2sOptions) -> Result<Self, ModelError> {
+        let c = model.config.clone();
+        if c.head_dim() != DECODE_HEAD_DIM {
+            return Err(ModelError::Device(format!(
+                "the GPU decode kernels are built for {DECODE_HEAD_DIM}-channel heads; this GPT has {} (use the CPU backend)",
+                c.head_dim()
+            )));
+        }
+        if c.vocab > MAX_SAMPLER_VOCAB {
+            return Err(ModelError::Device(format!(
+                "the GPU sampler handles at most {MAX_SAMPLER_VOCAB} audio tokens; this GPT has {}",
+                c.vocab
+            )));
+        }
+        if options.slots == 0 || options.max_batch == 0 || options.max_context < 2 {
+            return Err(ModelError::Input(format!(
+                "GPU options {options:?}: slots, batch and context must be positive"
+            )));
+        }
+        let w = &model.weights;
+        let lin = |t: &crate::tensor::Tensor, b: Option<&crate::tensor::Tensor>| DeviceLinear::from_tensors(&rt, t, b);
+        let norm = |g: &crate::tensor::Tensor, b: &crate::tensor::Tensor| {
+            DeviceNorm::new(&rt, g.data(), b.data(), LAYER_NORM_EPS)
+        };
+        let mut layers = Vec::with_capacity(c.n_layer);
+        for l in &w.layers {
+            layers.push(GpuLayer {
+                in_proj: lin(&l.in_proj_weight, Some(&l.in_proj_bias))?,
+                out_proj: lin(&l.out_proj_weight, Some(&l.out_proj_bias))?,
+                linear1: lin(&l.linear1_weight, Some(&l.linear1_bias))?,
+                linear2: lin(&l.linear2_weight, Some(&l.linear2_bias))?,
+                norm1: norm(&l.norm1_weight, &l.norm1_bias)?,
+                norm2: norm(&l.norm2_weight, &l.norm2_bias)?,
+            });
+        }
+        let mut state = Self::allocate(&rt, &c, &options)?;
+        // The padding slot samples too (its rows are discarded): give it valid settings.
+        let pad = SamplerSlot {
+            seed: 0,
+            top_k: 1,
+            top_p: 1.0,
+            temperature: 1.0,
+            repetition_penalty: 1.0,
+            step: 0,
+            history_len: 0,
+        };
+        let size = std::mem::size_of::<SamplerSlot>();
+        rt.write(&mut state.sampler, options.slots * size, bytemuck::bytes_of(&pad))?;
+        Ok(CudaT2s {
+            bert_proj: lin(&w.bert_proj_weight, Some(&w.bert_proj_bias))?,
+            text_embedding: rt.upload_f16(w.ar_text_embedding.data())?,
+            text_alpha: w.ar_text_position_alpha,
+            audio_embedding: rt.upload_f16(w.ar_audio_embedding.data())?,
+            audio_alpha: w.ar_audio_position_alpha,
+            layers,
+            head: lin(&w.ar_predict_layer, None)?,
+            state: Mutex::new(state),
+            free_slots: Arc::new(Mutex::new((0..options.slots).rev().collect())),
+            id: next_model_id(),
+            config: c,
+            options,
+            rt,
+        })
+    }
+
+    fn allocate(rt: &GpuRuntime, c: &T2sConfig, o: &CudaT2sOptions) -> Result<DeviceState, CudaError> {
+        let (d, slots) = (c.d_model, o.slots + 1);
+        let rows = o.max_context.max(o.max_batch);
+        let kv = c.n_layer * slots * o.max_context * d;
+        let splits = o.max_context.div_ceil(DECODE_SPLIT);
+        Ok(DeviceState {
+            keys: rt.zeros(kv)?,
+            values: rt.zeros(kv)?,
+            slot_len: rt.zeros(slots)?,
+            slot_pos: rt.zeros(slots)?,
+            sampler: rt.zeros(slots * std::mem::size_of::<SamplerSlot>())?,
+            history: rt.zeros(slots * o.max_context)?,
+            x: rt.zeros(rows * d)?,
+            qkv: rt.zeros(rows * 3 * d)?,
+            attn: rt.zeros(rows * d)?,
+            proj: rt.zeros(rows * d)?,
+            ffn: rt.zeros(rows * c.ffn_dim)?,
+            bert: rt.zeros(o.max_context * c.bert_dim)?,
+            ids: rt.zeros(rows)?,
+            row_slot: rt.zeros(o.max_batch)?,
+            logits: rt.zeros(o.max_batch * c.vocab)?,
+            partial: rt.zeros(o.max_batch * c.n_head * splits * (DECODE_HEAD_DIM + 2))?,
+            sampled: rt.zeros(o.max_batch)?,
+            eos: rt.zeros(o.max_batch)?,
+            graphs: HashMap::new(),
+        })
+    }
+
+    pub fn options(&self) -> &CudaT2sOptions {
+        &self.options
+    }
+
+    pub fn runtime(&self) -> &Arc<GpuRuntime> {
+        &self.rt
+    }
+
+    fn take_slot(&self) -> Result<CudaT2sSession, ModelError> {
+        let slot = self.free_slots.lock().pop().ok_or_else(|| {
+            ModelError::Device(format!(
+                "all {} GPU decode slots are in use; wait for a session to end or start with more slots",
+                self.options.slots
+            ))
+        })?;
+        Ok(CudaT2sSession { slot, model: self.id, len: 0, audio_pos: 0, free_slots: self.free_slots.clone() })
+    }
+
+    /// One layer's slice of the key (or value) cache.
+    fn layer_cache(&self, cache: &DeviceBuffer<f16>, layer: usize) -> Dev<f16> {
+        let per_layer = (self.options.slots + 1) * self.options.max_context * self.config.d_model;
+        cache.dev().range(layer * per_layer, per_layer)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn embed(
+        &self,
+        out: Dev<f16>,
+        accumulate: bool,
+        table: &DeviceBuffer<f16>,
+        ids: Dev<i32>,
+        positions: Option<(Dev<i32>, Dev<i32>)>,
+        alpha: f32,
+        rows: usize,
+    ) -> Result<(), CudaError> {
+        if rows == 0 {
+            return Ok(());
+        }
+        let (row_slot, slot_pos) = match positions {
+            Some((r, p)) => (Arg::ptr(r), Arg::ptr(p)),
+            None => (Arg::NULL, Arg::NULL),
+        };
+        let args = [
+            Arg::ptr(out),
+            Arg::I32(accumulate as i32),
+            Arg::ptr(table.dev()),
+            Arg::ptr(ids),
+            row_slot,
+            slot_pos,
+            Arg::F32(alpha),
+            Arg::int(rows),
+            Arg::int(self.config.d_model),
+        ];
+        // SAFETY: matches embed_positions_f16(out, accumulate, table, ids, row_slot, slot_pos, alpha,
+        // rows, d); `out` and `ids` hold `rows` rows, ids are checked against the vocabularies.
+        unsafe { self.rt.launch("embed_positions_f16", (rows as u32, 1, 1), 128, &args) }
+    }
+
+    /// The FFN half of a block and both residual LayerNorms, on `rows` rows of `st.x`.
+    fn block_tail(&self, st: &DeviceState, layer: &GpuLayer, rows: usize) -> Result<(), CudaError> {
+        let rt = &*self.rt;
+        let (x, proj) = (st.x.dev(), st.proj.dev());
+        layer.out_proj.forward(rt, st.attn.dev(), rows, proj, Activation::None)?;
+        layer.norm1.forward(rt, x, proj, Some(x), rows)?;
+        layer.linear1.forward(rt, x, rows, st.ffn.dev(), Activation::Relu)?;
+        layer.linear2.forward(rt, st.ffn.dev(), rows, proj, Activation::None)?;
+        layer.norm2.forward(rt, x, proj, Some(x), rows)
+    }
+
+    /// Runs the prompt through every layer into `session`'s slot; leaves the last row's
+    /// logits in `st.logits[0..V]`.
+    fn prefill_into(
+        &self,
+        st: &mut DeviceState,
+        session: &mut CudaT2sSession,
+        prompt: &T2sPrompt,
+    ) -> Result<(), ModelError> {
+        let c = &self.config;
+        let (d, n_text, n_prompt) = (c.d_model, prompt.phone_ids.len(), prompt.prompt_tokens.len());
+        let rows = n_text + n_prompt;
+        let rt = &*self.rt;
+        // BERT features arrive channel-first [1024, N]; the projection wants rows.
+        let bert_rows = prompt.bert.t();
+        let bert: Vec<f16> = bert_rows.data().iter().map(|&v| f16::from_f32(v)).collect();
+        rt.write(&mut st.bert, 0, &bert)?;
+        let ids: Vec<i32> = prompt.phone_ids.iter().chain(&prompt.prompt_tokens).map(|&t| t as i32).collect();
+        rt.write(&mut st.ids, 0, &ids)?;
+
+        let x = st.x.dev();
+        self.bert_proj.forward(rt, st.bert.dev(), n_text, x, Activation::None)?;
+        self.embed(x, true, &self.text_embedding, st.ids.dev(), None, self.text_alpha, n_text)?;
+        let audio_rows = x.range(n_text * d, n_prompt * d);
+        let audio_ids = st.ids.dev().range(n_text, n_prompt);
+        self.embed(audio_rows, false, &self.audio_embedding, audio_ids, None, self.audio_alpha, n_prompt)?;
+        for (li, layer) in self.layers.iter().enumerate() {
+            layer.in_proj.forward(rt, x, rows, st.qkv.dev(), Activation::None)?;
+            let args = [
+                Arg::ptr(self.layer_cache(&st.keys, li)),
+                Arg::ptr(self.layer_cache(&st.values, li)),
+                Arg::ptr(st.qkv.dev()),
+                Arg::NULL,
+                Arg::NULL,
+                Arg::int(session.slot),
+                Arg::int(rows),
+                Arg::int(d),
+                Arg::int(self.options.max_context),
+            ];
+            // SAFETY: matches kv_store_rows_f16(k, v, qkv, row_slot, slot_len, prefill_slot, rows, d,
+            // max_ctx); rows <= max_context was checked, the slot is ours.
+            unsafe { rt.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &args) }?;
+            prefill_attention(rt, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
+            self.block_tail(st, layer, rows)?;
+        }
+        self.head.forward_f32(rt, x.range((rows - 1) * d, d), 1, st.logits.dev())?;
+        rt.write(&mut st.slot_len, session.slot, &[rows as i32])?;
+        rt.write(&mut st.slot_pos, session.slot, &[n_prompt as i32])?;
+        session.len = rows;
+        session.audio_pos = n_prompt;
+        Ok(())
+    }
+
+    fn check_prompt(&self, prompt: &T2sPrompt) -> Result<(), ModelError> {
+        validate_prompt(&self.config, prompt)?;
+        let rows = prompt.phone_ids.len() + prompt.prompt_tokens.len();
+        if rows >= self.options.max_context {
+            return Err(ModelError::Input(format!(
+                "{rows} phones + prompt tokens do not fit the GPU context of {} positions; use a shorter reference \
+                 clip or split the text",
+                self.options.max_context
+            )));
+        }
+        Ok(())
+    }
+
+    /// Queues one decode step for `rows` rows whose tokens and slots are already in
+    /// `st.ids` / `st.row_slot`: everything a CUDA graph captures.
+    fn step_launches(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<(), CudaError> {
+        let c = &self.config;
+        let rt = &*self.rt;
+        let (d, x) = (c.d_model, st.x.dev());
+        let splits = self.options.max_context.div_ceil(DECODE_SPLIT);
+        let positions = Some((st.row_slot.dev(), st.slot_pos.dev()));
+        self.embed(x, false, &self.audio_embedding, st.ids.dev(), positions, self.audio_alpha, rows)?;
+        let scale = 1.0 / (DECODE_HEAD_DIM as f32).sqrt();
+        for (li, layer) in self.layers.iter().enumerate() {
+            let (k, v) = (self.layer_cache(&st.keys, li), self.layer_cache(&st.values, li));
+            layer.in_proj.forward(rt, x, rows, st.qkv.dev(), Activation::None)?;
+            let store = [
+                Arg::ptr(k),
+                Arg::ptr(v),
+                Arg::ptr(st.qkv.dev()),
+                Arg::ptr(st.row_slot.dev()),
+                Arg::ptr(st.slot_len.dev()),
+                Arg::I32(0),
+                Arg::int(rows),
+                Arg::int(d),
+                Arg::int(self.options.max_context),
+            ];
+            // SAFETY: matches kv_store_rows_f16; row_slot holds `rows` slots < slots + 1.
+            unsafe { rt.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &store) }?;
+            let split = [
+                Arg::ptr(st.qkv.dev()),
+                Arg::ptr(k),
+                Arg::ptr(v),
+                Arg::ptr(st.row_slot.dev()),
+                Arg::ptr(st.slot_len.dev()),
+                Arg::ptr(st.partial.dev()),
+                Arg::int(d),
+                Arg::int(self.options.max_context),
+                Arg::int(splits),
+                Arg::F32(scale),
+            ];
+            let grid = (c.n_head as u32, rows as u32, splits as u32);
+            // SAFETY: matches decode_attention_split_hd32_f16(qkv, k, v, row_slot, slot_len, partial, d,
+            // max_ctx, n_splits, scale); partial holds max_batch × heads × splits × (hd + 2).
+            unsafe { rt.launch("decode_attention_split_hd32_f16", grid, 128, &split) }?;
+            let combine = [Arg::ptr(st.partial.dev()), Arg::ptr(st.attn.dev()), Arg::int(d), Arg::int(splits)];
+            // SAFETY: matches decode_attention_combine_hd32_f16(partial, out, d, n_splits).
+            unsafe {
+                rt.launch(
+                    "decode_attention_combine_hd32_f16",
+                    (c.n_head as u32, rows as u32, 1),
+                    DECODE_HEAD_DIM as u32,
+                    &combine,
+                )
+            }?;
+            self.block_tail(st, layer, rows)?;
+        }
+        self.head.forward_f32(rt, x, rows, st.logits.dev())?;
+        let advance = [
+            Arg::ptr(st.row_slot.dev()),
+            Arg::ptr(st.slot_len.dev()),
+            Arg::ptr(st.slot_pos.dev()),
+            Arg::int(rows),
+            Arg::int(self.options.slots),
+        ];
+        // SAFETY: matches advance_slots(row_slot, slot_len, slot_pos, rows, n_slots).
+        unsafe { rt.launch("advance_slots", (rows.div_ceil(128) as u32, 1, 1), 128, &advance) }?;
+        if sample {
+            self.sample_launch(st, rows)?;
+        }
+        Ok(())
+    }
+
+    /// Samples one token for each of `rows` rows of `st.logits` (slots in `st.row_slot`).
+    fn sample_launch(&self, st: &DeviceState, rows: usize) -> Result<(), CudaError> {
+        let args = [
+            Arg::ptr(st.logits.dev()),
+            Arg::int(self.config.vocab),
+            Arg::ptr(st.row_slot.dev()),
+            Arg::ptr(st.sampler.dev()),
+            Arg::ptr(st.history.dev()),
+            Arg::int(self.options.max_context),
+            Arg::int(EOS_BLOCKED_STEPS),
+            Arg::ptr(st.sampled.dev()),
+            Arg::ptr(st.eos.dev()),
+            Arg::NULL,
+        ];
+        // SAFETY: matches sample_tokens_f32(logits, vocab, row_slot, slots, history, history_cap,
+        // eos_blocked_steps, tokens_out, eos_out, probs_out); vocab <= 2048 is checked at load.
+        unsafe { self.rt.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }
+    }
+
+    /// Runs one step for up to `max_batch` sessions: writes tokens and slots (padded to the
+    /// bucket), replays or captures the bucket's graph, and advances the host mirrors.
+    fn run_step(
+        &self,
+        st: &mut DeviceState,
+        sessions: &mut [&mut CudaT2sSession],
+        tokens: &[u32],
+        sample: bool,
+    ) -> Result<(), ModelError> {
+        let rows = sessions.len();
+        let bucket = if self.options.graphs { rows.next_power_of_two().min(self.options.max_batch) } else { rows };
+        let mut slots: Vec<i32> = sessions.iter().map(|s| s.slot as i32).collect();
+        slots.resize(bucket, self.options.slots as i32);
+        let mut ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
+        ids.resize(bucket, 0);
+        self.rt.write(&mut st.row_slot, 0, &slots)?;
+        self.rt.write(&mut st.ids, 0, &ids)?;
+        if self.options.graphs {
+            if !st.graphs.contains_key(&(bucket, sample)) {
+                let graph = self.capture(st, bucket, sample)?;
+                st.graphs.insert((bucket, sample), graph);
+            }
+            st.graphs[&(bucket, sample)].0.launch().map_err(CudaError::from)?;
+        } else {
+            self.step_launches(st, bucket, sample)?;
+        }
+        for s in sessions.iter_mut() {
+            s.len += 1;
+            s.audio_pos += 1;
+        }
+        Ok(())
+    }
+
+    fn capture(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<StepGraph, CudaError> {
+        let stream = &self.rt.stream;
+        stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
+        let queued = self.step_launches(st, rows, sample);
+        // End the capture even when a launch failed, so the stream is usable again.
+        let graph = stream.end_capture(CUgraphInstantiate_flags(0))?;
+        queued?;
+        graph.map(StepGraph).ok_or_else(|| CudaError::Driver("the decode step captured an empty graph".into()))
+    }
+
+    /// Checks a batch before any device work.
+    fn check_batch(&self, sessions: &[&mut CudaT2sSession], tokens: &[u32]) -> Result<(), ModelError> {
+        if sessions.len() != tokens.len() {
+            return Err(ModelError::Input(format!("{} sessions but {} tokens", sessions.len(), tokens.len())));
+        }
+        check_tokens(&self.config, tokens, "token")?;
+        for s in sessions {
+            if s.model != self.id {
+                return Err(ModelError::Input("this session was started by a different GPT model".into()));
+            }
+            if s.len + 1 > self.options.max_context {
+                return Err(ModelError::Input(format!(
+                    "the session reached the GPU context of {} positions",
+                    self.options.max_context
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a slot's sampler settings and penalty history (prompt tokens).
+    fn start_sampler(
+        &self,
+        st: &mut DeviceState,
+        session: &CudaT2sSession,
+        decoder: &SamplerSetup,
+    ) -> Result<(), ModelError> {
+        let history: Vec<i32> = decoder.prompt_tokens.iter().map(|&t| t as i32).collect();
+        let p = &decoder.sampling;
+        let slot = SamplerSlot {
+            seed: decoder.seed,
+            top_k: p.top_k.min(i32::MAX as usize) as i32,
+            top_p: p.top_p,
+            temperature: p.temperature,
+            repetition_penalty: p.repetition_penalty,
+            step: 0,
+            history_len: history.len() as i32,
+        };
+        let size = std::mem::size_of::<SamplerSlot>();
+        self.rt.write(&mut st.sampler, session.slot * size, bytemuck::bytes_of(&slot))?;
+        if !history.is_empty() {
+            self.rt.write(&mut st.history, session.slot * self.options.max_context, &history)?;
+        }
+        Ok(())
+    }
+
+    fn read_sampled(&self, st: &DeviceState, rows: usize) -> Result<Vec<SampledToken>, ModelError> {
+        let tokens = self.rt.read(&st.sampled, rows)?;
+        let eos = self.rt.read(&st.eos, rows)?;
+        Ok(tokens.iter().zip(eos).map(|(&t, e)| SampledToken { token: t as u32, eos: e != 0 }).collect())
+    }
+
+    /// Prefill, then the first token sampled on the device with `setup`'s settings.
+    pub fn prefill_sampled(
+        &self,
+        prompt: &T2sPrompt,
+        setup: &SamplerSetup,
+    ) -> Result<(CudaT2sSession, SampledToken), ModelError> {
+        self.check_prompt(prompt)?;
+        setup.sampling.validate()?;
+        let mut session = self.take_slot()?;
+        let mut st = self.state.lock();
+        self.prefill_into(&mut st, &mut session, prompt)?;
+        self.start_sampler(&mut st, &session, setup)?;
+        self.rt.write(&mut st.row_slot, 0, &[session.slot as i32])?;
+        self.sample_launch(&st, 1)?;
+        let first = self.read_sampled(&st, 1)?[0];
+        Ok((session, first))
+    }
+
+    /// Feeds `tokens[i]` to `sessions[i]` and samples each session's next token on the device.
+    pub fn decode_sampled(
+        &self,
+        sessions: &mut [&mut CudaT2sSession],
+        tokens: &[u32],
+    ) -> Result<Vec<SampledToken>, ModelError> {
+        self.check_batch(sessions, tokens)?;
+        let mut out = Vec::with_capacity(sessions.len());
+        let mut st = self.state.lock();
+        let batch = self.options.max_batch;
+        for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
+            self.run_step(&mut st, group, toks, true)?;
+            out.extend(self.read_sampled(&st, group.len())?);
+        }
+        Ok(out)
+    }
+
+    /// [`crate::model::t2s::generate_batch`] with the sampler on the device: each request is
+    /// prefilled, then all running requests step together; the host only applies the stop rules
+    /// to the token ids it reads back.
+    pub fn generate_batch(&self, requests: &[BatchRequest<'_>]) -> Result<Vec<Generated>, ModelError> {
+        let mut decoders = Vec::with_capacity(requests.len());
+        for r in requests {
+            decoders.push(Decoder::new(&self.config, &r.prompt.prompt_tokens, &r.options)?);
+        }
+        let mut sessions = Vec::with_capacity(requests.len());
+        let mut next = Vec::with_capacity(requests.len());
+        let mut prefill_ms = Vec::with_capacity(requests.len());
+        for (r, dec) in requests.iter().zip(&mut decoders) {
+            let t = Instant::now();
+            let setup = SamplerSetup::new(&r.prompt.prompt_tokens, &r.options);
+            let (session, first) = self.prefill_sampled(r.prompt, &setup)?;
+            prefill_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            next.push(dec.accept(first.token, first.eos)?);
+            sessions.push(session);
+        }
+        let start = Instant::now();
+        let mut decode_ms = vec![0.0; requests.len()];
+        loop {
+            let active: Vec<usize> = (0..requests.len()).filter(|&i| next[i].is_some()).collect();
+            if active.is_empty() {
+                break;
+            }
+            let tokens: Vec<u32> = active.iter().filter_map(|&i| next[i]).collect();
+            let mut batch: Vec<&mut CudaT2sSession> =
+                sessions.iter_mut().enumerate().filter(|(i, _)| next[*i].is_some()).map(|(_, s)| s).collect();
+            let sampled = self.decode_sampled(&mut batch, &tokens)?;
+            for (&i, s) in active.iter().zip(sampled) {
+                next[i] = decoders[i].accept(s.token, s.eos)?;
+                if next[i].is_none() {
+                    decode_ms[i] = start.elapsed().as_secs_f64() * 1e3;
+                }
+            }
+        }
+        Ok(decoders
+            .iter()
+            .enumerate()
+            .map(|(i, d)| {
+                let (tokens, steps, eos) = d.finish();
+                Generated { tokens, steps, eos, prefill_ms: prefill_ms[i], decode_ms: decode_ms[i] }
+            })
+            .collect())
+    }
+}
+
+/// What the device sampler needs of a request: its settings, seed and the prompt tokens the
+/// repetition penalty starts from.
+#[derive(Debug, Clone)]
+pub struct SamplerSetup {
+    pub sampling: crate::model::sampling::SamplingParams,
+    pub seed: u64,
+    pub prompt_tokens: Vec<u32>,
+}
+
+impl SamplerSetup {
+    pub fn new(prompt_tokens: &[u32], options: &crate::model::t2s::GenerateOptions) -> Self {
+        SamplerSetup { sampling: options.sampling.clone(), seed: options.seed, prompt_tokens: prompt_tokens.to_vec() }
+    }
+}
+
+impl TextToSemantic for CudaT2s {
+    type Session = CudaT2sSession;
+
+    fn config(&self) -> &T2sConfig {
+        &self.config
+    }
+
+    fn prefill(&self, prompt: &T2sPrompt) -> Result<(CudaT2sSession, Vec<f32>), ModelError> {
+        self.check_prompt(prompt)?;
+        let mut session = self.take_slot()?;
+        let mut st = self.state.lock();
+        self.prefill_into(&mut st, &mut session, prompt)?;
+        let logits = self.rt.read(&st.logits, self.config.vocab)?;
+        Ok((session, logits))
+    }
+
+    fn decode_step(&self, sessions: &mut [&mut CudaT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.check_batch(sessions, tokens)?;
+        let v = self.config.vocab;
+        let mut out = Vec::with_capacity(sessions.len());
+        let mut st = self.state.lock();
+        let batch = self.options.max_batch;
+        for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
+            self.run_step(&mut st, group, toks, false)?;
+            let logits = self.rt.read(&st.logits, group.len() * v)?;
+            out.extend(logits.chunks_exact(v).map(<[f32]>::to_vec));
+        }
+        Ok(out)
+    }
+}

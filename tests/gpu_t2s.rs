@@ -1,0 +1,217 @@
+//! The GPT prior and BERT on the GPU against the CPU reference: full-size (24 × 512) seeded random
+//! weights and the `v2-small` fixture. Needs an NVIDIA GPU; prints SKIP without one (fails instead
+//! with `SOVITS_RT_REQUIRE_GPU=1`).
+//!
+//! Tolerances (fixture README, "Tolerances"): FP16 storage against the f32 reference, logits
+//! within 0.05 absolute under teacher forcing; greedy tokens equal up to the first step whose
+//! top-1 − top-2 margin is below that; BERT within 2e-2 × max|expected|. The sampler kernel alone
+//! is checked against the CPU sampler in tests/gpu_kernels.rs.
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{assert_close_rel, max_abs};
+use sovits_rt::checkpoint::{open_gpt, open_hf_folder};
+use sovits_rt::cpu::{CpuBert, CpuT2s};
+use sovits_rt::cuda::{CudaBert, CudaT2s, CudaT2sOptions};
+use sovits_rt::model::bert::BertWeights;
+use sovits_rt::model::rng::{uniform, Purpose};
+use sovits_rt::model::sampling::SamplingParams;
+use sovits_rt::model::t2s::{generate_batch, generate_traced, BatchRequest, GenerateOptions, T2sConfig, T2sModel};
+use sovits_rt::model::{Bert, T2sPrompt, TextToSemantic};
+use sovits_rt::tensor::Tensor;
+
+const LOGITS_ABS: f32 = 0.05;
+const TEACHER_STEPS: usize = 100;
+
+/// Full-size random model, built once per test binary (uploading 24 layers twice is slow).
+fn full_size() -> &'static T2sModel {
+    static MODEL: OnceLock<T2sModel> = OnceLock::new();
+    MODEL.get_or_init(|| T2sModel::random(T2sConfig::v2(), 11))
+}
+
+fn options() -> CudaT2sOptions {
+    CudaT2sOptions { slots: 40, max_context: 1024, max_batch: 16, graphs: true }
+}
+
+/// A prompt of `n_text` phones and `n_prompt` prompt tokens, drawn from `seed`.
+fn random_prompt(c: &T2sConfig, seed: u64, n_text: usize, n_prompt: usize) -> T2sPrompt {
+    let u = |step: u32, i: usize| uniform(seed, Purpose::RandomWeights, step, i as u32);
+    let phone_ids = (0..n_text).map(|i| (u(1, i) * c.phoneme_vocab as f32) as u32 % c.phoneme_vocab as u32).collect();
+    let bert = (0..c.bert_dim * n_text).map(|i| u(2, i) - 0.5).collect();
+    let prompt_tokens = (0..n_prompt).map(|i| (u(3, i) * (c.vocab - 1) as f32) as u32 % (c.vocab - 1) as u32).collect();
+    T2sPrompt { phone_ids, bert: Tensor::new([c.bert_dim, n_text], bert), prompt_tokens }
+}
+
+fn greedy(seed: u64) -> GenerateOptions {
+    let sampling = SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.35 };
+    GenerateOptions { sampling, seed, early_stop: Some(200) }
+}
+
+fn sampled(seed: u64) -> GenerateOptions {
+    GenerateOptions { sampling: SamplingParams::default(), seed, early_stop: Some(120) }
+}
+
+/// Largest |a − b| over two logit rows.
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+/// Prefill and teacher-forced steps of `gpu` against `cpu` on the same prompt; returns the worst
+/// logit difference.
+fn teacher_forced<C: TextToSemantic, G: TextToSemantic>(cpu: &C, gpu: &G, prompt: &T2sPrompt, steps: usize) -> f32 {
+    let (mut cs, cl) = cpu.prefill(prompt).unwrap();
+    let (mut gs, gl) = gpu.prefill(prompt).unwrap();
+    let mut worst = max_diff(&cl, &gl);
+    println!(
+        "prefill ({} positions): max |Δlogit| {worst:.4} (max |logit| {:.2})",
+        prompt.phone_ids.len() + prompt.prompt_tokens.len(),
+        max_abs(&cl)
+    );
+    let mut token = sovits_rt::model::sampling::argmax(&cl[..cl.len() - 1]) as u32;
+    for _ in 0..steps {
+        let c = cpu.decode_step(&mut [&mut cs], &[token]).unwrap().remove(0);
+        let g = gpu.decode_step(&mut [&mut gs], &[token]).unwrap().remove(0);
+        worst = worst.max(max_diff(&c, &g));
+        token = sovits_rt::model::sampling::argmax(&c[..c.len() - 1]) as u32;
+    }
+    worst
+}
+
+#[test]
+fn full_size_prefill_and_100_teacher_forced_steps_match_the_cpu() {
+    let Some(rt) = common::gpu("full_size_prefill_and_100_teacher_forced_steps_match_the_cpu") else { return };
+    let model = full_size();
+    let cpu = CpuT2s::new(model.clone());
+    let gpu = CudaT2s::new(rt, model, options()).unwrap();
+    // 400 positions like the benchmark's prefill; a short reference-free prompt too.
+    for (n_text, n_prompt) in [(150, 250), (12, 0)] {
+        let prompt = random_prompt(&model.config, 5, n_text, n_prompt);
+        let worst = teacher_forced(&cpu, &gpu, &prompt, TEACHER_STEPS);
+        println!("{n_text} phones + {n_prompt} prompt tokens, {TEACHER_STEPS} steps: max |Δlogit| {worst:.4}");
+        assert!(worst <= LOGITS_ABS, "max |Δlogit| {worst} > {LOGITS_ABS}");
+    }
+}
+
+#[test]
+fn graphs_and_eager_launches_give_the_same_logits() {
+    let Some(rt) = common::gpu("graphs_and_eager_launches_give_the_same_logits") else { return };
+    let model = full_size();
+    let with = CudaT2s::new(rt.clone(), model, options()).unwrap();
+    let without = CudaT2s::new(rt, model, CudaT2sOptions { graphs: false, ..options() }).unwrap();
+    let prompt = random_prompt(&model.config, 9, 40, 30);
+    let worst = teacher_forced(&with, &without, &prompt, 20);
+    assert_eq!(worst, 0.0, "a CUDA graph must replay exactly the eager launches");
+}
+
+#[test]
+fn free_running_greedy_tokens_match_until_a_low_margin_step() {
+    let Some(rt) = common::gpu("free_running_greedy_tokens_match_until_a_low_margin_step") else { return };
+    let model = full_size();
+    let cpu = CpuT2s::new(model.clone());
+    let gpu = CudaT2s::new(rt, model, options()).unwrap();
+    let prompt = random_prompt(&model.config, 21, 60, 80);
+    let (want, trace) = generate_traced(&cpu, &prompt, &greedy(0)).unwrap();
+    let got = gpu.generate_batch(&[BatchRequest { prompt: &prompt, options: greedy(0) }]).unwrap().remove(0);
+    let first_low = trace
+        .iter()
+        .position(|t| {
+            let mut v = t.decision_logits.clone();
+            v.sort_by(|a, b| b.total_cmp(a));
+            v[0] - v[1] < LOGITS_ABS
+        })
+        .unwrap_or(trace.len());
+    let agree = want.tokens.iter().zip(&got.tokens).take_while(|(a, b)| a == b).count();
+    println!(
+        "greedy: {} CPU tokens, {} GPU tokens, first low-margin step {first_low}, agree on {agree}",
+        want.tokens.len(),
+        got.tokens.len()
+    );
+    assert!(
+        agree >= first_low.min(want.tokens.len()),
+        "tokens differ at step {agree}, before the first low-margin step {first_low}"
+    );
+}
+
+#[test]
+fn a_batch_of_16_sessions_equals_each_run_alone() {
+    let Some(rt) = common::gpu("a_batch_of_16_sessions_equals_each_run_alone") else { return };
+    let model = full_size();
+    let gpu = CudaT2s::new(rt, model, options()).unwrap();
+    let prompts: Vec<T2sPrompt> =
+        (0..16).map(|i| random_prompt(&model.config, 100 + i, 20 + 7 * i as usize, 10 + 13 * i as usize)).collect();
+    let requests: Vec<BatchRequest> =
+        prompts.iter().enumerate().map(|(i, p)| BatchRequest { prompt: p, options: sampled(i as u64) }).collect();
+    let together = gpu.generate_batch(&requests).unwrap();
+    for (i, r) in requests.iter().enumerate() {
+        let alone = gpu.generate_batch(std::slice::from_ref(r)).unwrap().remove(0);
+        assert_eq!(together[i].tokens, alone.tokens, "session {i}: batched tokens differ from its run alone");
+    }
+    // The logits path batches the same way (host sampler): equal to itself alone too.
+    let batched = generate_batch(&gpu, &requests[..4]).unwrap();
+    for (i, r) in requests[..4].iter().enumerate() {
+        assert_eq!(
+            batched[i].tokens,
+            generate_batch(&gpu, std::slice::from_ref(r)).unwrap()[0].tokens,
+            "logits path, session {i}"
+        );
+    }
+    println!("16 sessions: {} tokens in all", together.iter().map(|g| g.tokens.len()).sum::<usize>());
+}
+
+#[test]
+fn slots_run_out_with_a_typed_error_and_come_back() {
+    let Some(rt) = common::gpu("slots_run_out_with_a_typed_error_and_come_back") else { return };
+    let model = full_size();
+    let gpu = CudaT2s::new(rt, model, CudaT2sOptions { slots: 2, ..options() }).unwrap();
+    let prompt = random_prompt(&model.config, 3, 10, 5);
+    let a = gpu.prefill(&prompt).unwrap();
+    let _b = gpu.prefill(&prompt).unwrap();
+    let e = gpu.prefill(&prompt).unwrap_err();
+    assert!(e.to_string().contains("slots"), "{e}");
+    drop(a);
+    gpu.prefill(&prompt).unwrap();
+    let long = random_prompt(&model.config, 3, 1000, 100);
+    assert!(gpu.prefill(&long).unwrap_err().to_string().contains("context"));
+}
+
+#[test]
+fn v2_small_fixture_gpt_matches_the_cpu_on_the_gpu() {
+    let Some(dir) = common::model_fixtures("v2_small_fixture_gpt_matches_the_cpu_on_the_gpu") else { return };
+    let Some(rt) = common::gpu("v2_small_fixture_gpt_matches_the_cpu_on_the_gpu") else { return };
+    let file = open_gpt(&dir.join("gpt.ckpt")).unwrap();
+    let model = T2sModel::load(&file).unwrap();
+    let cpu = CpuT2s::new(model.clone());
+    let gpu = CudaT2s::new(rt, &model, options()).unwrap();
+    let case = common::case(&dir, "t2s.safetensors");
+    let mut phone_ids = common::u32s(&case, "ref_phone_ids");
+    phone_ids.extend(common::u32s(&case, "target_phone_ids"));
+    let (shape, bert) = common::f32s(&case, "all_bert_features");
+    let prompt = T2sPrompt {
+        phone_ids,
+        bert: Tensor::new(&shape[1..], bert),
+        prompt_tokens: common::u32s(&case, "prompt_semantic"),
+    };
+    let worst = teacher_forced(&cpu, &gpu, &prompt, 50);
+    println!("v2-small fixture: max |Δlogit| {worst:.4}");
+    assert!(worst <= LOGITS_ABS);
+}
+
+#[test]
+fn bert_features_match_the_cpu() {
+    let Some(dir) = common::model_fixtures("bert_features_match_the_cpu") else { return };
+    let Some(rt) = common::gpu("bert_features_match_the_cpu") else { return };
+    let folder = open_hf_folder(&dir.join("chinese-roberta-wwm-ext-large")).unwrap();
+    let weights = BertWeights::load(&folder).unwrap();
+    let cpu = CpuBert::new(weights.clone());
+    let gpu = CudaBert::new(rt, &weights).unwrap();
+    // [CLS] + 40 characters + [SEP], ids inside the fixture's small vocabulary.
+    let vocab = weights.config.vocab_size as u32;
+    let ids: Vec<u32> = (0..42u32).map(|i| (i * 37 + 5) % vocab).collect();
+    let want = cpu.hidden_states_sel(&ids).unwrap();
+    let got = gpu.hidden_states_sel(&ids).unwrap();
+    assert_eq!(got.shape(), want.shape());
+    assert_close_rel("BERT hidden_states[-3]", got.data(), want.data(), 2e-2);
+    assert!(gpu.hidden_states_sel(&[]).is_err() && gpu.hidden_states_sel(&[vocab]).is_err());
+}
