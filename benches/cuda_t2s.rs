@@ -48,16 +48,16 @@ fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<
     let mut tokens = Vec::with_capacity(batch);
     for i in 0..batch {
         let prompt = support::t2s_prompt(c, phones, context - phones, i as u32);
-        let (s, first) = gpu.prefill_sampled(&prompt, &SamplerSetup::new(&prompt.prompt_tokens, &options))?;
+        let (s, first) = gpu.prefill_and_sample(&prompt, &SamplerSetup::new(&prompt.prompt_tokens, &options))?;
         sessions.push(s);
         tokens.push(first.token.min(c.eos() - 1));
     }
     let mut refs: Vec<_> = sessions.iter_mut().collect();
     // Warm-up: captures this bucket's graph.
-    gpu.decode_sampled(&mut refs, &tokens)?;
+    gpu.step_and_sample(&mut refs, &tokens)?;
     let t = Instant::now();
     for _ in 0..STEPS {
-        let next = gpu.decode_sampled(&mut refs, &tokens)?;
+        let next = gpu.step_and_sample(&mut refs, &tokens)?;
         // EOS or not, keep feeding an audio token: this measures steps, not utterances.
         tokens = next.iter().map(|s| s.token.min(c.eos() - 1)).collect();
     }

@@ -8,6 +8,7 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod audio;
+pub mod backend;
 pub mod checkpoint;
 pub mod cpu;
 pub mod cuda;

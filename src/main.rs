@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use sovits_rt::backend::Backend;
 use sovits_rt::model::sampling::SamplingParams;
 use sovits_rt::pipeline::{PromptText, SynthParams, Synthesizer, SAMPLE_RATE};
 use sovits_rt::text::segment::{preprocess, SplitMethod};
@@ -183,9 +184,15 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
     });
 
     let t = Instant::now();
+    let backend = Backend::select(a.models.device(), 1)?;
     let paths = a.models.paths();
-    let synth = Synthesizer::load(&paths)?;
-    eprintln!("loaded models in {:.0} ms ({:?} symbols)", t.elapsed().as_secs_f64() * 1e3, synth.symbols());
+    let synth = Synthesizer::load(&paths, backend)?;
+    eprintln!(
+        "loaded models on {} in {:.0} ms ({:?} symbols)",
+        synth.backend().describe(),
+        t.elapsed().as_secs_f64() * 1e3,
+        synth.symbols()
+    );
 
     let t = Instant::now();
     let transcript = match reference_input {

@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio;
+use crate::backend::{AnyBert, AnyT2s, Backend};
 use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
-use crate::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
+use crate::cpu::{CpuHubert, CpuSovits};
 use crate::error::Error;
-use crate::model::bert::{char_features, expand_features};
+use crate::model::bert::{char_features, expand_features, BertWeights};
 use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::sampling::SamplingParams;
-use crate::model::t2s::{generate, GenerateOptions};
+use crate::model::t2s::{generate, GenerateOptions, T2sModel};
 use crate::model::{
     Bert, DecodeParams, Hubert, ModelError, PriorNoise, SovitsDecoder, T2sPrompt, TextToSemantic, Vocoder,
 };
@@ -44,24 +45,30 @@ pub const FRAGMENT_INTERVAL_S: f32 = 0.3;
 /// Loaded models of one voice family (a GPT and a SoVITS of the same symbol table), with the
 /// HuBERT and BERT that every family shares.
 pub struct Synthesizer {
-    t2s: Arc<CpuT2s>,
+    t2s: Arc<AnyT2s>,
     sovits: Arc<CpuSovits>,
     shared: Arc<SharedModels>,
     symbols: SymbolSet,
 }
 
-/// The models every voice family uses: HuBERT for reference clips and BERT for Chinese text.
-/// Loaded once per process and shared by all model pairs.
+/// The models every voice family uses: HuBERT for reference clips and BERT for Chinese text,
+/// and the backend every model of the process runs on. Loaded once per process and shared by
+/// all model pairs.
 pub struct SharedModels {
     hubert: CpuHubert,
     featurizer: BertFeaturizer,
+    backend: Backend,
 }
 
 impl SharedModels {
-    pub fn load(hubert: &Path, bert: &Path) -> Result<Self, Error> {
-        let featurizer = BertFeaturizer::load(bert)?;
+    pub fn load(hubert: &Path, bert: &Path, backend: Backend) -> Result<Self, Error> {
+        let featurizer = BertFeaturizer::load(bert, &backend)?;
         let hubert = CpuHubert::load(&open_hf_folder(hubert)?)?;
-        Ok(SharedModels { hubert, featurizer })
+        Ok(SharedModels { hubert, featurizer, backend })
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
     }
 
     pub fn featurizer(&self) -> &BertFeaturizer {
@@ -71,7 +78,7 @@ impl SharedModels {
 
 /// chinese-roberta-wwm-ext-large and its tokenizer: per-phone features of phonemized text.
 pub struct BertFeaturizer {
-    bert: CpuBert,
+    bert: AnyBert,
     tokenizer: BertTokenizer,
 }
 
@@ -155,8 +162,8 @@ fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet
 
 impl Synthesizer {
     /// Loads and cross-checks the models.
-    pub fn load(paths: &ModelPaths) -> Result<Self, Error> {
-        let shared = Arc::new(SharedModels::load(&paths.hubert, &paths.bert)?);
+    pub fn load(paths: &ModelPaths, backend: Backend) -> Result<Self, Error> {
+        let shared = Arc::new(SharedModels::load(&paths.hubert, &paths.bert, backend)?);
         Self::load_pair(&paths.gpt, &paths.sovits, shared)
     }
 
@@ -164,7 +171,7 @@ impl Synthesizer {
     pub fn load_pair(gpt_path: &Path, sovits_path: &Path, shared: Arc<SharedModels>) -> Result<Self, Error> {
         let gpt = open_gpt(gpt_path)?;
         let sovits = open_sovits(sovits_path)?;
-        let t2s = CpuT2s::load(&gpt)?;
+        let t2s = shared.backend.t2s(T2sModel::load(&gpt)?)?;
         let symbols = shared_symbols(t2s.config().phoneme_vocab, sovits.kind).map_err(|why| {
             ModelError::Incompatible(format!(
                 "{} and {}: {why}; use a GPT and a SoVITS model trained for the same GPT-SoVITS version",
@@ -185,7 +192,7 @@ impl Synthesizer {
     }
 
     /// The GPT, shared with the engine's scheduler thread.
-    pub fn t2s(&self) -> &Arc<CpuT2s> {
+    pub fn t2s(&self) -> &Arc<AnyT2s> {
         &self.t2s
     }
 
@@ -196,6 +203,10 @@ impl Synthesizer {
 
     pub fn featurizer(&self) -> &BertFeaturizer {
         &self.shared.featurizer
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.shared.backend
     }
 
     pub fn symbols(&self) -> SymbolSet {
@@ -294,8 +305,8 @@ impl Synthesizer {
 
 impl BertFeaturizer {
     /// Loads a `chinese-roberta-wwm-ext-large` folder (weights and tokenizer).
-    pub fn load(folder: &Path) -> Result<Self, Error> {
-        let bert = CpuBert::load(&open_hf_folder(folder)?)?;
+    pub fn load(folder: &Path, backend: &Backend) -> Result<Self, Error> {
+        let bert = backend.bert(BertWeights::load(&open_hf_folder(folder)?)?)?;
         let tokenizer = BertTokenizer::from_folder(folder)?;
         Ok(BertFeaturizer { bert, tokenizer })
     }

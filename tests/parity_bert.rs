@@ -3,6 +3,7 @@
 //! then the same from the raw sentences through the text frontend.
 mod common;
 
+use sovits_rt::backend::Backend;
 use sovits_rt::checkpoint::open_hf_folder;
 use sovits_rt::cpu::CpuBert;
 use sovits_rt::model::bert::{char_features, expand_features, BertConfig, BertWeights};
@@ -74,7 +75,7 @@ fn parity_bert() {
 fn text_to_phone_features() {
     let Some(dir) = common::model_fixtures("text_to_phone_features") else { return };
     let case = common::case(&dir, "bert.safetensors");
-    let featurizer = BertFeaturizer::load(&dir.join("chinese-roberta-wwm-ext-large")).unwrap();
+    let featurizer = BertFeaturizer::load(&dir.join("chinese-roberta-wwm-ext-large"), &Backend::cpu()).unwrap();
     let n: usize = case.metadata()["n_sentences"].parse().unwrap();
     for i in 0..n {
         let s = |name: &str| format!("s{i}_{name}");

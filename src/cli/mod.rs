@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
+use sovits_rt::backend::Device;
 use sovits_rt::engine::voices::default_voices_dir;
 use sovits_rt::engine::{Engine, EngineConfig};
 use sovits_rt::pipeline::ModelPaths;
 
-/// The four model files of a GPT-SoVITS install.
+/// The four model files of a GPT-SoVITS install, and where they run.
 #[derive(clap::Args)]
 pub struct ModelFiles {
     /// GPT checkpoint (.ckpt) as trained by GPT-SoVITS (for the engine: the base model, used by
@@ -28,9 +29,17 @@ pub struct ModelFiles {
     /// The chinese-roberta-wwm-ext-large folder.
     #[arg(long)]
     bert: PathBuf,
+    /// Where the models run: `auto` (the GPU when one is usable, else the CPU, saying why),
+    /// `cpu`, or `cuda` (an error without a usable GPU).
+    #[arg(long, value_enum, default_value_t = Device::Auto)]
+    device: Device,
 }
 
 impl ModelFiles {
+    pub fn device(&self) -> Device {
+        self.device
+    }
+
     pub fn paths(self) -> ModelPaths {
         ModelPaths { gpt: self.gpt, sovits: self.sovits, hubert: self.hubert, bert: self.bert }
     }
@@ -72,9 +81,11 @@ impl EngineArgs {
             EngineConfig::new(m.gpt.clone(), m.sovits.clone(), m.hubert.clone(), m.bert.clone(), self.voices.dir());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         config.max_sessions = self.max_sessions.unwrap_or(cores);
+        config.device = m.device;
         let engine = Engine::new(config)?;
         eprintln!(
-            "loaded models in {:.0} ms; voices in {}",
+            "loaded models on {} in {:.0} ms; voices in {}",
+            engine.backend(),
             t.elapsed().as_secs_f64() * 1e3,
             engine.voices().dir().display()
         );

@@ -92,6 +92,10 @@ impl CudaBert {
         })
     }
 
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
     fn run(&self, ws: &mut Workspace, input_ids: &[u32]) -> Result<Vec<f16>, CudaError> {
         let rt = &*self.rt;
         let (rows, h) = (input_ids.len(), self.config.hidden_size);

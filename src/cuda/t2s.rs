@@ -14,7 +14,6 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::CudaGraph;
@@ -24,8 +23,7 @@ use parking_lot::Mutex;
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
 use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime};
 use crate::model::t2s::{
-    check_tokens, validate_prompt, BatchRequest, Decoder, Generated, T2sConfig, T2sModel, EOS_BLOCKED_STEPS,
-    LAYER_NORM_EPS,
+    check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, EOS_BLOCKED_STEPS, LAYER_NORM_EPS,
 };
 use crate::model::{ModelError, T2sPrompt, TextToSemantic};
 
@@ -592,7 +590,7 @@ impl CudaT2s {
     }
 
     /// Prefill, then the first token sampled on the device with `setup`'s settings.
-    pub fn prefill_sampled(
+    pub fn prefill_and_sample(
         &self,
         prompt: &T2sPrompt,
         setup: &SamplerSetup,
@@ -610,7 +608,7 @@ impl CudaT2s {
     }
 
     /// Feeds `tokens[i]` to `sessions[i]` and samples each session's next token on the device.
-    pub fn decode_sampled(
+    pub fn step_and_sample(
         &self,
         sessions: &mut [&mut CudaT2sSession],
         tokens: &[u32],
@@ -625,53 +623,6 @@ impl CudaT2s {
         }
         Ok(out)
     }
-
-    /// [`crate::model::t2s::generate_batch`] with the sampler on the device: each request is
-    /// prefilled, then all running requests step together; the host only applies the stop rules
-    /// to the token ids it reads back.
-    pub fn generate_batch(&self, requests: &[BatchRequest<'_>]) -> Result<Vec<Generated>, ModelError> {
-        let mut decoders = Vec::with_capacity(requests.len());
-        for r in requests {
-            decoders.push(Decoder::new(&self.config, &r.prompt.prompt_tokens, &r.options)?);
-        }
-        let mut sessions = Vec::with_capacity(requests.len());
-        let mut next = Vec::with_capacity(requests.len());
-        let mut prefill_ms = Vec::with_capacity(requests.len());
-        for (r, dec) in requests.iter().zip(&mut decoders) {
-            let t = Instant::now();
-            let setup = SamplerSetup::new(&r.prompt.prompt_tokens, &r.options);
-            let (session, first) = self.prefill_sampled(r.prompt, &setup)?;
-            prefill_ms.push(t.elapsed().as_secs_f64() * 1e3);
-            next.push(dec.accept(first.token, first.eos)?);
-            sessions.push(session);
-        }
-        let start = Instant::now();
-        let mut decode_ms = vec![0.0; requests.len()];
-        loop {
-            let active: Vec<usize> = (0..requests.len()).filter(|&i| next[i].is_some()).collect();
-            if active.is_empty() {
-                break;
-            }
-            let tokens: Vec<u32> = active.iter().filter_map(|&i| next[i]).collect();
-            let mut batch: Vec<&mut CudaT2sSession> =
-                sessions.iter_mut().enumerate().filter(|(i, _)| next[*i].is_some()).map(|(_, s)| s).collect();
-            let sampled = self.decode_sampled(&mut batch, &tokens)?;
-            for (&i, s) in active.iter().zip(sampled) {
-                next[i] = decoders[i].accept(s.token, s.eos)?;
-                if next[i].is_none() {
-                    decode_ms[i] = start.elapsed().as_secs_f64() * 1e3;
-                }
-            }
-        }
-        Ok(decoders
-            .iter()
-            .enumerate()
-            .map(|(i, d)| {
-                let (tokens, steps, eos) = d.finish();
-                Generated { tokens, steps, eos, prefill_ms: prefill_ms[i], decode_ms: decode_ms[i] }
-            })
-            .collect())
-    }
 }
 
 /// What the device sampler needs of a request: its settings, seed and the prompt tokens the
@@ -684,7 +635,7 @@ pub struct SamplerSetup {
 }
 
 impl SamplerSetup {
-    pub fn new(prompt_tokens: &[u32], options: &crate::model::t2s::GenerateOptions) -> Self {
+    pub fn new(prompt_tokens: &[u32], options: &GenerateOptions) -> Self {
         SamplerSetup { sampling: options.sampling.clone(), seed: options.seed, prompt_tokens: prompt_tokens.to_vec() }
     }
 }
@@ -717,5 +668,30 @@ impl TextToSemantic for CudaT2s {
             out.extend(logits.chunks_exact(v).map(<[f32]>::to_vec));
         }
         Ok(out)
+    }
+
+    /// Device sampling for the generic decoding loops: the GPU picks the token, `decoder`
+    /// applies the stop rules to it.
+    fn prefill_sampled(
+        &self,
+        prompt: &T2sPrompt,
+        decoder: &mut Decoder,
+    ) -> Result<(CudaT2sSession, Option<u32>), ModelError> {
+        let setup = SamplerSetup::new(decoder.prompt_tokens(), decoder.options());
+        let (session, first) = self.prefill_and_sample(prompt, &setup)?;
+        Ok((session, decoder.accept(first.token, first.eos)?))
+    }
+
+    fn decode_sampled(
+        &self,
+        sessions: &mut [&mut CudaT2sSession],
+        tokens: &[u32],
+        decoders: &mut [&mut Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        if decoders.len() != sessions.len() {
+            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
+        }
+        let sampled = self.step_and_sample(sessions, tokens)?;
+        Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())
     }
 }

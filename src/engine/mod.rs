@@ -35,6 +35,7 @@ pub use params::RequestParams;
 pub use session::{Session, SessionEvent, SessionStats};
 pub use voices::{NewVoice, VoiceError, VoiceManifest, VoiceStore};
 
+use crate::backend::{Backend, Device};
 use crate::model::TextToSemantic;
 use crate::pipeline::{PromptText, SharedModels, Voice};
 use crate::text::LangMode;
@@ -84,6 +85,8 @@ pub struct EngineConfig {
     pub hubert: PathBuf,
     pub bert: PathBuf,
     pub voices_dir: PathBuf,
+    /// Where the models run.
+    pub device: Device,
     /// Sessions served at once; one more gets `busy`.
     pub max_sessions: usize,
     pub plan: ChunkPlan,
@@ -102,6 +105,7 @@ impl EngineConfig {
             hubert,
             bert,
             voices_dir,
+            device: Device::Cpu,
             max_sessions: 16,
             plan: ChunkPlan::default(),
             max_pending_chars: 64 * 1024,
@@ -167,7 +171,8 @@ impl Engine {
         config.plan.validate()?;
         let store = VoiceStore::open(&config.voices_dir)?;
         let metrics = Arc::new(Metrics::default());
-        let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert)?);
+        let backend = Backend::select(config.device, config.max_sessions)?;
+        let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert, backend)?);
         let pairs = ModelPairs::new(shared, config.plan.clone(), metrics.clone());
         let base = pairs.get(&config.gpt, &config.sovits)?;
         warm_up_text_frontend(&base);
@@ -180,6 +185,11 @@ impl Engine {
             metrics,
             next_id: AtomicU64::new(1),
         })
+    }
+
+    /// Where the models run, e.g. `cpu` or `cuda (NVIDIA H100 …, sm_90)`.
+    pub fn backend(&self) -> String {
+        self.pairs.shared().backend().describe()
     }
 
     pub fn config(&self) -> &EngineConfig {

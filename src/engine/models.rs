@@ -38,6 +38,10 @@ impl ModelPairs {
         ModelPairs { shared, plan, metrics, loaded: Mutex::new(HashMap::new()) }
     }
 
+    pub fn shared(&self) -> &Arc<SharedModels> {
+        &self.shared
+    }
+
     /// The pair of these files, loading it (and starting its threads) on first use.
     pub fn get(&self, gpt: &Path, sovits: &Path) -> Result<Arc<ModelPair>, EngineError> {
         let key = (canonical(gpt), canonical(sovits));

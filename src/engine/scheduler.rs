@@ -169,8 +169,7 @@ impl<M: TextToSemantic> Scheduler<M> {
         let started = (|| {
             let mut decoder = Decoder::new(config, &job.prompt.prompt_tokens, &job.options)?;
             let planner = ChunkPlanner::new(self.plan.clone())?;
-            let (session, logits) = self.model.prefill(&job.prompt)?;
-            let next = decoder.step(&logits)?.next;
+            let (session, next) = self.model.prefill_sampled(&job.prompt, &mut decoder)?;
             Ok((session, decoder, planner, next))
         })();
         match started {
@@ -188,13 +187,14 @@ impl<M: TextToSemantic> Scheduler<M> {
             return Ok(());
         }
         let tokens: Vec<u32> = self.decoding.iter().filter_map(|d| d.next).collect();
-        let mut sessions: Vec<&mut M::Session> = self.decoding.iter_mut().map(|d| &mut d.session).collect();
-        let logits = self.model.decode_step(&mut sessions, &tokens)?;
+        let (mut sessions, mut decoders): (Vec<&mut M::Session>, Vec<&mut Decoder>) =
+            self.decoding.iter_mut().map(|d| (&mut d.session, &mut d.decoder)).unzip();
+        let chosen = self.model.decode_sampled(&mut sessions, &tokens, &mut decoders)?;
         let mut still = Vec::with_capacity(self.decoding.len());
-        for (mut d, logits) in std::mem::take(&mut self.decoding).into_iter().zip(logits) {
-            match d.decoder.step(&logits) {
-                Ok(step) => {
-                    d.next = step.next;
+        for (mut d, next) in std::mem::take(&mut self.decoding).into_iter().zip(chosen) {
+            match next {
+                Ok(next) => {
+                    d.next = next;
                     if self.advance(&mut d) {
                         still.push(d);
                     }

@@ -75,6 +75,35 @@ pub trait TextToSemantic: Send + Sync {
     /// Feeds one new token to each session (all in one batched pass) and returns each session's
     /// next logits. `tokens[i]` goes to `sessions[i]`.
     fn decode_step(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
+
+    /// [`TextToSemantic::prefill`], then the first token chosen by `decoder` (its sampler and
+    /// stop rules; `None` once decoding has stopped). Backends that sample on the device
+    /// override this so that only token ids leave it.
+    fn prefill_sampled(
+        &self,
+        prompt: &T2sPrompt,
+        decoder: &mut t2s::Decoder,
+    ) -> Result<(Self::Session, Option<u32>), ModelError> {
+        let (session, logits) = self.prefill(prompt)?;
+        let next = decoder.step(&logits)?.next;
+        Ok((session, next))
+    }
+
+    /// [`TextToSemantic::decode_step`], then each session's next token chosen by its decoder.
+    /// The outer error fails the whole step; an inner one only its session.
+    #[allow(clippy::type_complexity)]
+    fn decode_sampled(
+        &self,
+        sessions: &mut [&mut Self::Session],
+        tokens: &[u32],
+        decoders: &mut [&mut t2s::Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        if decoders.len() != sessions.len() {
+            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
+        }
+        let logits = self.decode_step(sessions, tokens)?;
+        Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
+    }
 }
 
 /// Prior noise for the SoVITS decoder (research/upstream-v2.md §5.2 step 4).

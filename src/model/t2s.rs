@@ -440,6 +440,15 @@ impl Decoder {
         Ok((!stop).then_some(token))
     }
 
+    pub fn options(&self) -> &GenerateOptions {
+        &self.options
+    }
+
+    /// The reference tokens the repetition penalty starts from.
+    pub fn prompt_tokens(&self) -> &[u32] {
+        &self.history[..self.n_prompt]
+    }
+
     pub fn is_done(&self) -> bool {
         self.stopped.is_some()
     }
@@ -466,14 +475,10 @@ fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
 
-/// The decoding loop shared by every entry point: prefill each request, then one batched
-/// `decode_step` per step over the requests still running; finished ones leave the batch.
-/// `on_step(request, trace)` sees every step.
-fn run<M: TextToSemantic>(
-    model: &M,
-    requests: &[BatchRequest<'_>],
-    mut on_step: impl FnMut(usize, StepTrace),
-) -> Result<Vec<Generated>, ModelError> {
+/// The decoding loop shared by every entry point: prefill each request, then one batched step
+/// per step over the requests still running; finished ones leave the batch. Tokens are chosen
+/// by the model's `*_sampled` methods (on the device where the backend samples there).
+fn run<M: TextToSemantic>(model: &M, requests: &[BatchRequest<'_>]) -> Result<Vec<Generated>, ModelError> {
     let config = model.config();
     let mut decoders = Vec::with_capacity(requests.len());
     for r in requests {
@@ -482,14 +487,12 @@ fn run<M: TextToSemantic>(
     let mut sessions = Vec::with_capacity(requests.len());
     let mut next = Vec::with_capacity(requests.len());
     let mut prefill_ms = Vec::with_capacity(requests.len());
-    for (i, (r, dec)) in requests.iter().zip(&mut decoders).enumerate() {
+    for (r, dec) in requests.iter().zip(&mut decoders) {
         let t = Instant::now();
-        let (session, logits) = model.prefill(r.prompt)?;
+        let (session, first) = model.prefill_sampled(r.prompt, dec)?;
         prefill_ms.push(ms(t));
-        let step = dec.step(&logits)?;
-        on_step(i, StepTrace { logits, decision_logits: step.decision_logits });
         sessions.push(session);
-        next.push(step.next);
+        next.push(first);
     }
     let start = Instant::now();
     let mut decode_ms = vec![0.0; requests.len()];
@@ -499,14 +502,15 @@ fn run<M: TextToSemantic>(
             break;
         }
         let tokens: Vec<u32> = active.iter().filter_map(|&i| next[i]).collect();
+        let running = |i: &usize| next[*i].is_some();
         let mut batch: Vec<&mut M::Session> =
-            sessions.iter_mut().enumerate().filter(|(i, _)| next[*i].is_some()).map(|(_, s)| s).collect();
-        let logits = model.decode_step(&mut batch, &tokens)?;
-        for (&i, logits) in active.iter().zip(logits) {
-            let step = decoders[i].step(&logits)?;
-            on_step(i, StepTrace { logits, decision_logits: step.decision_logits });
-            next[i] = step.next;
-            if step.next.is_none() {
+            sessions.iter_mut().enumerate().filter(|(i, _)| running(i)).map(|(_, s)| s).collect();
+        let mut decs: Vec<&mut Decoder> =
+            decoders.iter_mut().enumerate().filter(|(i, _)| running(i)).map(|(_, d)| d).collect();
+        let chosen = model.decode_sampled(&mut batch, &tokens, &mut decs)?;
+        for (&i, token) in active.iter().zip(chosen) {
+            next[i] = token?;
+            if next[i].is_none() {
                 decode_ms[i] = ms(start);
             }
         }
@@ -527,31 +531,82 @@ pub fn generate<M: TextToSemantic>(
     prompt: &T2sPrompt,
     options: &GenerateOptions,
 ) -> Result<Generated, ModelError> {
-    let mut out = run(model, &[BatchRequest { prompt, options: options.clone() }], |_, _| {})?;
+    let mut out = run(model, &[BatchRequest { prompt, options: options.clone() }])?;
     out.pop().ok_or_else(|| ModelError::Input("internal error: the decoder returned no result".into()))
 }
 
-/// [`generate`], also returning what every step saw.
+/// A model whose tokens are always chosen on the host from its logits, recording what every
+/// step saw.
+struct Recording<'a, M> {
+    model: &'a M,
+    trace: parking_lot::Mutex<Vec<StepTrace>>,
+}
+
+impl<M: TextToSemantic> TextToSemantic for Recording<'_, M> {
+    type Session = M::Session;
+
+    fn config(&self) -> &T2sConfig {
+        self.model.config()
+    }
+
+    fn prefill(&self, prompt: &T2sPrompt) -> Result<(Self::Session, Vec<f32>), ModelError> {
+        self.model.prefill(prompt)
+    }
+
+    fn decode_step(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        self.model.decode_step(sessions, tokens)
+    }
+
+    fn prefill_sampled(
+        &self,
+        prompt: &T2sPrompt,
+        decoder: &mut Decoder,
+    ) -> Result<(M::Session, Option<u32>), ModelError> {
+        let (session, logits) = self.model.prefill(prompt)?;
+        let step = decoder.step(&logits)?;
+        self.trace.lock().push(StepTrace { logits, decision_logits: step.decision_logits });
+        Ok((session, step.next))
+    }
+
+    fn decode_sampled(
+        &self,
+        sessions: &mut [&mut M::Session],
+        tokens: &[u32],
+        decoders: &mut [&mut Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        let logits = self.model.decode_step(sessions, tokens)?;
+        let mut trace = self.trace.lock();
+        Ok(logits
+            .into_iter()
+            .zip(decoders)
+            .map(|(logits, d)| {
+                let step = d.step(&logits)?;
+                trace.push(StepTrace { logits, decision_logits: step.decision_logits });
+                Ok(step.next)
+            })
+            .collect())
+    }
+}
+
+/// [`generate`] with the sampler on the host, also returning what every step saw.
 pub fn generate_traced<M: TextToSemantic>(
     model: &M,
     prompt: &T2sPrompt,
     options: &GenerateOptions,
 ) -> Result<(Generated, Vec<StepTrace>), ModelError> {
-    let mut trace = Vec::new();
-    let mut out = run(model, &[BatchRequest { prompt, options: options.clone() }], |_, t| trace.push(t))?;
-    let generated =
-        out.pop().ok_or_else(|| ModelError::Input("internal error: the decoder returned no result".into()))?;
-    Ok((generated, trace))
+    let recording = Recording { model, trace: Default::default() };
+    let generated = generate(&recording, prompt, options)?;
+    Ok((generated, recording.trace.into_inner()))
 }
 
-/// Decodes several utterances together: one `decode_step` per step for all running requests
+/// Decodes several utterances together: one batched step per step for all running requests
 /// (each with its own prompt, options and seed); a request that stops leaves the batch. Each
 /// result equals what [`generate`] gives for that request alone.
 pub fn generate_batch<M: TextToSemantic>(
     model: &M,
     requests: &[BatchRequest<'_>],
 ) -> Result<Vec<Generated>, ModelError> {
-    run(model, requests, |_, _| {})
+    run(model, requests)
 }
 
 #[cfg(test)]

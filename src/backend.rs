@@ -1,0 +1,203 @@
+//! Where the models run, chosen once at start (`--device cpu|cuda|auto`), and the stage types
+//! that dispatch to the chosen backend behind the stage traits, so the engine and the CLI never
+//! name a backend. `auto` takes the GPU when one works and otherwise says why on stderr and
+//! uses the CPU; `cuda` without a usable GPU is an error.
+//!
+//! On the GPU today: the GPT prior (with the sampler) and BERT. The SoVITS decoder, HiFi-GAN and
+//! HuBERT still run on the CPU (issue 5).
+
+use std::sync::Arc;
+
+use crate::cpu::t2s::CpuT2sSession;
+use crate::cpu::{CpuBert, CpuT2s};
+use crate::cuda::{CudaBert, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime};
+use crate::model::bert::{BertConfig, BertWeights};
+use crate::model::t2s::{Decoder, T2sConfig, T2sModel};
+use crate::model::{Bert, ModelError, T2sPrompt, TextToSemantic};
+use crate::tensor::Tensor;
+
+/// The `--device` choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Device {
+    /// The GPU when one is usable, else the CPU.
+    #[default]
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+/// The backend in use: the CPU, or a GPU with its kernels loaded.
+#[derive(Clone)]
+pub struct Backend {
+    gpu: Option<Arc<GpuRuntime>>,
+    /// GPT decode slots (sessions decoding at once) to reserve on the GPU.
+    gpu_sessions: usize,
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Backend {
+    pub fn cpu() -> Self {
+        Backend { gpu: None, gpu_sessions: 0 }
+    }
+
+    /// Resolves `device`; `sessions` is how many sessions may decode at once (KV slots).
+    pub fn select(device: Device, sessions: usize) -> Result<Self, ModelError> {
+        if device == Device::Cpu {
+            return Ok(Self::cpu());
+        }
+        match GpuRuntime::open(0) {
+            Ok(rt) => Ok(Backend { gpu: Some(rt), gpu_sessions: sessions.max(1) }),
+            Err(e) if device == Device::Auto => {
+                eprintln!("sovits-rt: no usable GPU ({e}); running on the CPU");
+                Ok(Self::cpu())
+            }
+            Err(e) => Err(ModelError::Device(format!("--device cuda: {e}"))),
+        }
+    }
+
+    /// E.g. `cpu` or `cuda (NVIDIA H100 80GB HBM3, sm_90)`.
+    pub fn describe(&self) -> String {
+        match &self.gpu {
+            None => "cpu".into(),
+            Some(rt) => format!("cuda ({}, sm_{}{})", rt.gpu.name, rt.gpu.capability.0, rt.gpu.capability.1),
+        }
+    }
+
+    /// The GPT prior on this backend.
+    pub fn t2s(&self, model: T2sModel) -> Result<AnyT2s, ModelError> {
+        match &self.gpu {
+            None => Ok(AnyT2s::Cpu(CpuT2s::new(model))),
+            Some(rt) => {
+                let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
+                Ok(AnyT2s::Cuda(CudaT2s::new(rt.clone(), &model, options)?))
+            }
+        }
+    }
+
+    /// BERT on this backend.
+    pub fn bert(&self, weights: BertWeights) -> Result<AnyBert, ModelError> {
+        match &self.gpu {
+            None => Ok(AnyBert::Cpu(CpuBert::new(weights))),
+            Some(rt) => Ok(AnyBert::Cuda(CudaBert::new(rt.clone(), &weights)?)),
+        }
+    }
+}
+
+/// The GPT prior on either backend (one per loaded model: variant sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+pub enum AnyT2s {
+    Cpu(CpuT2s),
+    Cuda(CudaT2s),
+}
+
+/// A session of [`AnyT2s`]; it only works with the backend that started it.
+#[derive(Debug)]
+pub enum AnyT2sSession {
+    Cpu(CpuT2sSession),
+    Cuda(CudaT2sSession),
+}
+
+/// The sessions of one backend out of a batch, or an error naming the mix-up.
+fn sessions_of<'a, S>(
+    sessions: &'a mut [&mut AnyT2sSession],
+    pick: impl Fn(&'a mut AnyT2sSession) -> Option<&'a mut S>,
+) -> Result<Vec<&'a mut S>, ModelError> {
+    sessions
+        .iter_mut()
+        .map(|s| {
+            pick(s).ok_or_else(|| ModelError::Input("a session of the other backend was passed to this GPT".into()))
+        })
+        .collect()
+}
+
+fn cpu_session(s: &mut AnyT2sSession) -> Option<&mut CpuT2sSession> {
+    match s {
+        AnyT2sSession::Cpu(c) => Some(c),
+        AnyT2sSession::Cuda(_) => None,
+    }
+}
+
+fn cuda_session(s: &mut AnyT2sSession) -> Option<&mut CudaT2sSession> {
+    match s {
+        AnyT2sSession::Cuda(c) => Some(c),
+        AnyT2sSession::Cpu(_) => None,
+    }
+}
+
+impl TextToSemantic for AnyT2s {
+    type Session = AnyT2sSession;
+
+    fn config(&self) -> &T2sConfig {
+        match self {
+            AnyT2s::Cpu(m) => m.config(),
+            AnyT2s::Cuda(m) => m.config(),
+        }
+    }
+
+    fn prefill(&self, prompt: &T2sPrompt) -> Result<(AnyT2sSession, Vec<f32>), ModelError> {
+        match self {
+            AnyT2s::Cpu(m) => m.prefill(prompt).map(|(s, l)| (AnyT2sSession::Cpu(s), l)),
+            AnyT2s::Cuda(m) => m.prefill(prompt).map(|(s, l)| (AnyT2sSession::Cuda(s), l)),
+        }
+    }
+
+    fn decode_step(&self, sessions: &mut [&mut AnyT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        match self {
+            AnyT2s::Cpu(m) => m.decode_step(&mut sessions_of(sessions, cpu_session)?, tokens),
+            AnyT2s::Cuda(m) => m.decode_step(&mut sessions_of(sessions, cuda_session)?, tokens),
+        }
+    }
+
+    fn prefill_sampled(
+        &self,
+        prompt: &T2sPrompt,
+        decoder: &mut Decoder,
+    ) -> Result<(AnyT2sSession, Option<u32>), ModelError> {
+        match self {
+            AnyT2s::Cpu(m) => m.prefill_sampled(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cpu(s), t)),
+            AnyT2s::Cuda(m) => m.prefill_sampled(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cuda(s), t)),
+        }
+    }
+
+    fn decode_sampled(
+        &self,
+        sessions: &mut [&mut AnyT2sSession],
+        tokens: &[u32],
+        decoders: &mut [&mut Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        match self {
+            AnyT2s::Cpu(m) => m.decode_sampled(&mut sessions_of(sessions, cpu_session)?, tokens, decoders),
+            AnyT2s::Cuda(m) => m.decode_sampled(&mut sessions_of(sessions, cuda_session)?, tokens, decoders),
+        }
+    }
+}
+
+/// BERT on either backend (one per process: variant sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+pub enum AnyBert {
+    Cpu(CpuBert),
+    Cuda(CudaBert),
+}
+
+impl AnyBert {
+    pub fn config(&self) -> &BertConfig {
+        match self {
+            AnyBert::Cpu(m) => m.config(),
+            AnyBert::Cuda(m) => m.config(),
+        }
+    }
+}
+
+impl Bert for AnyBert {
+    fn hidden_states_sel(&self, input_ids: &[u32]) -> Result<Tensor, ModelError> {
+        match self {
+            AnyBert::Cpu(m) => m.hidden_states_sel(input_ids),
+            AnyBert::Cuda(m) => m.hidden_states_sel(input_ids),
+        }
+    }
+}
