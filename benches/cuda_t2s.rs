@@ -26,15 +26,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Device-to-device copy bandwidth (read + write bytes per second) over a 1 GiB buffer.
-fn copy_bandwidth(rt: &GpuRuntime) -> Result<f64, CudaError> {
+fn copy_bandwidth(rt: &Arc<GpuRuntime>) -> Result<f64, CudaError> {
+    let q = rt.queue()?;
     let n = 1usize << 29; // f16 elements: 1 GiB
-    let src = rt.zeros::<half::f16>(n)?;
-    let mut dst = rt.zeros::<half::f16>(n)?;
+    let src = q.zeros::<half::f16>(n)?;
+    let mut dst = q.zeros::<half::f16>(n)?;
     let mut times = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        rt.copy(&src, &mut dst)?;
-        rt.synchronize()?;
+        q.copy(&src, &mut dst)?;
+        q.synchronize()?;
         times.push(t.elapsed().as_secs_f64());
     }
     Ok(2.0 * (n * 2) as f64 / median(times))
@@ -48,7 +49,7 @@ fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<
     let mut tokens = Vec::with_capacity(batch);
     for i in 0..batch {
         let prompt = support::t2s_prompt(c, phones, context - phones, i as u32);
-        let (s, first) = gpu.prefill_and_sample(&prompt, &SamplerSetup::new(&prompt.prompt_tokens, &options))?;
+        let (s, first) = gpu.prefill_and_sample(&prompt, &SamplerSetup::new(&options))?;
         sessions.push(s);
         tokens.push(first.token.min(c.eos() - 1));
     }
@@ -76,7 +77,7 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     );
     let t = Instant::now();
     let model = T2sModel::random(c.clone(), 1);
-    let options = CudaT2sOptions { slots: 64, max_context: 1024, max_batch: 64, graphs: true };
+    let options = CudaT2sOptions { slots: 64, max_context: 2560, max_batch: 64, graphs: true };
     let gpu = CudaT2s::new(rt.clone(), &model, options.clone())?;
     let eager = CudaT2s::new(rt.clone(), &model, CudaT2sOptions { graphs: false, ..options })?;
     let (free, total) = rt.memory()?;

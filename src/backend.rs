@@ -32,6 +32,8 @@ pub struct Backend {
     gpu: Option<Arc<GpuRuntime>>,
     /// GPT decode slots (sessions decoding at once) to reserve on the GPU.
     gpu_sessions: usize,
+    /// `--device auto`: a model that cannot be set up on the GPU runs on the CPU instead.
+    fall_back: bool,
 }
 
 impl std::fmt::Debug for Backend {
@@ -42,7 +44,7 @@ impl std::fmt::Debug for Backend {
 
 impl Backend {
     pub fn cpu() -> Self {
-        Backend { gpu: None, gpu_sessions: 0 }
+        Backend { gpu: None, gpu_sessions: 0, fall_back: false }
     }
 
     /// Resolves `device`; `sessions` is how many sessions may decode at once (KV slots).
@@ -51,7 +53,7 @@ impl Backend {
             return Ok(Self::cpu());
         }
         match GpuRuntime::open(0) {
-            Ok(rt) => Ok(Backend { gpu: Some(rt), gpu_sessions: sessions.max(1) }),
+            Ok(rt) => Ok(Backend { gpu: Some(rt), gpu_sessions: sessions.max(1), fall_back: device == Device::Auto }),
             Err(e) if device == Device::Auto => {
                 eprintln!("sovits-rt: no usable GPU ({e}); running on the CPU");
                 Ok(Self::cpu())
@@ -70,20 +72,28 @@ impl Backend {
 
     /// The GPT prior on this backend.
     pub fn t2s(&self, model: T2sModel) -> Result<AnyT2s, ModelError> {
-        match &self.gpu {
-            None => Ok(AnyT2s::Cpu(CpuT2s::new(model))),
-            Some(rt) => {
-                let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
-                Ok(AnyT2s::Cuda(CudaT2s::new(rt.clone(), &model, options)?))
+        let Some(rt) = &self.gpu else { return Ok(AnyT2s::Cpu(CpuT2s::new(model))) };
+        let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
+        match CudaT2s::new(rt.clone(), &model, options) {
+            Ok(m) => Ok(AnyT2s::Cuda(m)),
+            Err(e) if self.fall_back => {
+                eprintln!("sovits-rt: the GPT cannot run on the GPU ({e}); running it on the CPU");
+                Ok(AnyT2s::Cpu(CpuT2s::new(model)))
             }
+            Err(e) => Err(e),
         }
     }
 
     /// BERT on this backend.
     pub fn bert(&self, weights: BertWeights) -> Result<AnyBert, ModelError> {
-        match &self.gpu {
-            None => Ok(AnyBert::Cpu(CpuBert::new(weights))),
-            Some(rt) => Ok(AnyBert::Cuda(CudaBert::new(rt.clone(), &weights)?)),
+        let Some(rt) = &self.gpu else { return Ok(AnyBert::Cpu(CpuBert::new(weights))) };
+        match CudaBert::new(rt.clone(), &weights) {
+            Ok(m) => Ok(AnyBert::Cuda(m)),
+            Err(e) if self.fall_back => {
+                eprintln!("sovits-rt: BERT cannot run on the GPU ({e}); running it on the CPU");
+                Ok(AnyBert::Cpu(CpuBert::new(weights)))
+            }
+            Err(e) => Err(e),
         }
     }
 }

@@ -6,6 +6,7 @@ use half::f16;
 use sovits_rt::cpu::ops::layer_norm_slice;
 use sovits_rt::cuda::ops::DeviceNorm;
 use sovits_rt::cuda::runtime::Arg;
+use sovits_rt::cuda::t2s::SamplerSlot;
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
 use sovits_rt::model::sampling::{apply_repetition_penalty, argmax, probs_from_penalised, SamplingParams};
 
@@ -16,17 +17,18 @@ fn value(i: usize, s: f32) -> f32 {
 #[test]
 fn add_layer_norm_matches_the_cpu() {
     let Some(rt) = common::gpu("add_layer_norm_matches_the_cpu") else { return };
+    let q = rt.queue().unwrap();
     let (rows, cols) = (37usize, 1024usize);
     let round = |v: f32| f16::from_f32(v).to_f32();
     let x: Vec<f32> = (0..rows * cols).map(|i| round(value(i, 0.0))).collect();
     let r: Vec<f32> = (0..rows * cols).map(|i| round(value(i, 1.3))).collect();
     let g: Vec<f32> = (0..cols).map(|i| round(1.0 + 0.1 * value(i, 2.0))).collect();
     let b: Vec<f32> = (0..cols).map(|i| round(0.1 * value(i, 3.0))).collect();
-    let norm = DeviceNorm::new(&rt, &g, &b, 1e-5).unwrap();
-    let (xd, rd) = (rt.upload_f16(&x).unwrap(), rt.upload_f16(&r).unwrap());
+    let norm = DeviceNorm::new(&q, &g, &b, 1e-5).unwrap();
+    let (xd, rd) = (q.upload_f16(&x).unwrap(), q.upload_f16(&r).unwrap());
     // In place, as the transformer blocks call it: out = residual.
-    norm.forward(&rt, rd.dev(), xd.dev(), Some(rd.dev()), rows).unwrap();
-    let got = rt.read(&rd, rows * cols).unwrap();
+    norm.forward(&q, rd.dev(), xd.dev(), Some(rd.dev()), rows).unwrap();
+    let got = q.read(&rd, rows * cols).unwrap();
     let mut worst = 0.0f32;
     for row in 0..rows {
         let mut want: Vec<f32> = (0..cols).map(|c| x[row * cols + c] + r[row * cols + c]).collect();
@@ -39,22 +41,10 @@ fn add_layer_norm_matches_the_cpu() {
     assert!(worst < 1e-2, "max abs error {worst}");
 }
 
-/// `SamplerSlot` of kernels/sampling.cu, byte for byte (the test checks that layout too).
-#[repr(C)]
-#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SamplerSlot {
-    seed: u64,
-    top_k: i32,
-    top_p: f32,
-    temperature: f32,
-    repetition_penalty: f32,
-    step: i32,
-    history_len: i32,
-}
-
 #[test]
 fn sampler_kernel_matches_the_cpu_sampler() {
     let Some(rt) = common::gpu("sampler_kernel_matches_the_cpu_sampler") else { return };
+    let q = rt.queue().unwrap();
     let (v, cap, blocked) = (1025usize, 64usize, 11i32);
     let params = [
         SamplingParams::default(),
@@ -84,12 +74,12 @@ fn sampler_kernel_matches_the_cpu_sampler() {
         });
     }
     let row_slot: Vec<i32> = (0..rows as i32).collect();
-    let logits_d = rt.upload(&logits).unwrap();
-    let slot_d = rt.upload(bytemuck::cast_slice::<SamplerSlot, u8>(&slots)).unwrap();
-    let history_d = rt.upload(&history).unwrap();
-    let row_slot_d = rt.upload(&row_slot).unwrap();
+    let logits_d = q.upload(&logits).unwrap();
+    let slot_d = q.upload(bytemuck::cast_slice::<SamplerSlot, u8>(&slots)).unwrap();
+    let history_d = q.upload(&history).unwrap();
+    let row_slot_d = q.upload(&row_slot).unwrap();
     let (tokens_d, eos_d, probs_d) =
-        (rt.zeros::<i32>(rows).unwrap(), rt.zeros::<i32>(rows).unwrap(), rt.zeros::<f32>(rows * v).unwrap());
+        (q.zeros::<i32>(rows).unwrap(), q.zeros::<i32>(rows).unwrap(), q.zeros::<f32>(rows * v).unwrap());
     let args = [
         Arg::ptr(logits_d.dev()),
         Arg::int(v),
@@ -103,12 +93,12 @@ fn sampler_kernel_matches_the_cpu_sampler() {
         Arg::ptr(probs_d.dev()),
     ];
     // SAFETY: matches sample_tokens_f32 in kernels/sampling.cu; every buffer holds `rows` rows.
-    unsafe { rt.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }.unwrap();
+    unsafe { q.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }.unwrap();
     let (tokens, eos, probs) =
-        (rt.read(&tokens_d, rows).unwrap(), rt.read(&eos_d, rows).unwrap(), rt.read(&probs_d, rows * v).unwrap());
+        (q.read(&tokens_d, rows).unwrap(), q.read(&eos_d, rows).unwrap(), q.read(&probs_d, rows * v).unwrap());
     let after: Vec<SamplerSlot> =
-        rt.read(&slot_d, slots.len() * 32).unwrap().chunks_exact(32).map(bytemuck::pod_read_unaligned).collect();
-    let history_after = rt.read(&history_d, rows * cap).unwrap();
+        q.read(&slot_d, slots.len() * 32).unwrap().chunks_exact(32).map(bytemuck::pod_read_unaligned).collect();
+    let history_after = q.read(&history_d, rows * cap).unwrap();
 
     for (row, &(p, step)) in cases.iter().enumerate() {
         let width = if step < blocked { v - 1 } else { v };

@@ -15,10 +15,10 @@ use sovits_rt::checkpoint::{open_gpt, open_hf_folder};
 use sovits_rt::cpu::{CpuBert, CpuT2s};
 use sovits_rt::cuda::{CudaBert, CudaT2s, CudaT2sOptions};
 use sovits_rt::model::bert::BertWeights;
-use sovits_rt::model::rng::{uniform, Purpose};
-use sovits_rt::model::sampling::SamplingParams;
+use sovits_rt::model::rng::{exp1, uniform, Purpose};
+use sovits_rt::model::sampling::{probs_from_penalised, SamplingParams};
 use sovits_rt::model::t2s::{
-    generate, generate_batch, generate_traced, BatchRequest, GenerateOptions, T2sConfig, T2sModel,
+    generate, generate_batch, generate_traced, BatchRequest, Decoder, GenerateOptions, StepTrace, T2sConfig, T2sModel,
 };
 use sovits_rt::model::{Bert, T2sPrompt, TextToSemantic};
 use sovits_rt::tensor::Tensor;
@@ -33,7 +33,7 @@ fn full_size() -> &'static T2sModel {
 }
 
 fn options() -> CudaT2sOptions {
-    CudaT2sOptions { slots: 40, max_context: 1024, max_batch: 16, graphs: true }
+    CudaT2sOptions { slots: 20, max_context: 2048, max_batch: 16, graphs: true }
 }
 
 /// A prompt of `n_text` phones and `n_prompt` prompt tokens, drawn from `seed`.
@@ -105,6 +105,67 @@ fn graphs_and_eager_launches_give_the_same_logits() {
     let prompt = random_prompt(&model.config, 9, 40, 30);
     let worst = teacher_forced(&with, &without, &prompt, 20);
     assert_eq!(worst, 0.0, "a CUDA graph must replay exactly the eager launches");
+    // Three sessions sampled on the device: bucket 4, one padding row.
+    let prompts: Vec<T2sPrompt> =
+        (0..3).map(|i| random_prompt(&model.config, 60 + i, 25 + 9 * i as usize, 15)).collect();
+    let requests: Vec<BatchRequest> =
+        prompts.iter().enumerate().map(|(i, p)| BatchRequest { prompt: p, options: sampled(i as u64) }).collect();
+    let (a, b) = (generate_batch(&with, &requests).unwrap(), generate_batch(&without, &requests).unwrap());
+    for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(a.tokens, b.tokens, "session {i}: graph and eager tokens differ");
+    }
+}
+
+#[test]
+fn sessions_join_between_steps_and_batches_beyond_the_limit_are_split() {
+    let Some(rt) = common::gpu("sessions_join_between_steps_and_batches_beyond_the_limit_are_split") else { return };
+    let model = full_size();
+    // max_batch 4 with up to 6 sessions: every step runs as two device steps.
+    let gpu = CudaT2s::new(rt, model, CudaT2sOptions { max_batch: 4, ..options() }).unwrap();
+    let prompts: Vec<T2sPrompt> =
+        (0..6).map(|i| random_prompt(&model.config, 80 + i, 20 + 5 * i as usize, 12)).collect();
+    let alone: Vec<Vec<u32>> =
+        prompts.iter().enumerate().map(|(i, p)| generate(&gpu, p, &sampled(i as u64)).unwrap().tokens).collect();
+    // Five start together; the sixth joins after 7 steps, as the engine's scheduler does.
+    let mut decoders: Vec<Decoder> = prompts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| Decoder::new(&model.config, &p.prompt_tokens, &sampled(i as u64)).unwrap())
+        .collect();
+    let mut sessions = Vec::new();
+    let mut next = Vec::new();
+    for (i, p) in prompts.iter().enumerate().take(5) {
+        let (s, first) = gpu.prefill_sampled(p, &mut decoders[i]).unwrap();
+        sessions.push(Some(s));
+        next.push(first);
+    }
+    for step in 0.. {
+        if step == 7 {
+            let (s, first) = gpu.prefill_sampled(&prompts[5], &mut decoders[5]).unwrap();
+            sessions.push(Some(s));
+            next.push(first);
+        }
+        let active: Vec<usize> = (0..next.len()).filter(|&i| next[i].is_some()).collect();
+        if active.is_empty() && step > 7 {
+            break;
+        }
+        let feed: Vec<u32> = active.iter().filter_map(|&i| next[i]).collect();
+        let mut batch: Vec<&mut _> = sessions
+            .iter_mut()
+            .enumerate()
+            .filter(|(i, _)| active.contains(i))
+            .filter_map(|(_, s)| s.as_mut())
+            .collect();
+        let mut decs: Vec<&mut Decoder> =
+            decoders.iter_mut().enumerate().filter(|(i, _)| active.contains(i)).map(|(_, d)| d).collect();
+        let chosen = gpu.decode_sampled(&mut batch, &feed, &mut decs).unwrap();
+        for (&i, t) in active.iter().zip(chosen) {
+            next[i] = t.unwrap();
+        }
+    }
+    for i in 0..6 {
+        assert_eq!(decoders[i].finish().0, alone[i], "session {i}: tokens differ from its run alone");
+    }
 }
 
 #[test]
@@ -121,7 +182,8 @@ fn free_running_greedy_tokens_match_until_a_low_margin_step() {
         .position(|t| {
             let mut v = t.decision_logits.clone();
             v.sort_by(|a, b| b.total_cmp(a));
-            v[0] - v[1] < LOGITS_ABS
+            // Each of the two logits may move by LOGITS_ABS.
+            v[0] - v[1] < 2.0 * LOGITS_ABS
         })
         .unwrap_or(trace.len());
     let agree = want.tokens.iter().zip(&got.tokens).take_while(|(a, b)| a == b).count();
@@ -199,13 +261,17 @@ fn bert_features_match_the_cpu() {
     let weights = BertWeights::load(&folder).unwrap();
     let cpu = CpuBert::new(weights.clone());
     let gpu = CudaBert::new(rt, &weights).unwrap();
-    // [CLS] + 40 characters + [SEP], ids inside the fixture's small vocabulary.
+    // 42 tokens ([CLS] + 40 characters + [SEP]: the small-M linear path, one attention tile) and
+    // 100 (tensor-core GEMMs with the GELU epilogue, two attention tiles); ids inside the
+    // fixture's small vocabulary.
     let vocab = weights.config.vocab_size as u32;
-    let ids: Vec<u32> = (0..42u32).map(|i| (i * 37 + 5) % vocab).collect();
-    let want = cpu.hidden_states_sel(&ids).unwrap();
-    let got = gpu.hidden_states_sel(&ids).unwrap();
-    assert_eq!(got.shape(), want.shape());
-    assert_close_rel("BERT hidden_states[-3]", got.data(), want.data(), 2e-2);
+    for n in [42u32, 100] {
+        let ids: Vec<u32> = (0..n).map(|i| (i * 37 + 5) % vocab).collect();
+        let want = cpu.hidden_states_sel(&ids).unwrap();
+        let got = gpu.hidden_states_sel(&ids).unwrap();
+        assert_eq!(got.shape(), want.shape());
+        assert_close_rel(&format!("BERT hidden_states[-3], {n} tokens"), got.data(), want.data(), 2e-2);
+    }
     assert!(gpu.hidden_states_sel(&[]).is_err() && gpu.hidden_states_sel(&[vocab]).is_err());
 }
 
@@ -227,14 +293,32 @@ fn device_sampler_picks_the_host_samplers_tokens() {
         let prompt = random_prompt(&model.config, 40 + i as u64, 30, 20);
         let options = GenerateOptions { sampling, seed: 7 + i as u64, early_stop: Some(80) };
         let device = generate(&gpu, &prompt, &options).unwrap();
-        let (host, _) = generate_traced(&gpu, &prompt, &options).unwrap();
+        let (host, trace) = generate_traced(&gpu, &prompt, &options).unwrap();
+        let first_tie =
+            trace.iter().enumerate().position(|(step, t)| race_is_close(t, &options, step)).unwrap_or(trace.len());
         let agree = device.tokens.iter().zip(&host.tokens).take_while(|(a, b)| a == b).count();
         println!(
-            "case {i}: {} device tokens, {} host tokens, first {agree} equal",
+            "case {i}: {} device tokens, {} host tokens, first {agree} equal, first near-tie at step {first_tie}",
             device.tokens.len(),
             host.tokens.len()
         );
-        assert_eq!(device.tokens, host.tokens, "case {i}");
-        assert_eq!(device.eos, host.eos, "case {i}");
+        assert!(
+            agree >= first_tie.min(host.tokens.len()),
+            "case {i}: tokens differ at step {agree} before any near-tie"
+        );
     }
+}
+
+/// True when the two best exponential-race entries of a step are within 1e-4 (relative) of each
+/// other: then float rounding between the samplers may pick either.
+fn race_is_close(t: &StepTrace, options: &GenerateOptions, step: usize) -> bool {
+    let probs = probs_from_penalised(&t.decision_logits, &options.sampling);
+    let mut r: Vec<f32> = probs
+        .iter()
+        .enumerate()
+        .filter(|(_, &p)| p > 0.0)
+        .map(|(v, &p)| p / exp1(options.seed, Purpose::Sampling, step as u32, v as u32))
+        .collect();
+    r.sort_by(|a, b| b.total_cmp(a));
+    r.len() > 1 && r[0] - r[1] < 1e-4 * r[0]
 }

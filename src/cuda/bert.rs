@@ -9,8 +9,8 @@ use std::sync::Arc;
 use half::f16;
 use parking_lot::Mutex;
 
-use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
-use super::runtime::{Arg, CudaError, DeviceBuffer, GpuRuntime};
+use super::ops::{check_heads, prefill_attention, Activation, DeviceLinear, DeviceNorm};
+use super::runtime::{Arg, CudaError, DeviceBuffer, GpuRuntime, Queue};
 use crate::model::bert::{BertConfig, BertWeights};
 use crate::model::layers::{Linear, Norm};
 use crate::model::{Bert, ModelError};
@@ -39,7 +39,7 @@ struct Workspace {
 /// BERT on one GPU.
 pub struct CudaBert {
     config: BertConfig,
-    rt: Arc<GpuRuntime>,
+    q: Queue,
     word: DeviceBuffer<f16>,
     position: DeviceBuffer<f16>,
     token_type0: DeviceBuffer<f16>,
@@ -50,10 +50,12 @@ pub struct CudaBert {
 
 impl CudaBert {
     pub fn new(rt: Arc<GpuRuntime>, w: &BertWeights) -> Result<Self, ModelError> {
+        let q = rt.queue()?;
         let c = w.config.clone();
+        check_heads(c.hidden_size, c.num_attention_heads)?;
         let (h, eps) = (c.hidden_size, c.layer_norm_eps);
-        let lin = |l: &Linear| DeviceLinear::from_tensors(&rt, &l.weight, Some(&l.bias));
-        let norm = |n: &Norm| DeviceNorm::new(&rt, n.weight.data(), n.bias.data(), eps);
+        let lin = |l: &Linear| DeviceLinear::from_tensors(&q, &l.weight, Some(&l.bias));
+        let norm = |n: &Norm| DeviceNorm::new(&q, n.weight.data(), n.bias.data(), eps);
         let mut layers = Vec::with_capacity(w.layers.len());
         for l in &w.layers {
             let mut qkv_w = Vec::with_capacity(3 * h * h);
@@ -63,7 +65,7 @@ impl CudaBert {
                 qkv_b.extend_from_slice(part.bias.data());
             }
             layers.push(GpuBertLayer {
-                qkv: DeviceLinear::new(&rt, &qkv_w, Some(&qkv_b), 3 * h, h)?,
+                qkv: DeviceLinear::new(&q, &qkv_w, Some(&qkv_b), 3 * h, h)?,
                 out: lin(&l.out)?,
                 attn_norm: norm(&l.attn_norm)?,
                 ffn_in: lin(&l.ffn_in)?,
@@ -73,22 +75,22 @@ impl CudaBert {
         }
         let rows = c.max_position_embeddings;
         let workspace = Workspace {
-            ids: rt.zeros(rows)?,
-            x: rt.zeros(rows * h)?,
-            qkv: rt.zeros(rows * 3 * h)?,
-            attn: rt.zeros(rows * h)?,
-            proj: rt.zeros(rows * h)?,
-            ffn: rt.zeros(rows * c.intermediate_size)?,
+            ids: q.zeros(rows)?,
+            x: q.zeros(rows * h)?,
+            qkv: q.zeros(rows * 3 * h)?,
+            attn: q.zeros(rows * h)?,
+            proj: q.zeros(rows * h)?,
+            ffn: q.zeros(rows * c.intermediate_size)?,
         };
         Ok(CudaBert {
-            word: rt.upload_f16(w.word_embeddings.data())?,
-            position: rt.upload_f16(w.position_embeddings.data())?,
-            token_type0: rt.upload_f16(w.token_type_embeddings.row(0))?,
+            word: q.upload_f16(w.word_embeddings.data())?,
+            position: q.upload_f16(w.position_embeddings.data())?,
+            token_type0: q.upload_f16(w.token_type_embeddings.row(0))?,
             embeddings_norm: norm(&w.embeddings_norm)?,
             layers,
             workspace: Mutex::new(workspace),
             config: c,
-            rt,
+            q,
         })
     }
 
@@ -97,10 +99,10 @@ impl CudaBert {
     }
 
     fn run(&self, ws: &mut Workspace, input_ids: &[u32]) -> Result<Vec<f16>, CudaError> {
-        let rt = &*self.rt;
+        let q = &self.q;
         let (rows, h) = (input_ids.len(), self.config.hidden_size);
         let ids: Vec<i32> = input_ids.iter().map(|&t| t as i32).collect();
-        rt.write(&mut ws.ids, 0, &ids)?;
+        q.write(&mut ws.ids, 0, &ids)?;
         let (x, proj, ffn) = (ws.x.dev(), ws.proj.dev(), ws.ffn.dev());
         let args = [
             Arg::ptr(proj),
@@ -113,18 +115,18 @@ impl CudaBert {
         ];
         // SAFETY: matches bert_embed_f16(out, word, token_type0, position, ids, rows, d); ids were
         // checked against the vocabulary and rows against the position table.
-        unsafe { rt.launch("bert_embed_f16", (rows as u32, 1, 1), 128, &args) }?;
-        self.embeddings_norm.forward(rt, x, proj, None, rows)?;
+        unsafe { q.launch("bert_embed_f16", (rows as u32, 1, 1), 128, &args) }?;
+        self.embeddings_norm.forward(q, x, proj, None, rows)?;
         for l in &self.layers {
-            l.qkv.forward(rt, x, rows, ws.qkv.dev(), Activation::None)?;
-            prefill_attention(rt, ws.qkv.dev(), ws.attn.dev(), rows, h, self.config.num_attention_heads, rows)?;
-            l.out.forward(rt, ws.attn.dev(), rows, proj, Activation::None)?;
-            l.attn_norm.forward(rt, x, proj, Some(x), rows)?;
-            l.ffn_in.forward(rt, x, rows, ffn, Activation::Gelu)?;
-            l.ffn_out.forward(rt, ffn, rows, proj, Activation::None)?;
-            l.ffn_norm.forward(rt, x, proj, Some(x), rows)?;
+            l.qkv.forward(q, x, rows, ws.qkv.dev(), Activation::None)?;
+            prefill_attention(q, ws.qkv.dev(), ws.attn.dev(), rows, h, self.config.num_attention_heads, rows)?;
+            l.out.forward(q, ws.attn.dev(), rows, proj, Activation::None)?;
+            l.attn_norm.forward(q, x, proj, Some(x), rows)?;
+            l.ffn_in.forward(q, x, rows, ffn, Activation::Gelu)?;
+            l.ffn_out.forward(q, ffn, rows, proj, Activation::None)?;
+            l.ffn_norm.forward(q, x, proj, Some(x), rows)?;
         }
-        rt.read(&ws.x, rows * h)
+        q.read(&ws.x, rows * h)
     }
 }
 

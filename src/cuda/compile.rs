@@ -20,6 +20,17 @@ pub const KERNELS: &[(&str, &str)] = &[
 /// floor: the tensor-core GEMM uses `mma.sync.m16n8k16`.
 const ARCHS: &[&str] = &["compute_80", "compute_86", "compute_89", "compute_90", "compute_100", "compute_120"];
 
+/// The newest architecture we compile for that a GPU of `capability` runs (PTX JIT-compiles
+/// forward, so a GPU newer than every entry takes the newest); `None` below sm_80.
+pub fn arch_for(capability: (i32, i32)) -> Option<&'static str> {
+    let wanted = capability.0 * 10 + capability.1;
+    ARCHS
+        .iter()
+        .copied()
+        .filter(|a| a.trim_start_matches("compute_").parse::<i32>().is_ok_and(|v| v <= wanted))
+        .max_by_key(|a| a.trim_start_matches("compute_").parse::<i32>().unwrap_or(0))
+}
+
 /// Why a kernel did not compile.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KernelCompileError {

@@ -30,9 +30,10 @@ pub struct Gpu {
 }
 
 impl Gpu {
-    /// NVRTC's `--gpu-architecture` for this device, e.g. `compute_90`.
-    pub fn arch(&self) -> String {
-        format!("compute_{}{}", self.capability.0, self.capability.1)
+    /// NVRTC's `--gpu-architecture` for this device, e.g. `compute_90`: the newest we compile
+    /// for that it runs; `None` before sm_80 (Ampere).
+    pub fn arch(&self) -> Option<&'static str> {
+        super::compile::arch_for(self.capability)
     }
 }
 

@@ -4,7 +4,7 @@
 //! * [`device`]/[`compile`]: finding a GPU without ever panicking (cudarc panics when libcuda or
 //!   libnvrtc is missing, so presence is checked first) and compiling every kernel once per
 //!   process and architecture, with NVRTC's log surfaced on error;
-//! * [`runtime`]: the context, the one stream, loaded kernels, typed device buffers;
+//! * [`runtime`]: the context, loaded kernels, queues (one stream per model), typed device buffers;
 //! * [`ops`]: checked wrappers of the kernels shared by the models (linear, LayerNorm, attention);
 //! * [`t2s`]: the GPT prior — batched decode over KV slots, CUDA graphs, sampler on the device;
 //! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features.
@@ -19,5 +19,5 @@ pub mod t2s;
 pub use bert::CudaBert;
 pub use compile::{compile_kernel, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS};
 pub use device::{discover, nvrtc_present, Gpu, Unavailable};
-pub use runtime::{CudaError, GpuRuntime};
+pub use runtime::{CudaError, GpuRuntime, Queue};
 pub use t2s::{CudaT2s, CudaT2sOptions, CudaT2sSession, SampledToken, SamplerSetup};

@@ -3,7 +3,7 @@
 
 use half::f16;
 
-use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime};
+use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, Queue};
 use crate::tensor::Tensor;
 
 /// Rows up to which a linear layer runs as the bandwidth-bound small-M kernel (decode steps)
@@ -28,56 +28,50 @@ pub struct DeviceLinear {
 
 impl DeviceLinear {
     /// Uploads `weight` `[out, in]` (row-major) and `bias` `[out]`.
-    pub fn new(
-        rt: &GpuRuntime,
-        weight: &[f32],
-        bias: Option<&[f32]>,
-        out: usize,
-        inp: usize,
-    ) -> Result<Self, CudaError> {
+    pub fn new(q: &Queue, weight: &[f32], bias: Option<&[f32]>, out: usize, inp: usize) -> Result<Self, CudaError> {
         assert_eq!(weight.len(), out * inp, "weight size");
         if !inp.is_multiple_of(8) {
-            return Err(CudaError::Driver(format!(
-                "a linear layer with {inp} inputs: the kernels read 8 halves at a time and need a multiple of 8"
+            return Err(CudaError::Unsupported(format!(
+                "a linear layer with {inp} inputs (the kernels read 8 halves at a time: a multiple of 8 is needed)"
             )));
         }
         let bias = match bias {
             Some(b) => {
                 assert_eq!(b.len(), out, "bias size");
-                Some(rt.upload_f16(b)?)
+                Some(q.upload_f16(b)?)
             }
             None => None,
         };
-        Ok(DeviceLinear { weight: rt.upload_f16(weight)?, bias, out_features: out, in_features: inp })
+        Ok(DeviceLinear { weight: q.upload_f16(weight)?, bias, out_features: out, in_features: inp })
     }
 
     /// From `[out, in]` and `[out]` tensors.
-    pub fn from_tensors(rt: &GpuRuntime, weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, CudaError> {
+    pub fn from_tensors(q: &Queue, weight: &Tensor, bias: Option<&Tensor>) -> Result<Self, CudaError> {
         let (out, inp) = (weight.dim(0), weight.dim(1));
-        Self::new(rt, weight.data(), bias.map(|b| b.data()), out, inp)
+        Self::new(q, weight.data(), bias.map(|b| b.data()), out, inp)
     }
 
     /// `out[rows, out] = act(x[rows, in] · Wᵀ + b)`.
     pub fn forward(
         &self,
-        rt: &GpuRuntime,
+        q: &Queue,
         x: Dev<f16>,
         rows: usize,
         out: Dev<f16>,
         act: Activation,
     ) -> Result<(), CudaError> {
-        self.launch(rt, x, rows, Arg::ptr(out), Arg::NULL, out.len(), act)
+        self.launch(q, x, rows, Arg::ptr(out), Arg::NULL, out.len(), act)
     }
 
     /// The same with f32 output (the LM head's logits); always the small-M kernel.
-    pub fn forward_f32(&self, rt: &GpuRuntime, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
-        self.launch(rt, x, rows, Arg::NULL, Arg::ptr(out), out.len(), Activation::None)
+    pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
+        self.launch(q, x, rows, Arg::NULL, Arg::ptr(out), out.len(), Activation::None)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn launch(
         &self,
-        rt: &GpuRuntime,
+        q: &Queue,
         x: Dev<f16>,
         rows: usize,
         out_h: Arg,
@@ -97,12 +91,12 @@ impl DeviceLinear {
             let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
             let args: Vec<Arg> = common.into_iter().chain([out_h, out_f]).chain(sizes).collect();
             // SAFETY: matches linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, act); sizes checked above.
-            unsafe { rt.launch("linear_small_m_f16", grid, 128, &args) }
+            unsafe { q.launch("linear_small_m_f16", grid, 128, &args) }
         } else {
             let grid = (n.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1);
             let args: Vec<Arg> = common.into_iter().chain([out_h]).chain(sizes).collect();
             // SAFETY: matches linear_mma_f16(x, w, bias, out, M, N, K, act); sizes checked above.
-            unsafe { rt.launch("linear_mma_f16", grid, 128, &args) }
+            unsafe { q.launch("linear_mma_f16", grid, 128, &args) }
         }
     }
 }
@@ -115,15 +109,15 @@ pub struct DeviceNorm {
 }
 
 impl DeviceNorm {
-    pub fn new(rt: &GpuRuntime, gamma: &[f32], beta: &[f32], eps: f32) -> Result<Self, CudaError> {
+    pub fn new(q: &Queue, gamma: &[f32], beta: &[f32], eps: f32) -> Result<Self, CudaError> {
         assert_eq!(gamma.len(), beta.len(), "LayerNorm sizes");
-        Ok(DeviceNorm { gamma: rt.upload_f16(gamma)?, beta: rt.upload_f16(beta)?, eps })
+        Ok(DeviceNorm { gamma: q.upload_f16(gamma)?, beta: q.upload_f16(beta)?, eps })
     }
 
     /// `out = LayerNorm(x + residual)` per row; `out` may be `residual` (in-place blocks).
     pub fn forward(
         &self,
-        rt: &GpuRuntime,
+        q: &Queue,
         out: Dev<f16>,
         x: Dev<f16>,
         residual: Option<Dev<f16>>,
@@ -146,17 +140,21 @@ impl DeviceNorm {
             Arg::F32(self.eps),
         ];
         // SAFETY: matches add_layer_norm_f16(out, x, residual, gamma, beta, rows, cols, eps).
-        unsafe { rt.launch("add_layer_norm_f16", (rows as u32, 1, 1), 256, &args) }
+        unsafe { q.launch("add_layer_norm_f16", (rows as u32, 1, 1), 256, &args) }
     }
 }
 
-/// The attention kernel name for a head width, or why it is not supported.
-fn head_kernel(prefix: &str, head_dim: usize, supported: &[usize]) -> Result<String, CudaError> {
-    if supported.contains(&head_dim) {
-        Ok(format!("{prefix}_hd{head_dim}_f16"))
+/// Head widths the prefill attention kernels are built for.
+pub const PREFILL_HEAD_DIMS: [usize; 2] = [32, 64];
+
+/// Checks that `d` channels in `heads` heads have a width the attention kernels handle.
+pub fn check_heads(d: usize, heads: usize) -> Result<usize, CudaError> {
+    let hd = d / heads.max(1);
+    if heads > 0 && hd * heads == d && PREFILL_HEAD_DIMS.contains(&hd) {
+        Ok(hd)
     } else {
-        Err(CudaError::Driver(format!(
-            "attention heads of {head_dim} channels are not supported (kernels for {supported:?})"
+        Err(CudaError::Unsupported(format!(
+            "{heads} attention heads over {d} channels (kernels for heads of {PREFILL_HEAD_DIMS:?} channels)"
         )))
     }
 }
@@ -165,7 +163,7 @@ fn head_kernel(prefix: &str, head_dim: usize, supported: &[usize]) -> Result<Str
 /// first `n_text` rows, the others those and every row up to themselves; `n_text = S` is
 /// unmasked (BERT).
 pub fn prefill_attention(
-    rt: &GpuRuntime,
+    q: &Queue,
     qkv: Dev<f16>,
     out: Dev<f16>,
     rows: usize,
@@ -174,8 +172,8 @@ pub fn prefill_attention(
     n_text: usize,
 ) -> Result<(), CudaError> {
     assert!(qkv.len() >= rows * 3 * d && out.len() >= rows * d && n_text <= rows, "attention operands");
-    let hd = d / heads;
-    let kernel = head_kernel("prefill_attention", hd, &[32, 64])?;
+    let hd = check_heads(d, heads)?;
+    let kernel = format!("prefill_attention_hd{hd}_f16");
     let args = [
         Arg::ptr(qkv),
         Arg::ptr(out),
@@ -185,5 +183,5 @@ pub fn prefill_attention(
         Arg::F32(1.0 / (hd as f32).sqrt()),
     ];
     // SAFETY: matches prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale).
-    unsafe { rt.launch(&kernel, (rows.div_ceil(64) as u32, heads as u32, 1), 64, &args) }
+    unsafe { q.launch(&kernel, (rows.div_ceil(64) as u32, heads as u32, 1), 64, &args) }
 }

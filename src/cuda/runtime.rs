@@ -28,6 +28,8 @@ pub enum CudaError {
     Driver(String),
     #[error("kernel {0} is not in kernels/*.cu")]
     NoKernel(String),
+    #[error("not supported by the GPU kernels: {0}")]
+    Unsupported(String),
 }
 
 impl From<cudarc::driver::DriverError> for CudaError {
@@ -126,11 +128,19 @@ impl Arg {
     }
 }
 
-/// The GPU with every kernel loaded, and the stream all work is queued on.
+/// The GPU with every kernel loaded. Work is queued on [`Queue`]s, one per model.
 pub struct GpuRuntime {
     pub gpu: Gpu,
-    pub stream: Arc<CudaStream>,
     functions: HashMap<String, CudaFunction>,
+}
+
+/// One in-order stream of work and the buffers used on it. Each model (the GPT of each pair,
+/// BERT) owns one, so models driven from different threads never wait on, or get captured into
+/// the CUDA graphs of, each other's work.
+#[derive(Clone)]
+pub struct Queue {
+    rt: Arc<GpuRuntime>,
+    stream: Arc<CudaStream>,
 }
 
 impl GpuRuntime {
@@ -138,23 +148,40 @@ impl GpuRuntime {
     /// architecture and loads them.
     pub fn open(ordinal: usize) -> Result<Arc<Self>, CudaError> {
         let gpu = discover(ordinal)?;
-        if gpu.capability.0 < 8 {
-            return Err(CudaError::TooOld(gpu.capability.0, gpu.capability.1));
-        }
-        // One stream, in order: cudarc's per-buffer event tracking would only add work (and
-        // events recorded inside a graph capture).
-        // SAFETY: every buffer of this runtime is used on `stream` alone.
+        let arch = gpu.arch().ok_or(CudaError::TooOld(gpu.capability.0, gpu.capability.1))?;
+        // cudarc's per-buffer event tracking would only add work (and events recorded inside a
+        // graph capture): every buffer is used on the one Queue that allocated it.
+        // SAFETY: see above; `Queue` allocates, uses and frees its buffers on its own stream.
         unsafe { gpu.ctx.disable_event_tracking() };
-        // A stream of our own: CUDA graphs cannot be captured on the legacy default stream.
-        let stream = gpu.ctx.new_stream()?;
         let mut functions = HashMap::new();
-        for kernel in kernels_for(&gpu.arch())?.iter() {
+        for kernel in kernels_for(arch)?.iter() {
             let module = gpu.ctx.load_module(kernel.ptx())?;
             for name in kernel.entry_points() {
                 functions.insert(name.clone(), module.load_function(&name)?);
             }
         }
-        Ok(Arc::new(GpuRuntime { gpu, stream, functions }))
+        Ok(Arc::new(GpuRuntime { gpu, functions }))
+    }
+
+    /// A new queue (a stream of our own: CUDA graphs cannot be captured on the legacy default
+    /// stream).
+    pub fn queue(self: &Arc<Self>) -> Result<Queue, CudaError> {
+        Ok(Queue { rt: self.clone(), stream: self.gpu.ctx.new_stream()? })
+    }
+
+    /// Free and total device memory in bytes.
+    pub fn memory(&self) -> Result<(usize, usize), CudaError> {
+        Ok(self.gpu.ctx.mem_get_info()?)
+    }
+}
+
+impl Queue {
+    pub fn runtime(&self) -> &Arc<GpuRuntime> {
+        &self.rt
+    }
+
+    pub fn stream(&self) -> &Arc<CudaStream> {
+        &self.stream
     }
 
     /// Queues `kernel` on the stream.
@@ -169,7 +196,7 @@ impl GpuRuntime {
         block: u32,
         args: &[Arg],
     ) -> Result<(), CudaError> {
-        let f = self.functions.get(kernel).ok_or_else(|| CudaError::NoKernel(kernel.into()))?;
+        let f = self.rt.functions.get(kernel).ok_or_else(|| CudaError::NoKernel(kernel.into()))?;
         let mut builder = self.stream.launch_builder(f);
         for a in args {
             match a {
@@ -232,10 +259,5 @@ impl GpuRuntime {
 
     pub fn synchronize(&self) -> Result<(), CudaError> {
         Ok(self.stream.synchronize()?)
-    }
-
-    /// Free and total device memory in bytes.
-    pub fn memory(&self) -> Result<(usize, usize), CudaError> {
-        Ok(self.gpu.ctx.mem_get_info()?)
     }
 }

@@ -21,11 +21,12 @@ use half::f16;
 use parking_lot::Mutex;
 
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
-use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime};
+use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
 use crate::model::t2s::{
     check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, EOS_BLOCKED_STEPS, LAYER_NORM_EPS,
+    MAX_STEPS,
 };
-use crate::model::{ModelError, T2sPrompt, TextToSemantic};
+use crate::model::{sample_on_host, ModelError, T2sPrompt, TextToSemantic};
 
 /// Positions per piece of the split decode attention (`DECODE_SPLIT` in kernels/attention.cu).
 const DECODE_SPLIT: usize = 256;
@@ -50,9 +51,10 @@ pub struct CudaT2sOptions {
 }
 
 impl Default for CudaT2sOptions {
-    /// 64 sessions of 2,048 positions: 6 GiB of KV cache for the released model.
+    /// 64 sessions of 3,072 positions (1,572 for phones + reference tokens, 1,500 for upstream's
+    /// longest generation): 9 GiB of KV cache for the released model.
     fn default() -> Self {
-        CudaT2sOptions { slots: 64, max_context: 2048, max_batch: 64, graphs: true }
+        CudaT2sOptions { slots: 64, max_context: 3072, max_batch: 64, graphs: true }
     }
 }
 
@@ -65,17 +67,19 @@ struct GpuLayer {
     norm2: DeviceNorm,
 }
 
-/// A slot's sampler settings (`SamplerSlot` in kernels/sampling.cu, byte for byte).
+/// A slot's sampler settings and progress (`SamplerSlot` in kernels/sampling.cu, byte for byte).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
-struct SamplerSlot {
-    seed: u64,
-    top_k: i32,
-    top_p: f32,
-    temperature: f32,
-    repetition_penalty: f32,
-    step: i32,
-    history_len: i32,
+pub struct SamplerSlot {
+    pub seed: u64,
+    pub top_k: i32,
+    pub top_p: f32,
+    pub temperature: f32,
+    pub repetition_penalty: f32,
+    /// Steps sampled so far; the kernel increments it.
+    pub step: i32,
+    /// Tokens in the slot's history row; the kernel appends.
+    pub history_len: i32,
 }
 
 /// Everything on the device that steps write: guarded by one lock, as the stream is one queue.
@@ -100,8 +104,9 @@ struct DeviceState {
     row_slot: DeviceBuffer<i32>,
     logits: DeviceBuffer<f32>,
     partial: DeviceBuffer<f32>,
+    /// The sampler's output: tokens in `[0, max_batch)`, EOS flags in `[max_batch, 2·max_batch)`,
+    /// so one copy brings both back.
     sampled: DeviceBuffer<i32>,
-    eos: DeviceBuffer<i32>,
     graphs: HashMap<(usize, bool), StepGraph>,
 }
 
@@ -115,7 +120,7 @@ unsafe impl Send for StepGraph {}
 pub struct CudaT2s {
     config: T2sConfig,
     options: CudaT2sOptions,
-    rt: Arc<GpuRuntime>,
+    q: Queue,
     bert_proj: DeviceLinear,
     text_embedding: DeviceBuffer<f16>,
     text_alpha: f32,
@@ -136,6 +141,9 @@ pub struct CudaT2sSession {
     /// Host copies of the device's slot_len / slot_pos.
     len: usize,
     audio_pos: usize,
+    /// The slot's device sampler state is this session's (started by `prefill_and_sample` and
+    /// advanced by every step since): only then may the device sample for it.
+    device_sampler: bool,
     free_slots: Arc<Mutex<Vec<usize>>>,
 }
 
@@ -179,6 +187,7 @@ impl CudaT2s {
     /// Uploads `model` (weights become f16, their checkpoint precision) and reserves `options`'
     /// memory.
     pub fn new(rt: Arc<GpuRuntime>, model: &T2sModel, options: CudaT2sOptions) -> Result<Self, ModelError> {
+        let q = rt.queue()?;
         let c = model.config.clone();
         if c.head_dim() != DECODE_HEAD_DIM {
             return Err(ModelError::Device(format!(
@@ -198,9 +207,9 @@ impl CudaT2s {
             )));
         }
         let w = &model.weights;
-        let lin = |t: &crate::tensor::Tensor, b: Option<&crate::tensor::Tensor>| DeviceLinear::from_tensors(&rt, t, b);
+        let lin = |t: &crate::tensor::Tensor, b: Option<&crate::tensor::Tensor>| DeviceLinear::from_tensors(&q, t, b);
         let norm = |g: &crate::tensor::Tensor, b: &crate::tensor::Tensor| {
-            DeviceNorm::new(&rt, g.data(), b.data(), LAYER_NORM_EPS)
+            DeviceNorm::new(&q, g.data(), b.data(), LAYER_NORM_EPS)
         };
         let mut layers = Vec::with_capacity(c.n_layer);
         for l in &w.layers {
@@ -213,7 +222,15 @@ impl CudaT2s {
                 norm2: norm(&l.norm2_weight, &l.norm2_bias)?,
             });
         }
-        let mut state = Self::allocate(&rt, &c, &options)?;
+        let kv_gib =
+            (2 * c.n_layer * (options.slots + 1) * options.max_context * c.d_model * 2) as f64 / f64::from(1 << 30);
+        let mut state = Self::allocate(&q, &c, &options).map_err(|e| {
+            ModelError::Device(format!(
+                "reserving the KV cache ({kv_gib:.1} GiB for {} sessions × {} positions) and workspace: {e}; \
+                 serve fewer sessions at once (--max-sessions)",
+                options.slots, options.max_context
+            ))
+        })?;
         // The padding slot samples too (its rows are discarded): give it valid settings.
         let pad = SamplerSlot {
             seed: 0,
@@ -225,12 +242,12 @@ impl CudaT2s {
             history_len: 0,
         };
         let size = std::mem::size_of::<SamplerSlot>();
-        rt.write(&mut state.sampler, options.slots * size, bytemuck::bytes_of(&pad))?;
+        q.write(&mut state.sampler, options.slots * size, bytemuck::bytes_of(&pad))?;
         Ok(CudaT2s {
             bert_proj: lin(&w.bert_proj_weight, Some(&w.bert_proj_bias))?,
-            text_embedding: rt.upload_f16(w.ar_text_embedding.data())?,
+            text_embedding: q.upload_f16(w.ar_text_embedding.data())?,
             text_alpha: w.ar_text_position_alpha,
-            audio_embedding: rt.upload_f16(w.ar_audio_embedding.data())?,
+            audio_embedding: q.upload_f16(w.ar_audio_embedding.data())?,
             audio_alpha: w.ar_audio_position_alpha,
             layers,
             head: lin(&w.ar_predict_layer, None)?,
@@ -239,34 +256,33 @@ impl CudaT2s {
             id: next_model_id(),
             config: c,
             options,
-            rt,
+            q,
         })
     }
 
-    fn allocate(rt: &GpuRuntime, c: &T2sConfig, o: &CudaT2sOptions) -> Result<DeviceState, CudaError> {
+    fn allocate(q: &Queue, c: &T2sConfig, o: &CudaT2sOptions) -> Result<DeviceState, CudaError> {
         let (d, slots) = (c.d_model, o.slots + 1);
         let rows = o.max_context.max(o.max_batch);
         let kv = c.n_layer * slots * o.max_context * d;
         let splits = o.max_context.div_ceil(DECODE_SPLIT);
         Ok(DeviceState {
-            keys: rt.zeros(kv)?,
-            values: rt.zeros(kv)?,
-            slot_len: rt.zeros(slots)?,
-            slot_pos: rt.zeros(slots)?,
-            sampler: rt.zeros(slots * std::mem::size_of::<SamplerSlot>())?,
-            history: rt.zeros(slots * o.max_context)?,
-            x: rt.zeros(rows * d)?,
-            qkv: rt.zeros(rows * 3 * d)?,
-            attn: rt.zeros(rows * d)?,
-            proj: rt.zeros(rows * d)?,
-            ffn: rt.zeros(rows * c.ffn_dim)?,
-            bert: rt.zeros(o.max_context * c.bert_dim)?,
-            ids: rt.zeros(rows)?,
-            row_slot: rt.zeros(o.max_batch)?,
-            logits: rt.zeros(o.max_batch * c.vocab)?,
-            partial: rt.zeros(o.max_batch * c.n_head * splits * (DECODE_HEAD_DIM + 2))?,
-            sampled: rt.zeros(o.max_batch)?,
-            eos: rt.zeros(o.max_batch)?,
+            keys: q.zeros(kv)?,
+            values: q.zeros(kv)?,
+            slot_len: q.zeros(slots)?,
+            slot_pos: q.zeros(slots)?,
+            sampler: q.zeros(slots * std::mem::size_of::<SamplerSlot>())?,
+            history: q.zeros(slots * o.max_context)?,
+            x: q.zeros(rows * d)?,
+            qkv: q.zeros(rows * 3 * d)?,
+            attn: q.zeros(rows * d)?,
+            proj: q.zeros(rows * d)?,
+            ffn: q.zeros(rows * c.ffn_dim)?,
+            bert: q.zeros(o.max_context * c.bert_dim)?,
+            ids: q.zeros(rows)?,
+            row_slot: q.zeros(o.max_batch)?,
+            logits: q.zeros(o.max_batch * c.vocab)?,
+            partial: q.zeros(o.max_batch * c.n_head * splits * (DECODE_HEAD_DIM + 2))?,
+            sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
         })
     }
@@ -275,8 +291,8 @@ impl CudaT2s {
         &self.options
     }
 
-    pub fn runtime(&self) -> &Arc<GpuRuntime> {
-        &self.rt
+    pub fn queue(&self) -> &Queue {
+        &self.q
     }
 
     fn take_slot(&self) -> Result<CudaT2sSession, ModelError> {
@@ -286,7 +302,14 @@ impl CudaT2s {
                 self.options.slots
             ))
         })?;
-        Ok(CudaT2sSession { slot, model: self.id, len: 0, audio_pos: 0, free_slots: self.free_slots.clone() })
+        Ok(CudaT2sSession {
+            slot,
+            model: self.id,
+            len: 0,
+            audio_pos: 0,
+            device_sampler: false,
+            free_slots: self.free_slots.clone(),
+        })
     }
 
     /// One layer's slice of the key (or value) cache.
@@ -326,18 +349,18 @@ impl CudaT2s {
         ];
         // SAFETY: matches embed_positions_f16(out, accumulate, table, ids, row_slot, slot_pos, alpha,
         // rows, d); `out` and `ids` hold `rows` rows, ids are checked against the vocabularies.
-        unsafe { self.rt.launch("embed_positions_f16", (rows as u32, 1, 1), 128, &args) }
+        unsafe { self.q.launch("embed_positions_f16", (rows as u32, 1, 1), 128, &args) }
     }
 
     /// The FFN half of a block and both residual LayerNorms, on `rows` rows of `st.x`.
     fn block_tail(&self, st: &DeviceState, layer: &GpuLayer, rows: usize) -> Result<(), CudaError> {
-        let rt = &*self.rt;
+        let q = &self.q;
         let (x, proj) = (st.x.dev(), st.proj.dev());
-        layer.out_proj.forward(rt, st.attn.dev(), rows, proj, Activation::None)?;
-        layer.norm1.forward(rt, x, proj, Some(x), rows)?;
-        layer.linear1.forward(rt, x, rows, st.ffn.dev(), Activation::Relu)?;
-        layer.linear2.forward(rt, st.ffn.dev(), rows, proj, Activation::None)?;
-        layer.norm2.forward(rt, x, proj, Some(x), rows)
+        layer.out_proj.forward(q, st.attn.dev(), rows, proj, Activation::None)?;
+        layer.norm1.forward(q, x, proj, Some(x), rows)?;
+        layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;
+        layer.linear2.forward(q, st.ffn.dev(), rows, proj, Activation::None)?;
+        layer.norm2.forward(q, x, proj, Some(x), rows)
     }
 
     /// Runs the prompt through every layer into `session`'s slot; leaves the last row's
@@ -351,22 +374,22 @@ impl CudaT2s {
         let c = &self.config;
         let (d, n_text, n_prompt) = (c.d_model, prompt.phone_ids.len(), prompt.prompt_tokens.len());
         let rows = n_text + n_prompt;
-        let rt = &*self.rt;
+        let q = &self.q;
         // BERT features arrive channel-first [1024, N]; the projection wants rows.
         let bert_rows = prompt.bert.t();
         let bert: Vec<f16> = bert_rows.data().iter().map(|&v| f16::from_f32(v)).collect();
-        rt.write(&mut st.bert, 0, &bert)?;
+        q.write(&mut st.bert, 0, &bert)?;
         let ids: Vec<i32> = prompt.phone_ids.iter().chain(&prompt.prompt_tokens).map(|&t| t as i32).collect();
-        rt.write(&mut st.ids, 0, &ids)?;
+        q.write(&mut st.ids, 0, &ids)?;
 
         let x = st.x.dev();
-        self.bert_proj.forward(rt, st.bert.dev(), n_text, x, Activation::None)?;
+        self.bert_proj.forward(q, st.bert.dev(), n_text, x, Activation::None)?;
         self.embed(x, true, &self.text_embedding, st.ids.dev(), None, self.text_alpha, n_text)?;
         let audio_rows = x.range(n_text * d, n_prompt * d);
         let audio_ids = st.ids.dev().range(n_text, n_prompt);
         self.embed(audio_rows, false, &self.audio_embedding, audio_ids, None, self.audio_alpha, n_prompt)?;
         for (li, layer) in self.layers.iter().enumerate() {
-            layer.in_proj.forward(rt, x, rows, st.qkv.dev(), Activation::None)?;
+            layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
             let args = [
                 Arg::ptr(self.layer_cache(&st.keys, li)),
                 Arg::ptr(self.layer_cache(&st.values, li)),
@@ -380,25 +403,27 @@ impl CudaT2s {
             ];
             // SAFETY: matches kv_store_rows_f16(k, v, qkv, row_slot, slot_len, prefill_slot, rows, d,
             // max_ctx); rows <= max_context was checked, the slot is ours.
-            unsafe { rt.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &args) }?;
-            prefill_attention(rt, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
+            unsafe { q.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &args) }?;
+            prefill_attention(q, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
             self.block_tail(st, layer, rows)?;
         }
-        self.head.forward_f32(rt, x.range((rows - 1) * d, d), 1, st.logits.dev())?;
-        rt.write(&mut st.slot_len, session.slot, &[rows as i32])?;
-        rt.write(&mut st.slot_pos, session.slot, &[n_prompt as i32])?;
+        self.head.forward_f32(q, x.range((rows - 1) * d, d), 1, st.logits.dev())?;
+        q.write(&mut st.slot_len, session.slot, &[rows as i32])?;
+        q.write(&mut st.slot_pos, session.slot, &[n_prompt as i32])?;
         session.len = rows;
         session.audio_pos = n_prompt;
         Ok(())
     }
 
+    /// Validates a prompt and makes sure its session can run upstream's full 1,500 steps in
+    /// its slot, so a decode step never meets a full cache (which would fail the whole batch).
     fn check_prompt(&self, prompt: &T2sPrompt) -> Result<(), ModelError> {
         validate_prompt(&self.config, prompt)?;
         let rows = prompt.phone_ids.len() + prompt.prompt_tokens.len();
-        if rows >= self.options.max_context {
+        if rows + MAX_STEPS > self.options.max_context {
             return Err(ModelError::Input(format!(
-                "{rows} phones + prompt tokens do not fit the GPU context of {} positions; use a shorter reference \
-                 clip or split the text",
+                "{rows} phones + prompt tokens leave too little of the GPU context ({} positions, of which {MAX_STEPS} \
+                 are kept for generated tokens); split the text into shorter sentences or use a shorter reference clip",
                 self.options.max_context
             )));
         }
@@ -409,7 +434,7 @@ impl CudaT2s {
     /// `st.ids` / `st.row_slot`: everything a CUDA graph captures.
     fn step_launches(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<(), CudaError> {
         let c = &self.config;
-        let rt = &*self.rt;
+        let q = &self.q;
         let (d, x) = (c.d_model, st.x.dev());
         let splits = self.options.max_context.div_ceil(DECODE_SPLIT);
         let positions = Some((st.row_slot.dev(), st.slot_pos.dev()));
@@ -417,7 +442,7 @@ impl CudaT2s {
         let scale = 1.0 / (DECODE_HEAD_DIM as f32).sqrt();
         for (li, layer) in self.layers.iter().enumerate() {
             let (k, v) = (self.layer_cache(&st.keys, li), self.layer_cache(&st.values, li));
-            layer.in_proj.forward(rt, x, rows, st.qkv.dev(), Activation::None)?;
+            layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
             let store = [
                 Arg::ptr(k),
                 Arg::ptr(v),
@@ -430,7 +455,7 @@ impl CudaT2s {
                 Arg::int(self.options.max_context),
             ];
             // SAFETY: matches kv_store_rows_f16; row_slot holds `rows` slots < slots + 1.
-            unsafe { rt.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &store) }?;
+            unsafe { q.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &store) }?;
             let split = [
                 Arg::ptr(st.qkv.dev()),
                 Arg::ptr(k),
@@ -446,11 +471,11 @@ impl CudaT2s {
             let grid = (c.n_head as u32, rows as u32, splits as u32);
             // SAFETY: matches decode_attention_split_hd32_f16(qkv, k, v, row_slot, slot_len, partial, d,
             // max_ctx, n_splits, scale); partial holds max_batch × heads × splits × (hd + 2).
-            unsafe { rt.launch("decode_attention_split_hd32_f16", grid, 128, &split) }?;
+            unsafe { q.launch("decode_attention_split_hd32_f16", grid, 128, &split) }?;
             let combine = [Arg::ptr(st.partial.dev()), Arg::ptr(st.attn.dev()), Arg::int(d), Arg::int(splits)];
             // SAFETY: matches decode_attention_combine_hd32_f16(partial, out, d, n_splits).
             unsafe {
-                rt.launch(
+                q.launch(
                     "decode_attention_combine_hd32_f16",
                     (c.n_head as u32, rows as u32, 1),
                     DECODE_HEAD_DIM as u32,
@@ -459,7 +484,7 @@ impl CudaT2s {
             }?;
             self.block_tail(st, layer, rows)?;
         }
-        self.head.forward_f32(rt, x, rows, st.logits.dev())?;
+        self.head.forward_f32(q, x, rows, st.logits.dev())?;
         let advance = [
             Arg::ptr(st.row_slot.dev()),
             Arg::ptr(st.slot_len.dev()),
@@ -468,7 +493,7 @@ impl CudaT2s {
             Arg::int(self.options.slots),
         ];
         // SAFETY: matches advance_slots(row_slot, slot_len, slot_pos, rows, n_slots).
-        unsafe { rt.launch("advance_slots", (rows.div_ceil(128) as u32, 1, 1), 128, &advance) }?;
+        unsafe { q.launch("advance_slots", (rows.div_ceil(128) as u32, 1, 1), 128, &advance) }?;
         if sample {
             self.sample_launch(st, rows)?;
         }
@@ -486,12 +511,12 @@ impl CudaT2s {
             Arg::int(self.options.max_context),
             Arg::int(EOS_BLOCKED_STEPS),
             Arg::ptr(st.sampled.dev()),
-            Arg::ptr(st.eos.dev()),
+            Arg::ptr(st.sampled.dev().range(self.options.max_batch, self.options.max_batch)),
             Arg::NULL,
         ];
         // SAFETY: matches sample_tokens_f32(logits, vocab, row_slot, slots, history, history_cap,
         // eos_blocked_steps, tokens_out, eos_out, probs_out); vocab <= 2048 is checked at load.
-        unsafe { self.rt.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }
+        unsafe { self.q.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }
     }
 
     /// Runs one step for up to `max_batch` sessions: writes tokens and slots (padded to the
@@ -509,8 +534,8 @@ impl CudaT2s {
         slots.resize(bucket, self.options.slots as i32);
         let mut ids: Vec<i32> = tokens.iter().map(|&t| t as i32).collect();
         ids.resize(bucket, 0);
-        self.rt.write(&mut st.row_slot, 0, &slots)?;
-        self.rt.write(&mut st.ids, 0, &ids)?;
+        self.q.write(&mut st.row_slot, 0, &slots)?;
+        self.q.write(&mut st.ids, 0, &ids)?;
         if self.options.graphs {
             if !st.graphs.contains_key(&(bucket, sample)) {
                 let graph = self.capture(st, bucket, sample)?;
@@ -528,11 +553,13 @@ impl CudaT2s {
     }
 
     fn capture(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<StepGraph, CudaError> {
-        let stream = &self.rt.stream;
+        let stream = self.q.stream();
         stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
-        let queued = self.step_launches(st, rows, sample);
-        // End the capture even when a launch failed, so the stream is usable again.
-        let graph = stream.end_capture(CUgraphInstantiate_flags(0))?;
+        let queued = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step_launches(st, rows, sample)));
+        // End the capture even when a launch failed or panicked, so the stream stays usable.
+        let graph = stream.end_capture(CUgraphInstantiate_flags(0));
+        let queued = queued.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let graph = graph?;
         queued?;
         graph.map(StepGraph).ok_or_else(|| CudaError::Driver("the decode step captured an empty graph".into()))
     }
@@ -562,12 +589,14 @@ impl CudaT2s {
         &self,
         st: &mut DeviceState,
         session: &CudaT2sSession,
-        decoder: &SamplerSetup,
+        prompt: &T2sPrompt,
+        setup: &SamplerSetup,
     ) -> Result<(), ModelError> {
-        let history: Vec<i32> = decoder.prompt_tokens.iter().map(|&t| t as i32).collect();
-        let p = &decoder.sampling;
+        // check_prompt bounded the prompt tokens to the context, the history row's length.
+        let history: Vec<i32> = prompt.prompt_tokens.iter().map(|&t| t as i32).collect();
+        let p = &setup.sampling;
         let slot = SamplerSlot {
-            seed: decoder.seed,
+            seed: setup.seed,
             top_k: p.top_k.min(i32::MAX as usize) as i32,
             top_p: p.top_p,
             temperature: p.temperature,
@@ -576,17 +605,17 @@ impl CudaT2s {
             history_len: history.len() as i32,
         };
         let size = std::mem::size_of::<SamplerSlot>();
-        self.rt.write(&mut st.sampler, session.slot * size, bytemuck::bytes_of(&slot))?;
+        self.q.write(&mut st.sampler, session.slot * size, bytemuck::bytes_of(&slot))?;
         if !history.is_empty() {
-            self.rt.write(&mut st.history, session.slot * self.options.max_context, &history)?;
+            self.q.write(&mut st.history, session.slot * self.options.max_context, &history)?;
         }
         Ok(())
     }
 
     fn read_sampled(&self, st: &DeviceState, rows: usize) -> Result<Vec<SampledToken>, ModelError> {
-        let tokens = self.rt.read(&st.sampled, rows)?;
-        let eos = self.rt.read(&st.eos, rows)?;
-        Ok(tokens.iter().zip(eos).map(|(&t, e)| SampledToken { token: t as u32, eos: e != 0 }).collect())
+        let out = self.q.read(&st.sampled, 2 * self.options.max_batch)?;
+        let (tokens, eos) = out.split_at(self.options.max_batch);
+        Ok(tokens[..rows].iter().zip(eos).map(|(&t, &e)| SampledToken { token: t as u32, eos: e != 0 }).collect())
     }
 
     /// Prefill, then the first token sampled on the device with `setup`'s settings.
@@ -600,8 +629,9 @@ impl CudaT2s {
         let mut session = self.take_slot()?;
         let mut st = self.state.lock();
         self.prefill_into(&mut st, &mut session, prompt)?;
-        self.start_sampler(&mut st, &session, setup)?;
-        self.rt.write(&mut st.row_slot, 0, &[session.slot as i32])?;
+        self.start_sampler(&mut st, &session, prompt, setup)?;
+        session.device_sampler = true;
+        self.q.write(&mut st.row_slot, 0, &[session.slot as i32])?;
         self.sample_launch(&st, 1)?;
         let first = self.read_sampled(&st, 1)?[0];
         Ok((session, first))
@@ -614,6 +644,11 @@ impl CudaT2s {
         tokens: &[u32],
     ) -> Result<Vec<SampledToken>, ModelError> {
         self.check_batch(sessions, tokens)?;
+        if sessions.iter().any(|s| !s.device_sampler) {
+            return Err(ModelError::Input(
+                "a session started by `prefill`, or stepped by `decode_step`, cannot be sampled on the device".into(),
+            ));
+        }
         let mut out = Vec::with_capacity(sessions.len());
         let mut st = self.state.lock();
         let batch = self.options.max_batch;
@@ -625,18 +660,17 @@ impl CudaT2s {
     }
 }
 
-/// What the device sampler needs of a request: its settings, seed and the prompt tokens the
-/// repetition penalty starts from.
+/// What the device sampler needs of a request besides its prompt: settings and seed. (The
+/// repetition penalty's history starts from the prompt's tokens.)
 #[derive(Debug, Clone)]
 pub struct SamplerSetup {
     pub sampling: crate::model::sampling::SamplingParams,
     pub seed: u64,
-    pub prompt_tokens: Vec<u32>,
 }
 
 impl SamplerSetup {
-    pub fn new(prompt_tokens: &[u32], options: &GenerateOptions) -> Self {
-        SamplerSetup { sampling: options.sampling.clone(), seed: options.seed, prompt_tokens: prompt_tokens.to_vec() }
+    pub fn new(options: &GenerateOptions) -> Self {
+        SamplerSetup { sampling: options.sampling.clone(), seed: options.seed }
     }
 }
 
@@ -652,19 +686,21 @@ impl TextToSemantic for CudaT2s {
         let mut session = self.take_slot()?;
         let mut st = self.state.lock();
         self.prefill_into(&mut st, &mut session, prompt)?;
-        let logits = self.rt.read(&st.logits, self.config.vocab)?;
+        let logits = self.q.read(&st.logits, self.config.vocab)?;
         Ok((session, logits))
     }
 
     fn decode_step(&self, sessions: &mut [&mut CudaT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
         self.check_batch(sessions, tokens)?;
+        // The device sampler did not see this step: its state no longer matches these sessions.
+        sessions.iter_mut().for_each(|s| s.device_sampler = false);
         let v = self.config.vocab;
         let mut out = Vec::with_capacity(sessions.len());
         let mut st = self.state.lock();
         let batch = self.options.max_batch;
         for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
             self.run_step(&mut st, group, toks, false)?;
-            let logits = self.rt.read(&st.logits, group.len() * v)?;
+            let logits = self.q.read(&st.logits, group.len() * v)?;
             out.extend(logits.chunks_exact(v).map(<[f32]>::to_vec));
         }
         Ok(out)
@@ -677,7 +713,7 @@ impl TextToSemantic for CudaT2s {
         prompt: &T2sPrompt,
         decoder: &mut Decoder,
     ) -> Result<(CudaT2sSession, Option<u32>), ModelError> {
-        let setup = SamplerSetup::new(decoder.prompt_tokens(), decoder.options());
+        let setup = SamplerSetup::new(decoder.options());
         let (session, first) = self.prefill_and_sample(prompt, &setup)?;
         Ok((session, decoder.accept(first.token, first.eos)?))
     }
@@ -688,8 +724,8 @@ impl TextToSemantic for CudaT2s {
         tokens: &[u32],
         decoders: &mut [&mut Decoder],
     ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        if decoders.len() != sessions.len() {
-            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
+        if decoders.len() != sessions.len() || sessions.iter().any(|s| !s.device_sampler) {
+            return sample_on_host(self, sessions, tokens, decoders);
         }
         let sampled = self.step_and_sample(sessions, tokens)?;
         Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())

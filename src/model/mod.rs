@@ -98,12 +98,24 @@ pub trait TextToSemantic: Send + Sync {
         tokens: &[u32],
         decoders: &mut [&mut t2s::Decoder],
     ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        if decoders.len() != sessions.len() {
-            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
-        }
-        let logits = self.decode_step(sessions, tokens)?;
-        Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
+        sample_on_host(self, sessions, tokens, decoders)
     }
+}
+
+/// [`TextToSemantic::decode_sampled`] on the host: the step's logits, then each decoder's
+/// sampler. The trait's default, and the fallback of backends that sample on the device.
+#[allow(clippy::type_complexity)]
+pub fn sample_on_host<M: TextToSemantic + ?Sized>(
+    model: &M,
+    sessions: &mut [&mut M::Session],
+    tokens: &[u32],
+    decoders: &mut [&mut t2s::Decoder],
+) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+    if decoders.len() != sessions.len() {
+        return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
+    }
+    let logits = model.decode_step(sessions, tokens)?;
+    Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
 }
 
 /// Prior noise for the SoVITS decoder (research/upstream-v2.md §5.2 step 4).
