@@ -98,17 +98,17 @@ __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv
     }
 }
 
-extern "C" __global__ void prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+extern "C" __global__ void __launch_bounds__(64) prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
                                                       float scale) {
     prefill_attention<32>(qkv, out, S, d, n_text, scale);
 }
 
-extern "C" __global__ void prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+extern "C" __global__ void __launch_bounds__(64) prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
                                                       float scale) {
     prefill_attention<64>(qkv, out, S, d, n_text, scale);
 }
 
-extern "C" __global__ void kv_store_rows_f16(__half* __restrict__ k_cache, __half* __restrict__ v_cache,
+extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __restrict__ k_cache, __half* __restrict__ v_cache,
                                              const __half* __restrict__ qkv, const int* __restrict__ row_slot,
                                              const int* __restrict__ slot_len, int prefill_slot, int rows, int d,
                                              int max_ctx) {
@@ -123,25 +123,6 @@ extern "C" __global__ void kv_store_rows_f16(__half* __restrict__ k_cache, __hal
         k_cache[at + c] = src[d + c];
         v_cache[at + c] = src[2 * d + c];
     }
-}
-
-__device__ __forceinline__ float block_reduce(float v, float* shared, bool is_max) {
-    for (int o = 16; o > 0; o >>= 1) {
-        const float other = __shfl_xor_sync(0xffffffffu, v, o);
-        v = is_max ? fmaxf(v, other) : v + other;
-    }
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        float t = shared[0];
-        for (int w = 1; w < warps; ++w) t = is_max ? fmaxf(t, shared[w]) : t + shared[w];
-        shared[0] = t;
-    }
-    __syncthreads();
-    const float total = shared[0];
-    __syncthreads();
-    return total;
 }
 
 // partial layout per (row, head, split): [HD weighted values, max, sum].
@@ -192,14 +173,14 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
         w[p - start] = s;
         local_max = fmaxf(local_max, s);
     }
-    const float m = block_reduce(local_max, reduce, true);
+    const float m = block_max(local_max, reduce);
     float local_sum = 0.0f;
     for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
         const float e = expf(w[p - start] - m);
         w[p - start] = e;
         local_sum += e;
     }
-    const float l = block_reduce(local_sum, reduce, false);  // also orders the w writes before the reads below
+    const float l = block_sum(local_sum, reduce);  // also orders the w writes before the reads below
 
     // Weighted values: thread (group, channel) sums every groups-th position of one channel.
     const int groups = blockDim.x / HD, channel = threadIdx.x % HD, group = threadIdx.x / HD;
@@ -241,19 +222,19 @@ __device__ __forceinline__ void decode_attention_combine(const float* __restrict
     out[(size_t)b * d + head * HD + c] = __float2half(acc / total);
 }
 
-extern "C" __global__ void decode_attention_split_hd32_f16(const __half* qkv, const __half* k_cache,
+extern "C" __global__ void __launch_bounds__(128) decode_attention_split_hd32_f16(const __half* qkv, const __half* k_cache,
                                                            const __half* v_cache, const int* row_slot,
                                                            const int* slot_len, float* partial, int d, int max_ctx,
                                                            int n_splits, float scale) {
     decode_attention_split<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
 }
 
-extern "C" __global__ void decode_attention_combine_hd32_f16(const float* partial, __half* out, int d,
+extern "C" __global__ void __launch_bounds__(32) decode_attention_combine_hd32_f16(const float* partial, __half* out, int d,
                                                              int n_splits) {
     decode_attention_combine<32>(partial, out, d, n_splits);
 }
 
-extern "C" __global__ void advance_slots(const int* __restrict__ row_slot, int* __restrict__ slot_len,
+extern "C" __global__ void __launch_bounds__(128) advance_slots(const int* __restrict__ row_slot, int* __restrict__ slot_len,
                                          int* __restrict__ slot_pos, int rows, int n_slots) {
     const int r = blockIdx.x * blockDim.x + threadIdx.x;
     if (r >= rows) return;

@@ -13,7 +13,7 @@
 //     summed in that order in f32 like `CpuBert::forward_traced`. grid = rows, block = 128.
 #include <cuda_fp16.h>
 
-extern "C" __global__ void embed_positions_f16(__half* __restrict__ out, int accumulate,
+extern "C" __global__ void __launch_bounds__(128) embed_positions_f16(__half* __restrict__ out, int accumulate,
                                                const __half* __restrict__ table, const int* __restrict__ ids,
                                                const int* __restrict__ row_slot, const int* __restrict__ slot_pos,
                                                float alpha, int rows, int d) {
@@ -37,7 +37,7 @@ extern "C" __global__ void embed_positions_f16(__half* __restrict__ out, int acc
     }
 }
 
-extern "C" __global__ void bert_embed_f16(__half* __restrict__ out, const __half* __restrict__ word,
+extern "C" __global__ void __launch_bounds__(128) bert_embed_f16(__half* __restrict__ out, const __half* __restrict__ word,
                                           const __half* __restrict__ token_type0, const __half* __restrict__ position,
                                           const int* __restrict__ ids, int rows, int d) {
     const int r = blockIdx.x;

@@ -54,7 +54,7 @@ __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
 #define SMALL_M_ROWS 8
 #define SMALL_M_WARPS 4
 
-extern "C" __global__ void linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+extern "C" __global__ void __launch_bounds__(128) linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w,
                                               const __half* __restrict__ bias, __half* __restrict__ out_h,
                                               float* __restrict__ out_f, int M, int N, int K, int act) {
     const int lane = threadIdx.x & 31;
@@ -110,7 +110,7 @@ __device__ __forceinline__ void mma_16x8x16(float* d, const unsigned* a, const u
 
 __device__ __forceinline__ unsigned pair_at(const __half* p) { return *reinterpret_cast<const unsigned*>(p); }
 
-extern "C" __global__ void linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+extern "C" __global__ void __launch_bounds__(128) linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
                                           const __half* __restrict__ bias, __half* __restrict__ out, int M, int N,
                                           int K, int act) {
     __shared__ __align__(16) __half xs[TILE][TILE_K + SKEW];

@@ -6,30 +6,13 @@
 //     The post-norm transformer blocks of the GPT (research/upstream-v2.md §4.4) and BERT add the
 //     sublayer output to its input and normalise: fusing the add saves one pass over memory.
 // Thread mapping: one block per row, blockDim.x threads striding over the columns; block-wide
-// sums through warp shuffles and shared memory. Two passes (mean, then centred variance), like
+// sums through `block_sum` (block_reduce.cuh). Two passes (mean, then centred variance), like
 // the CPU twin `cpu::ops::layer_norm_slice`, so FP32 results agree to rounding.
 #include <cuda_fp16.h>
 
-__device__ __forceinline__ float block_sum(float v, float* shared) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    const int warps = (blockDim.x + 31) >> 5;
-    v = (threadIdx.x < warps) ? shared[threadIdx.x] : 0.0f;
-    if (warp == 0) {
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0) shared[0] = v;
-    }
-    __syncthreads();
-    const float total = shared[0];
-    __syncthreads();
-    return total;
-}
-
 // `out` may be `residual` (the blocks normalise their running state in place): each element is
 // read and then written by the same thread, so neither carries __restrict__.
-extern "C" __global__ void add_layer_norm_f16(__half* out, const __half* __restrict__ x, const __half* residual,
+extern "C" __global__ void __launch_bounds__(256) add_layer_norm_f16(__half* out, const __half* __restrict__ x, const __half* residual,
                                               const __half* __restrict__ gamma,
                                               const __half* __restrict__ beta, int rows, int cols,
                                               float eps) {

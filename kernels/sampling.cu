@@ -91,22 +91,6 @@ __device__ void block_argmax(float& v, int& i, float* sv, int* si) {
     __syncthreads();  // sv/si are reused by the next reduction
 }
 
-__device__ float block_sum(float v, float* shared) {
-    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    if (lane == 0) shared[warp] = v;
-    __syncthreads();
-    if (warp == 0) {
-        v = (threadIdx.x < (blockDim.x >> 5)) ? shared[lane] : 0.0f;
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0) shared[0] = v;
-    }
-    __syncthreads();
-    const float total = shared[0];
-    __syncthreads();
-    return total;
-}
-
 // Sort key: descending key order = descending `f32::total_cmp` order of x, then ascending index,
 // exactly the CPU's stable order. The value's bits are flipped into an unsigned total order; the
 // low word holds ~i so that smaller indices sort first among equal values. Padding (key 0) sorts
@@ -133,7 +117,7 @@ __device__ void bitonic_sort_desc(unsigned long long* a, int n) {
     }
 }
 
-extern "C" __global__ void sample_tokens_f32(const float* __restrict__ logits, int vocab,
+extern "C" __global__ void __launch_bounds__(1024) sample_tokens_f32(const float* __restrict__ logits, int vocab,
                                              const int* __restrict__ row_slot,
                                              SamplerSlot* __restrict__ slots,
                                              int* __restrict__ history, int history_cap,

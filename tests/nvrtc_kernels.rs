@@ -2,7 +2,9 @@
 //! without a GPU (CI installs NVRTC 13.0 and cuda_fp16.h from PyPI wheels, see `.ci/run`).
 //! Without NVRTC the test prints SKIP, unless `SOVITS_RT_REQUIRE_NVRTC=1`.
 
-use sovits_rt::cuda::{compile_kernel, fp16_include_dir, kernels_for, nvrtc_present, KernelCompileError, KERNELS};
+use sovits_rt::cuda::{
+    compile_kernel, declared_kernels, fp16_include_dir, kernels_for, nvrtc_present, KernelCompileError, KERNELS,
+};
 
 fn nvrtc_available(test: &str) -> bool {
     if nvrtc_present() && fp16_include_dir().is_some() {
@@ -17,15 +19,6 @@ fn nvrtc_available(test: &str) -> bool {
     false
 }
 
-/// The `extern "C" __global__` names a source declares.
-fn entry_points(source: &str) -> Vec<String> {
-    source
-        .split("extern \"C\" __global__ void ")
-        .skip(1)
-        .filter_map(|rest| rest.split('(').next().map(|n| n.trim().to_string()))
-        .collect()
-}
-
 #[test]
 fn every_kernel_compiles_for_sm80_and_sm90() {
     if !nvrtc_available("every_kernel_compiles_for_sm80_and_sm90") {
@@ -36,7 +29,7 @@ fn every_kernel_compiles_for_sm80_and_sm90() {
         assert_eq!(compiled.len(), KERNELS.len());
         for (k, (name, source)) in compiled.iter().zip(KERNELS) {
             assert_eq!(k.name, *name);
-            let mut entries = entry_points(source);
+            let mut entries = declared_kernels(source);
             assert!(!entries.is_empty(), "kernels/{name}.cu declares no extern \"C\" __global__ entry point");
             let mut in_ptx = k.entry_points();
             in_ptx.sort();

@@ -7,6 +7,9 @@ use std::sync::{Arc, OnceLock};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use parking_lot::Mutex;
 
+/// Device helpers every kernel file may use (block-wide reductions), compiled in front of each.
+pub const KERNEL_PRELUDE: &str = include_str!("../../kernels/block_reduce.cuh");
+
 /// Every kernel file: (name, CUDA C source).
 pub const KERNELS: &[(&str, &str)] = &[
     ("norm", include_str!("../../kernels/norm.cu")),
@@ -19,6 +22,23 @@ pub const KERNELS: &[(&str, &str)] = &[
 /// Architectures NVRTC is asked for; `&'static` because cudarc's options want it. sm_80 is the
 /// floor: the tensor-core GEMM uses `mma.sync.m16n8k16`.
 const ARCHS: &[&str] = &["compute_80", "compute_86", "compute_89", "compute_90", "compute_100", "compute_120"];
+
+/// The `extern "C" __global__` kernels a CUDA source declares, in order (a
+/// `__launch_bounds__(…)` before the name is skipped).
+pub fn declared_kernels(source: &str) -> Vec<String> {
+    source
+        .split("extern \"C\" __global__ void ")
+        .skip(1)
+        .filter_map(|rest| {
+            let rest = rest.trim_start();
+            let rest = match rest.strip_prefix("__launch_bounds__(") {
+                Some(bounded) => bounded.split_once(')')?.1.trim_start(),
+                None => rest,
+            };
+            rest.split('(').next().map(|name| name.trim().to_string())
+        })
+        .collect()
+}
 
 /// The newest architecture we compile for that a GPU of `capability` runs (PTX JIT-compiles
 /// forward, so a GPU newer than every entry takes the newest); `None` below sm_80.
@@ -97,6 +117,8 @@ pub fn compile_kernel(name: &'static str, source: &str, arch: &str) -> Result<Co
         ..Default::default()
     };
     let failed = |message: String| KernelCompileError::Compile { name: name.into(), arch: arch.into(), message };
+    // `#line` keeps NVRTC's messages pointing at the kernel file's own lines.
+    let source = format!("{KERNEL_PRELUDE}\n#line 1 \"{name}.cu\"\n{source}");
     match compile_ptx_with_opts(source, options) {
         Ok(ptx) => Ok(CompiledKernel { name, arch, ptx: ptx.to_src() }),
         Err(CompileError::CompileError { log, .. }) => Err(failed(log.to_string_lossy().into_owned())),

@@ -17,7 +17,9 @@ pub mod runtime;
 pub mod t2s;
 
 pub use bert::CudaBert;
-pub use compile::{compile_kernel, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS};
+pub use compile::{
+    compile_kernel, declared_kernels, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS,
+};
 pub use device::{discover, nvrtc_present, Gpu, Unavailable};
 pub use runtime::{CudaError, GpuRuntime, Queue};
 pub use t2s::{CudaT2s, CudaT2sOptions, CudaT2sSession, SampledToken, SamplerSetup};
