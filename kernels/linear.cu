@@ -1,18 +1,23 @@
 // Linear layers `out = act(x · Wᵀ + bias)`, FP16 storage, FP32 accumulation.
 //
 // W is stored as PyTorch's nn.Linear keeps it, `[N, K]` row-major, so no weight is transposed on
-// upload. x is `[M, K]`, out `[M, N]`, bias `[N]` (may be null). act: 0 none, 1 ReLU, 2 exact
+// upload. Row m of x starts at x + m·lda and row m of out at out + m·ldo (lda = K and ldo = N for
+// plain activations); bias `[N]` may be null. An lda below K makes the rows overlap: a convolution
+// of stride s over time-major `[T, C]` activations is then this same product with K = taps·C and
+// lda = s·C, an implicit GEMM with no im2col copy (HuBERT's feature encoder and positional conv);
+// an ldo above N writes into a column block of a wider output (one conv group). lda must be a
+// multiple of 8 like K. act: 0 none, 1 ReLU, 2 exact
 // (erf) GELU. The blocks' residual add is fused into the LayerNorm that follows (norm.cu). K must
 // be a multiple of 8 (16-byte loads); the host checks.
 //
 // Entry points:
-//   linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, act)
+//   linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)
 //     Decode steps (M = sessions in the batch, 1..64): bandwidth-bound, every weight byte is
 //     read once per 8 rows. One warp per output column n; lane j reads 16 bytes of W's row n at
 //     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
 //     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
-//   linear_mma_f16(x, w, bias, out, M, N, K, act)
+//   linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act)
 //     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
 //     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in
 //     shared memory; bias and activation applied to the accumulators as they are stored.
@@ -54,9 +59,10 @@ __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
 #define SMALL_M_ROWS 8
 #define SMALL_M_WARPS 4
 
-extern "C" __global__ void __launch_bounds__(128) linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w,
-                                              const __half* __restrict__ bias, __half* __restrict__ out_h,
-                                              float* __restrict__ out_f, int M, int N, int K, int act) {
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
+                       __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
+                       int act) {
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * SMALL_M_WARPS + (threadIdx.x >> 5);
     const int m0 = blockIdx.y * SMALL_M_ROWS;
@@ -71,7 +77,7 @@ extern "C" __global__ void __launch_bounds__(128) linear_small_m_f16(const __hal
 #pragma unroll
         for (int r = 0; r < SMALL_M_ROWS; ++r) {
             if (r < rows) {
-                const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * K + k);
+                const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * lda + k);
                 acc[r] += dot8(wv, xv);
             }
         }
@@ -89,8 +95,8 @@ extern "C" __global__ void __launch_bounds__(128) linear_small_m_f16(const __hal
     if (lane < rows) {
         const int m = m0 + lane;
         const float v = epilogue(mine, bias, n, act);
-        if (out_f) out_f[(size_t)m * N + n] = v;
-        else out_h[(size_t)m * N + n] = __float2half(v);
+        if (out_f) out_f[(size_t)m * ldo + n] = v;
+        else out_h[(size_t)m * ldo + n] = __float2half(v);
     }
 }
 
@@ -110,9 +116,9 @@ __device__ __forceinline__ void mma_16x8x16(float* d, const unsigned* a, const u
 
 __device__ __forceinline__ unsigned pair_at(const __half* p) { return *reinterpret_cast<const unsigned*>(p); }
 
-extern "C" __global__ void __launch_bounds__(128) linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
-                                          const __half* __restrict__ bias, __half* __restrict__ out, int M, int N,
-                                          int K, int act) {
+extern "C" __global__ void __launch_bounds__(128)
+    linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
+                   __half* __restrict__ out, int M, int N, int K, int lda, int ldo, int act) {
     __shared__ __align__(16) __half xs[TILE][TILE_K + SKEW];
     __shared__ __align__(16) __half ws[TILE][TILE_K + SKEW];
 
@@ -135,7 +141,7 @@ extern "C" __global__ void __launch_bounds__(128) linear_mma_f16(const __half* _
             const int row = v / (TILE_K / 8), col = (v % (TILE_K / 8)) * 8;
             const int k = k0 + col;
             uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
-            if (m_base + row < M && k < K) xv = *reinterpret_cast<const uint4*>(x + (size_t)(m_base + row) * K + k);
+            if (m_base + row < M && k < K) xv = *reinterpret_cast<const uint4*>(x + (size_t)(m_base + row) * lda + k);
             if (n_base + row < N && k < K) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
             *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
             *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
@@ -175,6 +181,6 @@ extern "C" __global__ void __launch_bounds__(128) linear_mma_f16(const __half* _
             for (int e = 0; e < 4; ++e) {
                 const int m = m_base + warp_m + 16 * i + g + (e >> 1) * 8;
                 const int n = n_base + warp_n + 8 * j + 2 * t + (e & 1);
-                if (m < M && n < N) out[(size_t)m * N + n] = __float2half(epilogue(acc[i][j][e], bias, n, act));
+                if (m < M && n < N) out[(size_t)m * ldo + n] = __float2half(epilogue(acc[i][j][e], bias, n, act));
             }
 }

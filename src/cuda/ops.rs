@@ -60,45 +60,84 @@ impl DeviceLinear {
         out: Dev<f16>,
         act: Activation,
     ) -> Result<(), CudaError> {
-        self.launch(q, x, rows, Arg::ptr(out), Arg::NULL, out.len(), act)
+        let rows_in = Rows { data: x, count: rows, stride: self.in_features };
+        self.launch(q, rows_in, Output::F16(out), self.out_features, act)
     }
 
     /// The same with f32 output (the LM head's logits); always the small-M kernel.
     pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
-        self.launch(q, x, rows, Arg::NULL, Arg::ptr(out), out.len(), Activation::None)
+        let rows_in = Rows { data: x, count: rows, stride: self.in_features };
+        self.launch(q, rows_in, Output::F32(out), self.out_features, Activation::None)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn launch(
+    /// A time-major convolution as this product (kernels/linear.cu): input row `t` is the
+    /// `in_features` values from `x + t·x_stride` (overlapping when `x_stride < in_features`), and
+    /// output row `t` goes to `out + t·out_stride`.
+    pub fn forward_strided(
         &self,
         q: &Queue,
-        x: Dev<f16>,
-        rows: usize,
-        out_h: Arg,
-        out_f: Arg,
-        out_len: usize,
+        x: Rows,
+        out: Dev<f16>,
+        out_stride: usize,
         act: Activation,
     ) -> Result<(), CudaError> {
-        let (n, k) = (self.out_features, self.in_features);
-        assert!(x.len() >= rows * k && out_len >= rows * n, "linear operands too small for {rows} rows");
+        self.launch(q, x, Output::F16(out), out_stride, act)
+    }
+
+    fn launch(&self, q: &Queue, x: Rows, out: Output, out_stride: usize, act: Activation) -> Result<(), CudaError> {
+        let (n, k, rows) = (self.out_features, self.in_features, x.count);
         if rows == 0 {
             return Ok(());
         }
-        let common = [Arg::ptr(x), Arg::ptr(self.weight.dev()), Arg::opt(self.bias.as_ref().map(|b| b.dev()))];
-        let sizes = [Arg::int(rows), Arg::int(n), Arg::int(k), Arg::I32(act as i32)];
-        let f32_out = matches!(out_f, Arg::Ptr(p) if p != 0);
-        if rows <= SMALL_M_MAX_ROWS || f32_out {
+        if !x.stride.is_multiple_of(8) {
+            return Err(CudaError::Unsupported(format!(
+                "input rows {} elements apart (a multiple of 8 is needed)",
+                x.stride
+            )));
+        }
+        let out_len = match out {
+            Output::F16(o) => o.len(),
+            Output::F32(o) => o.len(),
+        };
+        assert!(
+            x.data.len() >= (rows - 1) * x.stride + k && out_stride >= n && out_len >= (rows - 1) * out_stride + n,
+            "linear operands too small for {rows} rows"
+        );
+        let (out_h, out_f) = match out {
+            Output::F16(o) => (Arg::ptr(o), Arg::NULL),
+            Output::F32(o) => (Arg::NULL, Arg::ptr(o)),
+        };
+        let common = [Arg::ptr(x.data), Arg::ptr(self.weight.dev()), Arg::opt(self.bias.as_ref().map(|b| b.dev()))];
+        let sizes =
+            [Arg::int(rows), Arg::int(n), Arg::int(k), Arg::int(x.stride), Arg::int(out_stride), Arg::I32(act as i32)];
+        if rows <= SMALL_M_MAX_ROWS || matches!(out, Output::F32(_)) {
             let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
             let args: Vec<Arg> = common.into_iter().chain([out_h, out_f]).chain(sizes).collect();
-            // SAFETY: matches linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, act); sizes checked above.
+            // SAFETY: matches linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+            // sizes checked above.
             unsafe { q.launch("linear_small_m_f16", grid, 128, &args) }
         } else {
             let grid = (n.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1);
             let args: Vec<Arg> = common.into_iter().chain([out_h]).chain(sizes).collect();
-            // SAFETY: matches linear_mma_f16(x, w, bias, out, M, N, K, act); sizes checked above.
+            // SAFETY: matches linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act); sizes checked above.
             unsafe { q.launch("linear_mma_f16", grid, 128, &args) }
         }
     }
+}
+
+/// `count` input rows of a linear layer, `stride` elements apart.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows {
+    pub data: Dev<f16>,
+    pub count: usize,
+    pub stride: usize,
+}
+
+/// Where a linear layer writes.
+#[derive(Clone, Copy)]
+enum Output {
+    F16(Dev<f16>),
+    F32(Dev<f32>),
 }
 
 /// A LayerNorm's gain and shift on the device.

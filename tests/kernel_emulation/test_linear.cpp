@@ -27,6 +27,9 @@ struct LinearCase {
     Kernel kernel;
     int M, N, K, act;
     bool bias, f32_out;  // f32_out: the LM head's logits (small-M kernel only)
+    // Row strides; 0 = dense (K, N). lda < K: overlapping rows, a time-major convolution
+    // (HuBERT: taps·C inputs, stride·C apart); ldo > N: one conv group's column block.
+    int lda = 0, ldo = 0;
 };
 const LinearCase kCases[] = {
     // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/8)).
@@ -45,11 +48,18 @@ const LinearCase kCases[] = {
     {Kernel::Mma, 1, 64, 72, ACT_NONE, true, false},      // a single row
     {Kernel::Mma, 17, 9, 1024, ACT_RELU, false, false},   // far below one tile
     {Kernel::Mma, 100, 130, 264, ACT_GELU, true, false},
+    // Convolutions as strided products: HuBERT's conv layers (3 taps, stride 2: lda = 2·C) and
+    // its positional conv (one group of 48 channels, stride 1, written into a 4-group-wide output).
+    {Kernel::Mma, 70, 64, 3 * 32, ACT_GELU, true, false, 2 * 32, 0},
+    {Kernel::SmallM, 9, 64, 3 * 32, ACT_GELU, true, false, 2 * 32, 0},
+    {Kernel::Mma, 67, 48, 8 * 48, ACT_GELU, true, false, 48, 4 * 48},
+    {Kernel::SmallM, 5, 48, 8 * 48, ACT_NONE, true, false, 48, 4 * 48},
 };
 
 void run_case(const LinearCase& c, const std::string& config, Check& check) {
     std::mt19937 g = data_rng(config);
-    const size_t mk = size_t(c.M) * c.K, nk = size_t(c.N) * c.K, mn = size_t(c.M) * c.N;
+    const int lda = c.lda ? c.lda : c.K, ldo = c.ldo ? c.ldo : c.N;
+    const size_t mk = size_t(c.M - 1) * lda + c.K, nk = size_t(c.N) * c.K, mn = size_t(c.M - 1) * ldo + c.N;
     DevBuf<__half> x(mk), w(nk), bias(c.N), out_h(mn);
     DevBuf<float> out_f(mn);
     const float w_scale = 2.0f / sqrtf(float(c.K));  // keeps x · Wᵀ of order 1, so GELU sees both sides
@@ -62,34 +72,38 @@ void run_case(const LinearCase& c, const std::string& config, Check& check) {
     if (c.kernel == Kernel::SmallM) {
         emu::launch({unsigned(c.N + 3) / 4, unsigned(c.M + 7) / 8, 1}, 128, [&] {
             linear_cu::linear_small_m_f16(x.p(), w.p(), b, c.f32_out ? nullptr : out_h.p(),
-                                          c.f32_out ? out_f.p() : nullptr, c.M, c.N, c.K, c.act);
+                                          c.f32_out ? out_f.p() : nullptr, c.M, c.N, c.K, lda, ldo, c.act);
         });
     } else {
         emu::launch({unsigned(c.N + 63) / 64, unsigned(c.M + 63) / 64, 1}, 128,
-                    [&] { linear_cu::linear_mma_f16(x.p(), w.p(), b, out_h.p(), c.M, c.N, c.K, c.act); });
+                    [&] { linear_cu::linear_mma_f16(x.p(), w.p(), b, out_h.p(), c.M, c.N, c.K, lda, ldo, c.act); });
     }
     for (int m = 0; m < c.M; ++m)
         for (int n = 0; n < c.N; ++n) {
             // magnitude = Σ|terms|: f32 accumulation errs by a few dozen f32 ulps of it at most.
             double s = b ? F(bias[n]) : 0.0, magnitude = fabs(s);
             for (int k = 0; k < c.K; ++k) {
-                const double p = double(F(x[size_t(m) * c.K + k])) * F(w[size_t(n) * c.K + k]);
+                const double p = double(F(x[size_t(m) * lda + k])) * F(w[size_t(n) * c.K + k]);
                 s += p;
                 magnitude += fabs(p);
             }
             const double want = c.act == ACT_RELU ? std::max(s, 0.0) : c.act == ACT_GELU ? ref::gelu(s) : s;
-            const size_t i = size_t(m) * c.N + n;
+            const size_t i = size_t(m) * ldo + n;
             const double got = c.f32_out ? out_f[i] : F(out_h[i]);
             check.near(got, want, (c.f32_out ? 0.0 : ulp16(want)) + 2e-6 * magnitude);
         }
+    // Between an output row's N values and the next row's: never written.
+    for (int m = 0; m + 1 < c.M; ++m)
+        for (int n = c.N; n < ldo; ++n) check.near(std::isnan(F(out_h[size_t(m) * ldo + n])) ? 0.0 : 1.0, 0.0, 0.0);
 }
 
 }  // namespace
 
 void linear_suite(Runner& r) {
     for (const LinearCase& c : kCases) {
-        const std::string config = fmt("M=%d N=%d K=%d act=%s%s%s", c.M, c.N, c.K, kActNames[c.act],
-                                       c.bias ? " bias" : "", c.f32_out ? " f32-out" : "");
+        const std::string config =
+            fmt("M=%d N=%d K=%d act=%s%s%s%s", c.M, c.N, c.K, kActNames[c.act], c.bias ? " bias" : "",
+                c.f32_out ? " f32-out" : "", c.lda || c.ldo ? fmt(" lda=%d ldo=%d", c.lda, c.ldo).c_str() : "");
         r.run(c.kernel == Kernel::SmallM ? "linear_small_m_f16" : "linear_mma_f16", config,
               c.f32_out ? "2e-6*sum|x*w|" : "1 ulp16 + 2e-6*sum|x*w|",
               [&](Check& check) { run_case(c, config, check); });
