@@ -3,17 +3,18 @@
 //! name a backend. `auto` takes the GPU when one works and otherwise says why on stderr and
 //! uses the CPU; `cuda` without a usable GPU is an error.
 //!
-//! On the GPU today: the GPT prior (with the sampler) and BERT. The SoVITS decoder, HiFi-GAN and
-//! HuBERT still run on the CPU (issue 5).
+//! On the GPU today: the GPT prior (with the sampler), BERT and HuBERT. The SoVITS decoder and
+//! HiFi-GAN still run on the CPU (issue 5).
 
 use std::sync::Arc;
 
 use crate::cpu::t2s::CpuT2sSession;
-use crate::cpu::{CpuBert, CpuT2s};
-use crate::cuda::{CudaBert, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime};
+use crate::cpu::{CpuBert, CpuHubert, CpuT2s};
+use crate::cuda::{CudaBert, CudaHubert, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime};
 use crate::model::bert::{BertConfig, BertWeights};
 use crate::model::t2s::{Decoder, T2sConfig, T2sModel};
-use crate::model::{Bert, ModelError, T2sPrompt, TextToSemantic};
+use crate::model::hubert::HubertWeights;
+use crate::model::{Bert, Hubert, ModelError, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 
 /// The `--device` choice.
@@ -79,6 +80,19 @@ impl Backend {
             Err(e) if self.fall_back => {
                 eprintln!("sovits-rt: the GPT cannot run on the GPU ({e}); running it on the CPU");
                 Ok(AnyT2s::Cpu(CpuT2s::new(model)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// HuBERT on this backend.
+    pub fn hubert(&self, weights: HubertWeights) -> Result<AnyHubert, ModelError> {
+        let Some(rt) = &self.gpu else { return Ok(AnyHubert::Cpu(CpuHubert::new(weights))) };
+        match CudaHubert::new(rt.clone(), &weights) {
+            Ok(m) => Ok(AnyHubert::Cuda(m)),
+            Err(e) if self.fall_back => {
+                eprintln!("sovits-rt: HuBERT cannot run on the GPU ({e}); running it on the CPU");
+                Ok(AnyHubert::Cpu(CpuHubert::new(weights)))
             }
             Err(e) => Err(e),
         }
@@ -208,6 +222,22 @@ impl Bert for AnyBert {
         match self {
             AnyBert::Cpu(m) => m.hidden_states_sel(input_ids),
             AnyBert::Cuda(m) => m.hidden_states_sel(input_ids),
+        }
+    }
+}
+
+/// HuBERT on either backend (one per process: variant sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+pub enum AnyHubert {
+    Cpu(CpuHubert),
+    Cuda(CudaHubert),
+}
+
+impl Hubert for AnyHubert {
+    fn forward(&self, wav16k: &[f32]) -> Result<Tensor, ModelError> {
+        match self {
+            AnyHubert::Cpu(m) => m.forward(wav16k),
+            AnyHubert::Cuda(m) => m.forward(wav16k),
         }
     }
 }

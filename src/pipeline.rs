@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio;
-use crate::backend::{AnyBert, AnyT2s, Backend};
+use crate::backend::{AnyBert, AnyHubert, AnyT2s, Backend};
 use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
-use crate::cpu::{CpuHubert, CpuSovits};
+use crate::cpu::CpuSovits;
 use crate::error::Error;
 use crate::model::bert::{char_features, expand_features, BertWeights};
+use crate::model::hubert::HubertWeights;
 use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{generate, GenerateOptions, T2sModel};
@@ -55,7 +56,7 @@ pub struct Synthesizer {
 /// and the backend every model of the process runs on. Loaded once per process and shared by
 /// all model pairs.
 pub struct SharedModels {
-    hubert: CpuHubert,
+    hubert: AnyHubert,
     featurizer: BertFeaturizer,
     backend: Backend,
 }
@@ -63,7 +64,7 @@ pub struct SharedModels {
 impl SharedModels {
     pub fn load(hubert: &Path, bert: &Path, backend: Backend) -> Result<Self, Error> {
         let featurizer = BertFeaturizer::load(bert, &backend)?;
-        let hubert = CpuHubert::load(&open_hf_folder(hubert)?)?;
+        let hubert = backend.hubert(HubertWeights::load(&open_hf_folder(hubert)?)?)?;
         Ok(SharedModels { hubert, featurizer, backend })
     }
 

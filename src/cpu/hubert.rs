@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use crate::checkpoint::HfFolder;
-use crate::model::hubert::{HubertConfig, HubertWeights, GROUP_NORM_EPS};
+use crate::model::hubert::{tap_major, HubertConfig, HubertWeights, GROUP_NORM_EPS};
 use crate::model::layers::Norm;
 use crate::model::{Hubert, ModelError};
 use crate::tensor::Tensor;
@@ -73,16 +73,7 @@ impl CpuHubert {
     /// The full forward pass, keeping the intermediates.
     pub fn forward_traced(&self, wav16k: &[f32]) -> Result<HubertTrace, ModelError> {
         let cfg = &self.config;
-        if wav16k.len() < cfg.min_samples() {
-            return Err(ModelError::Input(format!(
-                "HuBERT needs at least {} samples of 16 kHz audio, got {}",
-                cfg.min_samples(),
-                wav16k.len()
-            )));
-        }
-        if let Some(i) = wav16k.iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::Input(format!("HuBERT input sample {i} is NaN or infinite")));
-        }
+        cfg.check_input(wav16k)?;
         let mut x = self.feature_encoder(wav16k);
         let cnn_features = x.t();
         if let Some(n) = &self.projection_norm {
@@ -170,7 +161,7 @@ impl PosConv {
 /// A `Conv1d` without padding on time-major activations `[T, C_in]`. There the receptive field
 /// of output frame `t` is the contiguous run `x[t·s .. t·s + K]` of `K·C_in` values, so the
 /// convolution is one matrix product over an overlapping strided view of the input, with no
-/// im2col copy; the weight is stored tap-major `[C_out, K·C_in]` to match.
+/// im2col copy; the weight is stored tap-major ([`tap_major`]) to match.
 struct TimeMajorConv {
     weight: Tensor, // [C_out, K·C_in], element (o, k·C_in + i) = conv.weight[o, i, k]
     bias: Option<Tensor>,
@@ -180,16 +171,7 @@ struct TimeMajorConv {
 
 impl TimeMajorConv {
     fn new(w: &Tensor, bias: Option<&Tensor>, stride: usize) -> Self {
-        let (cout, cin, k) = (w.dim(0), w.dim(1), w.dim(2));
-        let mut tap_major = vec![0.0f32; cout * k * cin];
-        for (dst, src) in tap_major.chunks_exact_mut(k * cin).zip(w.data().chunks_exact(cin * k)) {
-            for (i, taps) in src.chunks_exact(k).enumerate() {
-                for (kk, &v) in taps.iter().enumerate() {
-                    dst[kk * cin + i] = v;
-                }
-            }
-        }
-        TimeMajorConv { weight: Tensor::new([cout, k * cin], tap_major), bias: bias.cloned(), kernel: k, stride }
+        TimeMajorConv { weight: tap_major(w), bias: bias.cloned(), kernel: w.dim(2), stride }
     }
 
     /// `[T, C_in]` → `[(T − K) / s + 1, C_out]`; empty when `T < K`.

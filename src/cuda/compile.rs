@@ -17,6 +17,7 @@ pub const KERNELS: &[(&str, &str)] = &[
     ("attention", include_str!("../../kernels/attention.cu")),
     ("embed", include_str!("../../kernels/embed.cu")),
     ("sampling", include_str!("../../kernels/sampling.cu")),
+    ("hubert", include_str!("../../kernels/hubert.cu")),
 ];
 
 /// Architectures NVRTC is asked for; `&'static` because cudarc's options want it. sm_80 is the

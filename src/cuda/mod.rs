@@ -7,9 +7,13 @@
 //! * [`runtime`]: the context, loaded kernels, queues (one stream per model), typed device buffers;
 //! * [`ops`]: checked wrappers of the kernels shared by the models (linear, LayerNorm, attention);
 //! * [`t2s`]: the GPT prior — batched decode over KV slots, CUDA graphs, sampler on the device;
-//! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features.
+//! * [`encoder`]: the post-LN transformer layer BERT and HuBERT share;
+//! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features;
+//! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass.
 
 pub mod bert;
+pub mod encoder;
+pub mod hubert;
 mod compile;
 mod device;
 pub mod ops;
@@ -17,6 +21,7 @@ pub mod runtime;
 pub mod t2s;
 
 pub use bert::CudaBert;
+pub use hubert::CudaHubert;
 pub use compile::{
     compile_kernel, declared_kernels, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS,
 };

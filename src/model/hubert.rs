@@ -95,6 +95,21 @@ impl HubertConfig {
         self.conv_kernel.iter().zip(&self.conv_stride).rev().fold(1, |need, (&k, &s)| (need - 1) * s + k)
     }
 
+    /// Rejects audio this model cannot encode (every backend checks before running).
+    pub fn check_input(&self, wav16k: &[f32]) -> Result<(), ModelError> {
+        if wav16k.len() < self.min_samples() {
+            return Err(ModelError::Input(format!(
+                "HuBERT needs at least {} samples of 16 kHz audio, got {}",
+                self.min_samples(),
+                wav16k.len()
+            )));
+        }
+        if let Some(i) = wav16k.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::Input(format!("HuBERT input sample {i} is NaN or infinite")));
+        }
+        Ok(())
+    }
+
     /// Feature frames for `samples` input samples (each conv: `⌊(L − k) / s⌋ + 1`); 0 when too short.
     pub fn frames(&self, samples: usize) -> usize {
         self.conv_kernel
@@ -102,6 +117,23 @@ impl HubertConfig {
             .zip(&self.conv_stride)
             .fold(samples, |l, (&k, &s)| if l < k { 0 } else { (l - k) / s + 1 })
     }
+}
+
+/// A conv weight `[C_out, C_in, K]` reordered tap-major, `[C_out, K·C_in]` with element
+/// `(o, k·C_in + i) = w[o, i, k]`: on time-major activations `[T, C_in]` the receptive field of an
+/// output frame is then one contiguous run of the input, so the convolution is a plain matrix
+/// product over overlapping rows (both backends run it that way).
+pub fn tap_major(w: &Tensor) -> Tensor {
+    let (cout, cin, k) = (w.dim(0), w.dim(1), w.dim(2));
+    let mut out = vec![0.0f32; cout * k * cin];
+    for (dst, src) in out.chunks_exact_mut(k * cin).zip(w.data().chunks_exact(cin * k)) {
+        for (i, taps) in src.chunks_exact(k).enumerate() {
+            for (kk, &v) in taps.iter().enumerate() {
+                dst[kk * cin + i] = v;
+            }
+        }
+    }
+    Tensor::new([cout, k * cin], out)
 }
 
 /// All weights of a `HubertModel`.

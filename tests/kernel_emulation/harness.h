@@ -150,3 +150,4 @@ void linear_suite(Runner& r);
 void attention_suite(Runner& r);
 void embed_suite(Runner& r);
 void sampling_suite(Runner& r);
+void hubert_suite(Runner& r);

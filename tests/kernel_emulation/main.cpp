@@ -3,7 +3,7 @@
 // suites). tests/kernel_emulation.rs builds and runs it; by hand:
 //   c++ -O2 -std=c++17 -ffp-contract=off -fno-strict-aliasing -Wno-unknown-pragmas
 //       -Itests/kernel_emulation -Ikernels tests/kernel_emulation/*.cpp -o /tmp/kernel_emulation
-//   /tmp/kernel_emulation [SUITE...]      (norm linear attention embed sampling; default: all)
+//   /tmp/kernel_emulation [SUITE...]      (norm linear attention embed sampling hubert; default: all)
 //
 // Every suite runs once per schedule (emu::Schedule), each schedule in its own child process so
 // they run in parallel and a crash (a guard page hit) is confined to one. A case passes when
@@ -30,7 +30,8 @@ const Suite kSuites[] = {{"norm", norm_suite},
                          {"linear", linear_suite},
                          {"attention", attention_suite},
                          {"embed", embed_suite},
-                         {"sampling", sampling_suite}};
+                         {"sampling", sampling_suite},
+                         {"hubert", hubert_suite}};
 
 // One case under one schedule, as a child reports it.
 struct Outcome {
@@ -122,7 +123,7 @@ int main(int argc, char** argv) {
         if (wanted) suites.push_back(&s);
     }
     if (suites.empty()) {
-        fprintf(stderr, "usage: %s [norm|linear|attention|embed|sampling]...\n", argv[0]);
+        fprintf(stderr, "usage: %s [norm|linear|attention|embed|sampling|hubert]...\n", argv[0]);
         return 2;
     }
     const auto start = std::chrono::steady_clock::now();

@@ -142,6 +142,26 @@ std::vector<double> layer_norm(const std::vector<double>& v, const std::vector<f
 
 double gelu(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 
+std::vector<double> group_norm_over_time(const std::vector<double>& x, int T, int C, const std::vector<float>& gamma,
+                                         const std::vector<float>& beta, double eps) {
+    std::vector<double> mean(C), var(C), out(x.size());
+    for (int t = 0; t < T; ++t)
+        for (int c = 0; c < C; ++c) mean[c] += x[size_t(t) * C + c];
+    for (int c = 0; c < C; ++c) mean[c] /= T;
+    for (int t = 0; t < T; ++t)
+        for (int c = 0; c < C; ++c) {
+            const double d = x[size_t(t) * C + c] - mean[c];
+            var[c] += d * d;
+        }
+    for (int c = 0; c < C; ++c) var[c] /= T;
+    for (int t = 0; t < T; ++t)
+        for (int c = 0; c < C; ++c) {
+            const size_t i = size_t(t) * C + c;
+            out[i] = (x[i] - mean[c]) / sqrt(var[c] + eps) * gamma[c] + beta[c];
+        }
+    return out;
+}
+
 void add_sine_position(float* row, int d, int pos, float alpha) {
     const float rate = float(-(log(10000.0) / double(d)));
     for (int i = 0; i < d / 2; ++i) {

@@ -15,6 +15,12 @@ std::vector<double> layer_norm(const std::vector<double>& v, const std::vector<f
 // cpu::ops::gelu: exact (erf) GELU, in f64.
 double gelu(double x);
 
+// cpu::hubert::group_norm_over_time (src/cpu/hubert.rs), in f64, on time-major x [T, C]: each
+// channel over time, two passes (mean, centred biased variance), (v - mean) / sqrt(var + eps) ·
+// gamma + beta. Returns [T, C].
+std::vector<double> group_norm_over_time(const std::vector<double>& x, int T, int C, const std::vector<float>& gamma,
+                                         const std::vector<float>& beta, double eps);
+
 // model::t2s::add_sine_position (src/model/t2s.rs), bit for bit: ω and p·ω rounded to f32,
 // exp/sin/cos in f64, row[2i] += α·sin, row[2i+1] += α·cos.
 void add_sine_position(float* row, int d, int pos, float alpha);
