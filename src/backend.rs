@@ -12,8 +12,8 @@ use crate::cpu::t2s::CpuT2sSession;
 use crate::cpu::{CpuBert, CpuHubert, CpuT2s};
 use crate::cuda::{CudaBert, CudaHubert, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime};
 use crate::model::bert::{BertConfig, BertWeights};
-use crate::model::t2s::{Decoder, T2sConfig, T2sModel};
 use crate::model::hubert::HubertWeights;
+use crate::model::t2s::{Decoder, T2sConfig, T2sModel};
 use crate::model::{Bert, Hubert, ModelError, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 

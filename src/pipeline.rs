@@ -17,8 +17,8 @@ use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
 use crate::cpu::CpuSovits;
 use crate::error::Error;
 use crate::model::bert::{char_features, expand_features, BertWeights};
-use crate::model::hubert::HubertWeights;
 use crate::model::bert_tokenizer::BertTokenizer;
+use crate::model::hubert::HubertWeights;
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{generate, GenerateOptions, T2sModel};
 use crate::model::{

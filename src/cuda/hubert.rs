@@ -74,7 +74,8 @@ impl CudaHubert {
         let (h, cg, k) = (c.hidden_size, w.pos_conv_weight.dim(1), w.pos_conv_weight.dim(2));
         let pos_groups = (0..groups)
             .map(|g| {
-                let weight = Tensor::new([cg, cg, k], w.pos_conv_weight.data()[g * cg * cg * k..][..cg * cg * k].to_vec());
+                let weight =
+                    Tensor::new([cg, cg, k], w.pos_conv_weight.data()[g * cg * cg * k..][..cg * cg * k].to_vec());
                 let bias = Tensor::new([cg], w.pos_conv_bias.data()[g * cg..][..cg].to_vec());
                 DeviceLinear::from_tensors(&q, &tap_major(&weight), Some(&bias))
             })
@@ -149,14 +150,8 @@ impl CudaHubert {
         let (cg, pad) = (h / groups, self.config.num_conv_pos_embeddings / 2);
         let padded = frames + 2 * pad;
         let gathered = q.zeros::<f16>(groups * padded * cg)?;
-        let args = [
-            Arg::ptr(gathered.dev()),
-            Arg::ptr(x),
-            Arg::int(frames),
-            Arg::int(h),
-            Arg::int(groups),
-            Arg::int(pad),
-        ];
+        let args =
+            [Arg::ptr(gathered.dev()), Arg::ptr(x), Arg::int(frames), Arg::int(h), Arg::int(groups), Arg::int(pad)];
         // SAFETY: matches gather_groups_padded_f16(out, x, frames, channels, groups, pad); `gathered`
         // holds groups × (frames + 2·pad) × cg.
         unsafe { q.launch("gather_groups_padded_f16", (padded as u32, groups as u32, 1), 64, &args) }?;

@@ -12,19 +12,19 @@
 //! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass.
 
 pub mod bert;
-pub mod encoder;
-pub mod hubert;
 mod compile;
 mod device;
+pub mod encoder;
+pub mod hubert;
 pub mod ops;
 pub mod runtime;
 pub mod t2s;
 
 pub use bert::CudaBert;
-pub use hubert::CudaHubert;
 pub use compile::{
     compile_kernel, declared_kernels, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS,
 };
 pub use device::{discover, nvrtc_present, Gpu, Unavailable};
+pub use hubert::CudaHubert;
 pub use runtime::{CudaError, GpuRuntime, Queue};
 pub use t2s::{CudaT2s, CudaT2sOptions, CudaT2sSession, SampledToken, SamplerSetup};

@@ -1,9 +1,9 @@
-//! GPU speed of the GPT prior and BERT on full-size v2 models with seeded random weights
-//! (issue 4's table): decode tokens/s at batch 1, 8, 32, 64 and context 300 / 800 (sampler on
-//! the device, CUDA graphs vs kernel-by-kernel launches), the achieved memory traffic as a share
-//! of the measured device copy bandwidth, prefill of 400 positions, BERT on a 40-character
-//! sentence, and GPU memory. Prints `no GPU` and exits 0 elsewhere.
-//! Run with `cargo bench --bench cuda_t2s` (or the built binary with `--bench`).
+//! GPU speed of the stages on the GPU, full-size v2 models with seeded random weights (issue 4's
+//! table, and HuBERT's line of issue 5): decode tokens/s at batch 1, 8, 32, 64 and context 300 /
+//! 800 (sampler on the device, CUDA graphs vs kernel-by-kernel launches), the achieved memory
+//! traffic as a share of the measured device copy bandwidth, prefill of 400 positions, BERT on a
+//! 40-character sentence, HuBERT on a 5 s clip, and GPU memory. Prints `no GPU` and exits 0
+//! elsewhere. Run with `cargo bench --bench cuda` (or the built binary with `--bench`).
 //!
 //! Traffic per decode step: every weight once (f16: 24 × (4d² + 2·d·ffn) + V·d elements) plus
 //! each session's KV cache (24 layers × K and V × d × 2 bytes = 48 KiB per position).
@@ -13,10 +13,11 @@ mod support;
 use std::sync::Arc;
 use std::time::Instant;
 
-use sovits_rt::cuda::{CudaBert, CudaError, CudaT2s, CudaT2sOptions, GpuRuntime, SamplerSetup};
+use sovits_rt::cuda::{CudaBert, CudaError, CudaHubert, CudaT2s, CudaT2sOptions, GpuRuntime, SamplerSetup};
 use sovits_rt::model::bert::BertWeights;
+use sovits_rt::model::hubert::HubertWeights;
 use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
-use sovits_rt::model::{Bert, TextToSemantic};
+use sovits_rt::model::{Bert, Hubert, TextToSemantic};
 
 const STEPS: usize = 64;
 
@@ -134,6 +135,21 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
             .collect(),
     );
 
+    let hubert = CudaHubert::new(rt.clone(), &HubertWeights::load(&support::hubert(4))?)?;
+    // 5 s at 16 kHz plus the 0.6 s of zeros upstream appends.
+    let clip: Vec<f32> = (0..89_600).map(|i| if i < 80_000 { (i as f32 * 0.0123).sin() * 0.3 } else { 0.0 }).collect();
+    hubert.forward(&clip)?;
+    let hubert_ms = median(
+        (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                let _ = hubert.forward(&clip);
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    );
+    let (free, total) = rt.memory()?;
+
     println!();
     println!("| batch | context | tokens/s   | µs/step (graph) | µs/step (eager) | GB/s | of copy bw |");
     println!("|------:|--------:|-----------:|----------------:|----------------:|-----:|-----------:|");
@@ -142,6 +158,8 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     }
     println!("prefill 400 positions: {prefill:.2} ms (incl. logits copy to the host)");
     println!("BERT 40 characters (42 tokens, 22 layers): {bert_ms:.2} ms (incl. copy to the host)");
+    println!("HuBERT 5 s clip (+0.6 s padding): {hubert_ms:.2} ms (incl. copies)");
+    println!("GPU memory in use at the end: {:.1} GiB", (total - free) as f64 / f64::from(1 << 30));
     Ok(())
 }
 
@@ -149,7 +167,7 @@ fn main() {
     match GpuRuntime::open(0) {
         Ok(rt) => {
             if let Err(e) = run(rt) {
-                eprintln!("cuda_t2s benchmark failed: {e}");
+                eprintln!("cuda benchmark failed: {e}");
                 std::process::exit(1);
             }
         }
