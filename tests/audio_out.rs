@@ -5,6 +5,7 @@ use sovits_rt::audio::encoder::{AudioStreamEncoder, EncodedChunk, OutputFormat, 
 use sovits_rt::audio::opus_stream::{OpusPacketizer, FRAME_SAMPLES, PRE_SKIP};
 use sovits_rt::audio::stream_resample::StreamResampler;
 use sovits_rt::audio::wav_stream::{f32_to_s16, parse_wav_header};
+use sovits_rt::engine::chunk::snr_db;
 use std::f64::consts::PI;
 
 fn xorshift(s: &mut u64) -> u64 {
@@ -39,15 +40,6 @@ fn test_signal(rate: u32, secs: f64) -> Vec<f32> {
             v as f32
         })
         .collect()
-}
-
-fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
-    let (mut s, mut e) = (0.0f64, 0.0f64);
-    for (&r, &t) in reference.iter().zip(test) {
-        s += (r as f64).powi(2);
-        e += (r as f64 - t as f64).powi(2);
-    }
-    10.0 * (s / e.max(1e-20)).log10()
 }
 
 fn resample_all(x: &[f32], from: u32, to: u32, piece: usize) -> Vec<f32> {

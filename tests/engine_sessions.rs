@@ -6,6 +6,7 @@ mod common;
 mod test_engine;
 
 use serde_json::{Map, Value};
+use sovits_rt::engine::chunk::snr_db;
 use sovits_rt::engine::{Engine, RequestParams, Session, SessionEvent, SessionRequest, SessionStats};
 use sovits_rt::pipeline::SAMPLE_RATE;
 use sovits_rt::text::segment::{preprocess, SplitMethod};
@@ -41,12 +42,6 @@ fn speak(engine: &Engine, voice: &str, seed: u64, pieces: &[&str]) -> (Vec<f32>,
     }
     s.close();
     collect(s)
-}
-
-fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
-    let signal: f64 = reference.iter().map(|&x| (x as f64).powi(2)).sum();
-    let noise: f64 = reference.iter().zip(test).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
-    10.0 * (signal / noise.max(1e-30)).log10()
 }
 
 const TEXT: [&str; 4] = ["今天天气很好，", "我们一起去公园", "散步吧。明天", "见！"];

@@ -6,43 +6,9 @@ mod common;
 use common::u32s;
 use sovits_rt::checkpoint::open_sovits;
 use sovits_rt::cpu::CpuSovits;
-use sovits_rt::engine::chunk::{ChunkPlan, ChunkPlanner, ChunkStitcher};
+use sovits_rt::engine::chunk::{snr_db, stream_sentence, ChunkPlan};
 use sovits_rt::model::{DecodeParams, PriorNoise, SovitsDecoder, Vocoder};
 use sovits_rt::tensor::Tensor;
-
-fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
-    let signal: f64 = reference.iter().map(|&x| (x as f64).powi(2)).sum();
-    let noise: f64 = reference.iter().zip(test).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
-    10.0 * (signal / noise.max(1e-30)).log10()
-}
-
-/// Streams `tokens` through the plan, feeding them as a decoder would (one at a time), and
-/// returns the waveform and the sample positions of the joins.
-fn stream(
-    model: &CpuSovits,
-    plan: &ChunkPlan,
-    tokens: &[u32],
-    phones: &[u32],
-    ge: &Tensor,
-    p: &DecodeParams,
-) -> (Vec<f32>, Vec<usize>) {
-    let mut planner = ChunkPlanner::new(plan.clone()).unwrap();
-    let mut stitcher = ChunkStitcher::new(plan.clone(), p.speed).unwrap();
-    let (mut out, mut joins) = (Vec::new(), Vec::new());
-    for n in 1..=tokens.len() {
-        let complete = n == tokens.len();
-        while let Some(chunk) = planner.next_chunk(n, complete) {
-            if !out.is_empty() {
-                joins.push(out.len());
-            }
-            out.extend(stitcher.vocode(model, &tokens[..n], chunk, phones, ge, p).unwrap());
-        }
-        if complete && planner.needs_finish(n) {
-            out.extend(stitcher.finish());
-        }
-    }
-    (out, joins)
-}
 
 #[test]
 fn streamed_decode_matches_whole_utterance() {
@@ -71,7 +37,7 @@ fn streamed_decode_matches_whole_utterance() {
             overlap: ChunkPlan::default().overlap.min(first - 1),
             ..ChunkPlan::default()
         };
-        let (streamed, joins) = stream(&model, &plan, &tokens, &phones, &ge, &params);
+        let (streamed, joins) = stream_sentence(&model, &plan, &tokens, &phones, &ge, &params).unwrap();
         assert_eq!(streamed.len(), whole.len(), "first chunk {first}");
         let snr = snr_db(&whole, &streamed);
         let jump = joins.iter().map(|&j| (streamed[j] - streamed[j - 1]).abs()).fold(0.0f32, f32::max);
@@ -90,6 +56,6 @@ fn streamed_decode_matches_whole_utterance() {
     // Speed changes the samples per token; the stream stays within a frame of the offline length.
     let slow = DecodeParams { speed: 0.8, ..params.clone() };
     let whole = model.vocode(&model.decode_latent(&tokens, &phones, &ge, &slow).unwrap(), &ge).unwrap();
-    let (streamed, _) = stream(&model, &ChunkPlan::default(), &tokens, &phones, &ge, &slow);
+    let (streamed, _) = stream_sentence(&model, &ChunkPlan::default(), &tokens, &phones, &ge, &slow).unwrap();
     assert!(streamed.len().abs_diff(whole.len()) <= 640, "{} vs {}", streamed.len(), whole.len());
 }

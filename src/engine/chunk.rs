@@ -228,6 +228,42 @@ fn crossfade_into(old: &mut [f32], new: &[f32]) {
     }
 }
 
+/// A sentence's tokens streamed through `plan` offline, fed one at a time as the GPT produces
+/// them: the waveform a session plays, and the sample positions of the joins between chunks.
+/// For measuring a plan against the whole-utterance decode (tests, `benches/chunking.rs`).
+pub fn stream_sentence<M: SovitsDecoder + Vocoder + ?Sized>(
+    model: &M,
+    plan: &ChunkPlan,
+    tokens: &[u32],
+    phones: &[u32],
+    ge: &Tensor,
+    params: &DecodeParams,
+) -> Result<(Vec<f32>, Vec<usize>), ModelError> {
+    let mut planner = ChunkPlanner::new(plan.clone())?;
+    let mut stitcher = ChunkStitcher::new(plan.clone(), params.speed)?;
+    let (mut out, mut joins) = (Vec::new(), Vec::new());
+    for n in 1..=tokens.len() {
+        let complete = n == tokens.len();
+        while let Some(chunk) = planner.next_chunk(n, complete) {
+            if !out.is_empty() {
+                joins.push(out.len());
+            }
+            out.extend(stitcher.vocode(model, &tokens[..n], chunk, phones, ge, params)?);
+        }
+        if complete && planner.needs_finish(n) {
+            out.extend(stitcher.finish());
+        }
+    }
+    Ok((out, joins))
+}
+
+/// Signal-to-noise ratio of `test` against `reference`, in dB.
+pub fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
+    let signal: f64 = reference.iter().map(|&x| (x as f64).powi(2)).sum();
+    let noise: f64 = reference.iter().zip(test).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
+    10.0 * (signal / noise.max(1e-30)).log10()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
