@@ -322,3 +322,39 @@ fn race_is_close(t: &StepTrace, options: &GenerateOptions, step: usize) -> bool 
     r.sort_by(|a, b| b.total_cmp(a));
     r.len() > 1 && r[0] - r[1] < 1e-4 * r[0]
 }
+
+#[test]
+fn bert_on_another_thread_does_not_disturb_graph_captures() {
+    let Some(dir) = common::model_fixtures("bert_on_another_thread_does_not_disturb_graph_captures") else { return };
+    let Some(rt) = common::gpu("bert_on_another_thread_does_not_disturb_graph_captures") else { return };
+    let weights = BertWeights::load(&open_hf_folder(&dir.join("chinese-roberta-wwm-ext-large")).unwrap()).unwrap();
+    let bert = CudaBert::new(rt.clone(), &weights).unwrap();
+    let ids: Vec<u32> = (0..60u32).map(|i| (i * 37 + 5) % weights.config.vocab_size as u32).collect();
+    let alone = bert.hidden_states_sel(&ids).unwrap();
+    let model = full_size();
+    let gpu = CudaT2s::new(rt, model, options()).unwrap();
+    let prompts: Vec<T2sPrompt> = (0..9).map(|i| random_prompt(&model.config, 200 + i, 30, 20)).collect();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        // BERT runs on its own stream while the GPT captures a new graph for each batch size.
+        let worker = s.spawn(|| {
+            let mut runs = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                assert_eq!(bert.hidden_states_sel(&ids).unwrap().data(), alone.data(), "BERT disturbed");
+                runs += 1;
+            }
+            runs
+        });
+        for n in [1, 2, 3, 5, 9] {
+            let requests: Vec<BatchRequest> = prompts[..n]
+                .iter()
+                .enumerate()
+                .map(|(i, p)| BatchRequest { prompt: p, options: sampled(i as u64) })
+                .collect();
+            let batched = generate_batch(&gpu, &requests).unwrap();
+            assert_eq!(batched[0].tokens, generate_batch(&gpu, &requests[..1]).unwrap()[0].tokens, "batch of {n}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        println!("BERT ran {} times during the captures", worker.join().unwrap());
+    });
+}
