@@ -71,44 +71,50 @@ impl Backend {
         }
     }
 
-    /// The GPT prior on this backend.
-    pub fn t2s(&self, model: T2sModel) -> Result<AnyT2s, ModelError> {
-        let Some(rt) = &self.gpu else { return Ok(AnyT2s::Cpu(CpuT2s::new(model))) };
-        let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
-        match CudaT2s::new(rt.clone(), &model, options) {
-            Ok(m) => Ok(AnyT2s::Cuda(m)),
+    /// Builds a model on the GPU, or on the CPU without one; under `--device auto` a model the
+    /// GPU cannot take (memory, unsupported shapes) runs on the CPU, saying why.
+    fn place<W, T>(
+        &self,
+        what: &str,
+        weights: W,
+        gpu: impl FnOnce(Arc<GpuRuntime>, &W) -> Result<T, ModelError>,
+        cpu: impl FnOnce(W) -> T,
+    ) -> Result<T, ModelError> {
+        let Some(rt) = &self.gpu else { return Ok(cpu(weights)) };
+        match gpu(rt.clone(), &weights) {
+            Ok(model) => Ok(model),
             Err(e) if self.fall_back => {
-                eprintln!("sovits-rt: the GPT cannot run on the GPU ({e}); running it on the CPU");
-                Ok(AnyT2s::Cpu(CpuT2s::new(model)))
+                eprintln!("sovits-rt: {what} cannot run on the GPU ({e}); running it on the CPU");
+                Ok(cpu(weights))
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// The GPT prior on this backend.
+    pub fn t2s(&self, model: T2sModel) -> Result<AnyT2s, ModelError> {
+        let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
+        self.place(
+            "the GPT",
+            model,
+            |rt, m| Ok(AnyT2s::Cuda(CudaT2s::new(rt, m, options)?)),
+            |m| AnyT2s::Cpu(CpuT2s::new(m)),
+        )
     }
 
     /// HuBERT on this backend.
     pub fn hubert(&self, weights: HubertWeights) -> Result<AnyHubert, ModelError> {
-        let Some(rt) = &self.gpu else { return Ok(AnyHubert::Cpu(CpuHubert::new(weights))) };
-        match CudaHubert::new(rt.clone(), &weights) {
-            Ok(m) => Ok(AnyHubert::Cuda(m)),
-            Err(e) if self.fall_back => {
-                eprintln!("sovits-rt: HuBERT cannot run on the GPU ({e}); running it on the CPU");
-                Ok(AnyHubert::Cpu(CpuHubert::new(weights)))
-            }
-            Err(e) => Err(e),
-        }
+        self.place(
+            "HuBERT",
+            weights,
+            |rt, w| Ok(AnyHubert::Cuda(CudaHubert::new(rt, w)?)),
+            |w| AnyHubert::Cpu(CpuHubert::new(w)),
+        )
     }
 
     /// BERT on this backend.
     pub fn bert(&self, weights: BertWeights) -> Result<AnyBert, ModelError> {
-        let Some(rt) = &self.gpu else { return Ok(AnyBert::Cpu(CpuBert::new(weights))) };
-        match CudaBert::new(rt.clone(), &weights) {
-            Ok(m) => Ok(AnyBert::Cuda(m)),
-            Err(e) if self.fall_back => {
-                eprintln!("sovits-rt: BERT cannot run on the GPU ({e}); running it on the CPU");
-                Ok(AnyBert::Cpu(CpuBert::new(weights)))
-            }
-            Err(e) => Err(e),
-        }
+        self.place("BERT", weights, |rt, w| Ok(AnyBert::Cuda(CudaBert::new(rt, w)?)), |w| AnyBert::Cpu(CpuBert::new(w)))
     }
 }
 
