@@ -236,10 +236,10 @@ impl<M: TextToSemantic> Scheduler<M> {
 }
 
 fn code_of(e: &ModelError) -> &'static str {
-    if matches!(e, ModelError::Input(_)) {
-        "bad_input"
-    } else {
-        "internal"
+    match e {
+        ModelError::Input(_) => "bad_input",
+        ModelError::Device(_) => "device_error",
+        _ => "internal",
     }
 }
 
