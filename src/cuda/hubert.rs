@@ -72,6 +72,9 @@ impl CudaHubert {
             .collect::<Result<Vec<_>, CudaError>>()?;
         let groups = c.num_conv_pos_embedding_groups;
         let (h, cg, k) = (c.hidden_size, w.pos_conv_weight.dim(1), w.pos_conv_weight.dim(2));
+        if cg * groups != h || w.pos_conv_weight.dim(0) != h {
+            return Err(ModelError::Input(format!("positional conv of {groups} groups × {cg} channels for {h}")));
+        }
         let pos_groups = (0..groups)
             .map(|g| {
                 let weight =
@@ -80,9 +83,6 @@ impl CudaHubert {
                 DeviceLinear::from_tensors(&q, &tap_major(&weight), Some(&bias))
             })
             .collect::<Result<Vec<_>, CudaError>>()?;
-        if cg * groups != h {
-            return Err(ModelError::Input(format!("positional conv of {groups} groups × {cg} channels for {h}")));
-        }
         let eps = c.layer_norm_eps;
         let norm = |n: &crate::model::layers::Norm| DeviceNorm::new(&q, n.weight.data(), n.bias.data(), eps);
         let layers = w
