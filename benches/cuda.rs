@@ -17,13 +17,25 @@ use sovits_rt::cuda::{CudaBert, CudaError, CudaHubert, CudaT2s, CudaT2sOptions, 
 use sovits_rt::model::bert::BertWeights;
 use sovits_rt::model::hubert::HubertWeights;
 use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
-use sovits_rt::model::{Bert, Hubert, TextToSemantic};
+use sovits_rt::model::{Bert, Hubert, ModelError, TextToSemantic};
 
 const STEPS: usize = 64;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
+}
+
+/// Median wall time in ms of `runs` calls of `f` after one warm-up call; the first error aborts.
+fn median_ms<T>(runs: usize, mut f: impl FnMut() -> Result<T, ModelError>) -> Result<f64, ModelError> {
+    f()?;
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(median(times))
 }
 
 /// Device-to-device copy bandwidth (read + write bytes per second) over a 1 GiB buffer.
@@ -43,7 +55,7 @@ fn copy_bandwidth(rt: &Arc<GpuRuntime>) -> Result<f64, CudaError> {
 }
 
 /// Seconds per decode step for `batch` sessions at about `context` positions.
-fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<f64, sovits_rt::model::ModelError> {
+fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<f64, ModelError> {
     let phones = context / 3;
     let options = GenerateOptions { sampling: Default::default(), seed: 0, early_stop: None };
     let mut sessions = Vec::with_capacity(batch);
@@ -109,45 +121,16 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let prompt = support::t2s_prompt(&c, 150, 250, 7);
-    gpu.prefill(&prompt)?;
-    let prefill = median(
-        (0..9)
-            .map(|_| {
-                let t = Instant::now();
-                let out = gpu.prefill(&prompt);
-                (t.elapsed().as_secs_f64() * 1e3, out.is_ok())
-            })
-            .filter(|(_, ok)| *ok)
-            .map(|(ms, _)| ms)
-            .collect(),
-    );
+    let prefill = median_ms(9, || gpu.prefill(&prompt))?;
 
     let bert = CudaBert::new(rt.clone(), &BertWeights::load(&support::bert(3))?)?;
     let ids: Vec<u32> = (0..42u32).map(|i| 100 + i * 37).collect();
-    bert.hidden_states_sel(&ids)?;
-    let bert_ms = median(
-        (0..9)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = bert.hidden_states_sel(&ids);
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect(),
-    );
+    let bert_ms = median_ms(9, || bert.hidden_states_sel(&ids))?;
 
     let hubert = CudaHubert::new(rt.clone(), &HubertWeights::load(&support::hubert(4))?)?;
     // 5 s at 16 kHz plus the 0.6 s of zeros upstream appends.
     let clip: Vec<f32> = (0..89_600).map(|i| if i < 80_000 { (i as f32 * 0.0123).sin() * 0.3 } else { 0.0 }).collect();
-    hubert.forward(&clip)?;
-    let hubert_ms = median(
-        (0..5)
-            .map(|_| {
-                let t = Instant::now();
-                let _ = hubert.forward(&clip);
-                t.elapsed().as_secs_f64() * 1e3
-            })
-            .collect(),
-    );
+    let hubert_ms = median_ms(5, || hubert.forward(&clip))?;
     let (free, total) = rt.memory()?;
 
     println!();

@@ -8,7 +8,7 @@ use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use parking_lot::Mutex;
 
 /// Device helpers every kernel file may use (block-wide reductions), compiled in front of each.
-pub const KERNEL_PRELUDE: &str = include_str!("../../kernels/block_reduce.cuh");
+const KERNEL_PRELUDE: &str = include_str!("../../kernels/block_reduce.cuh");
 
 /// Every kernel file: (name, CUDA C source).
 pub const KERNELS: &[(&str, &str)] = &[
@@ -45,11 +45,8 @@ pub fn declared_kernels(source: &str) -> Vec<String> {
 /// forward, so a GPU newer than every entry takes the newest); `None` below sm_80.
 pub fn arch_for(capability: (i32, i32)) -> Option<&'static str> {
     let wanted = capability.0 * 10 + capability.1;
-    ARCHS
-        .iter()
-        .copied()
-        .filter(|a| a.trim_start_matches("compute_").parse::<i32>().is_ok_and(|v| v <= wanted))
-        .max_by_key(|a| a.trim_start_matches("compute_").parse::<i32>().unwrap_or(0))
+    // ARCHS is in ascending order.
+    ARCHS.iter().rev().copied().find(|a| a.trim_start_matches("compute_").parse::<i32>().is_ok_and(|v| v <= wanted))
 }
 
 /// Why a kernel did not compile.

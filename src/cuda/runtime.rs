@@ -1,5 +1,5 @@
-//! One GPU ready to run our kernels: its context, the stream everything is queued on, every
-//! kernel loaded once, and typed device buffers. Kernels take raw device pointers; [`Dev`] keeps
+//! One GPU ready to run our kernels: its context and every kernel loaded once, queues (one
+//! stream per model) and typed device buffers. Kernels take raw device pointers; [`Dev`] keeps
 //! a pointer with its length so the host wrappers in [`super::ops`] can check sizes before any
 //! launch.
 
@@ -157,7 +157,8 @@ impl GpuRuntime {
         for kernel in kernels_for(arch)?.iter() {
             let module = gpu.ctx.load_module(kernel.ptx())?;
             for name in kernel.entry_points() {
-                functions.insert(name.clone(), module.load_function(&name)?);
+                let function = module.load_function(&name)?;
+                functions.insert(name, function);
             }
         }
         Ok(Arc::new(GpuRuntime { gpu, functions }))
@@ -176,10 +177,6 @@ impl GpuRuntime {
 }
 
 impl Queue {
-    pub fn runtime(&self) -> &Arc<GpuRuntime> {
-        &self.rt
-    }
-
     pub fn stream(&self) -> &Arc<CudaStream> {
         &self.stream
     }

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::CudaGraph;
 use half::f16;
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
 use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
+use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
     check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, EOS_BLOCKED_STEPS, LAYER_NORM_EPS,
     MAX_STEPS,
@@ -80,6 +81,27 @@ pub struct SamplerSlot {
     pub step: i32,
     /// Tokens in the slot's history row; the kernel appends.
     pub history_len: i32,
+}
+
+impl SamplerSlot {
+    /// A session's settings before its first step.
+    fn new(setup: &SamplerSetup, history_len: usize) -> Self {
+        let p = &setup.sampling;
+        SamplerSlot {
+            seed: setup.seed,
+            top_k: p.top_k.min(i32::MAX as usize) as i32,
+            top_p: p.top_p,
+            temperature: p.temperature,
+            repetition_penalty: p.repetition_penalty,
+            step: 0,
+            history_len: history_len as i32,
+        }
+    }
+}
+
+/// Writes slot `slot`'s sampler settings.
+fn write_sampler_slot(q: &Queue, st: &mut DeviceState, slot: usize, settings: &SamplerSlot) -> Result<(), CudaError> {
+    q.write(&mut st.sampler, slot * std::mem::size_of::<SamplerSlot>(), bytemuck::bytes_of(settings))
 }
 
 /// Everything on the device that steps write: guarded by one lock, as the stream is one queue.
@@ -201,9 +223,10 @@ impl CudaT2s {
                 c.vocab
             )));
         }
-        if options.slots == 0 || options.max_batch == 0 || options.max_context < 2 {
+        if options.slots == 0 || options.max_batch == 0 || options.max_context <= MAX_STEPS {
             return Err(ModelError::Input(format!(
-                "GPU options {options:?}: slots, batch and context must be positive"
+                "GPU options {options:?}: slots and batch must be positive and the context longer than the \
+                 {MAX_STEPS} positions kept for generated tokens"
             )));
         }
         let w = &model.weights;
@@ -232,17 +255,13 @@ impl CudaT2s {
             ))
         })?;
         // The padding slot samples too (its rows are discarded): give it valid settings.
-        let pad = SamplerSlot {
-            seed: 0,
-            top_k: 1,
-            top_p: 1.0,
-            temperature: 1.0,
-            repetition_penalty: 1.0,
-            step: 0,
-            history_len: 0,
-        };
-        let size = std::mem::size_of::<SamplerSlot>();
-        q.write(&mut state.sampler, options.slots * size, bytemuck::bytes_of(&pad))?;
+        let greedy = SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.0 };
+        write_sampler_slot(
+            &q,
+            &mut state,
+            options.slots,
+            &SamplerSlot::new(&SamplerSetup { sampling: greedy, seed: 0 }, 0),
+        )?;
         Ok(CudaT2s {
             bert_proj: lin(&w.bert_proj_weight, Some(&w.bert_proj_bias))?,
             text_embedding: q.upload_f16(w.ar_text_embedding.data())?,
@@ -285,14 +304,6 @@ impl CudaT2s {
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
         })
-    }
-
-    pub fn options(&self) -> &CudaT2sOptions {
-        &self.options
-    }
-
-    pub fn queue(&self) -> &Queue {
-        &self.q
     }
 
     fn take_slot(&self) -> Result<CudaT2sSession, ModelError> {
@@ -413,6 +424,16 @@ impl CudaT2s {
         session.len = rows;
         session.audio_pos = n_prompt;
         Ok(())
+    }
+
+    /// Checks the prompt, takes a slot and prefills it; returns the session with the device state
+    /// still locked (the last row's logits are in `logits[0..V]`).
+    fn prefill_locked(&self, prompt: &T2sPrompt) -> Result<(CudaT2sSession, MutexGuard<'_, DeviceState>), ModelError> {
+        self.check_prompt(prompt)?;
+        let mut session = self.take_slot()?;
+        let mut st = self.state.lock();
+        self.prefill_into(&mut st, &mut session, prompt)?;
+        Ok((session, st))
     }
 
     /// Validates a prompt and makes sure its session can run upstream's full 1,500 steps in
@@ -552,6 +573,25 @@ impl CudaT2s {
         Ok(())
     }
 
+    /// Steps any number of sessions, `max_batch` at a time, collecting `read(state, rows)` of each
+    /// group.
+    fn run_steps<T>(
+        &self,
+        sessions: &mut [&mut CudaT2sSession],
+        tokens: &[u32],
+        sample: bool,
+        read: impl Fn(&DeviceState, usize) -> Result<Vec<T>, ModelError>,
+    ) -> Result<Vec<T>, ModelError> {
+        let mut out = Vec::with_capacity(sessions.len());
+        let mut st = self.state.lock();
+        let batch = self.options.max_batch;
+        for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
+            self.run_step(&mut st, group, toks, sample)?;
+            out.extend(read(&st, group.len())?);
+        }
+        Ok(out)
+    }
+
     fn capture(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<StepGraph, CudaError> {
         let stream = self.q.stream();
         stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
@@ -594,18 +634,7 @@ impl CudaT2s {
     ) -> Result<(), ModelError> {
         // check_prompt bounded the prompt tokens to the context, the history row's length.
         let history: Vec<i32> = prompt.prompt_tokens.iter().map(|&t| t as i32).collect();
-        let p = &setup.sampling;
-        let slot = SamplerSlot {
-            seed: setup.seed,
-            top_k: p.top_k.min(i32::MAX as usize) as i32,
-            top_p: p.top_p,
-            temperature: p.temperature,
-            repetition_penalty: p.repetition_penalty,
-            step: 0,
-            history_len: history.len() as i32,
-        };
-        let size = std::mem::size_of::<SamplerSlot>();
-        self.q.write(&mut st.sampler, session.slot * size, bytemuck::bytes_of(&slot))?;
+        write_sampler_slot(&self.q, st, session.slot, &SamplerSlot::new(setup, history.len()))?;
         if !history.is_empty() {
             self.q.write(&mut st.history, session.slot * self.options.max_context, &history)?;
         }
@@ -624,11 +653,8 @@ impl CudaT2s {
         prompt: &T2sPrompt,
         setup: &SamplerSetup,
     ) -> Result<(CudaT2sSession, SampledToken), ModelError> {
-        self.check_prompt(prompt)?;
         setup.sampling.validate()?;
-        let mut session = self.take_slot()?;
-        let mut st = self.state.lock();
-        self.prefill_into(&mut st, &mut session, prompt)?;
+        let (mut session, mut st) = self.prefill_locked(prompt)?;
         self.start_sampler(&mut st, &session, prompt, setup)?;
         session.device_sampler = true;
         self.q.write(&mut st.row_slot, 0, &[session.slot as i32])?;
@@ -649,14 +675,7 @@ impl CudaT2s {
                 "a session started by `prefill`, or stepped by `decode_step`, cannot be sampled on the device".into(),
             ));
         }
-        let mut out = Vec::with_capacity(sessions.len());
-        let mut st = self.state.lock();
-        let batch = self.options.max_batch;
-        for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
-            self.run_step(&mut st, group, toks, true)?;
-            out.extend(self.read_sampled(&st, group.len())?);
-        }
-        Ok(out)
+        self.run_steps(sessions, tokens, true, |st, rows| self.read_sampled(st, rows))
     }
 }
 
@@ -664,7 +683,7 @@ impl CudaT2s {
 /// repetition penalty's history starts from the prompt's tokens.)
 #[derive(Debug, Clone)]
 pub struct SamplerSetup {
-    pub sampling: crate::model::sampling::SamplingParams,
+    pub sampling: SamplingParams,
     pub seed: u64,
 }
 
@@ -682,10 +701,7 @@ impl TextToSemantic for CudaT2s {
     }
 
     fn prefill(&self, prompt: &T2sPrompt) -> Result<(CudaT2sSession, Vec<f32>), ModelError> {
-        self.check_prompt(prompt)?;
-        let mut session = self.take_slot()?;
-        let mut st = self.state.lock();
-        self.prefill_into(&mut st, &mut session, prompt)?;
+        let (session, st) = self.prefill_locked(prompt)?;
         let logits = self.q.read(&st.logits, self.config.vocab)?;
         Ok((session, logits))
     }
@@ -695,15 +711,9 @@ impl TextToSemantic for CudaT2s {
         // The device sampler did not see this step: its state no longer matches these sessions.
         sessions.iter_mut().for_each(|s| s.device_sampler = false);
         let v = self.config.vocab;
-        let mut out = Vec::with_capacity(sessions.len());
-        let mut st = self.state.lock();
-        let batch = self.options.max_batch;
-        for (group, toks) in sessions.chunks_mut(batch).zip(tokens.chunks(batch)) {
-            self.run_step(&mut st, group, toks, false)?;
-            let logits = self.q.read(&st.logits, group.len() * v)?;
-            out.extend(logits.chunks_exact(v).map(<[f32]>::to_vec));
-        }
-        Ok(out)
+        self.run_steps(sessions, tokens, false, |st, rows| {
+            Ok(self.q.read(&st.logits, rows * v)?.chunks_exact(v).map(<[f32]>::to_vec).collect())
+        })
     }
 
     /// Device sampling for the generic decoding loops: the GPU picks the token, `decoder`

@@ -444,11 +444,6 @@ impl Decoder {
         &self.options
     }
 
-    /// The reference tokens the repetition penalty starts from.
-    pub fn prompt_tokens(&self) -> &[u32] {
-        &self.history[..self.n_prompt]
-    }
-
     pub fn is_done(&self) -> bool {
         self.stopped.is_some()
     }
