@@ -64,18 +64,18 @@ fn sovits_weights_load_completely() {
     assert!(unused.iter().all(|n| allowed(n)), "unread tensors: {unused:?}");
     assert!(!unused.is_empty(), "the EMA buffers are stored in every SoVITS file");
 
-    assert_eq!(cfg.hidden_channels, model_int(&file, "hidden_channels"));
+    assert_eq!(cfg.text.hidden_channels, model_int(&file, "hidden_channels"));
     assert_eq!(cfg.inter_channels, model_int(&file, "inter_channels"));
-    assert_eq!(cfg.filter_channels, model_int(&file, "filter_channels"));
-    assert_eq!(cfg.n_heads, model_int(&file, "n_heads"));
-    assert_eq!(cfg.ffn_kernel_size, model_int(&file, "kernel_size"));
+    assert_eq!(cfg.text.filter_channels, model_int(&file, "filter_channels"));
+    assert_eq!(cfg.text.n_heads, model_int(&file, "n_heads"));
+    assert_eq!(cfg.text.ffn_kernel_size, model_int(&file, "kernel_size"));
     let n_layers = model_int(&file, "n_layers");
-    assert_eq!((cfg.n_layers_ssl, cfg.n_layers_text, cfg.n_layers_post), (n_layers / 2, n_layers, n_layers / 2));
+    assert_eq!((cfg.text.n_layers_ssl, cfg.text.n_layers_text, cfg.text.n_layers_post), (n_layers / 2, n_layers, n_layers / 2));
     assert_eq!(cfg.gin_channels, model_int(&file, "gin_channels"));
-    assert_eq!(cfg.upsample_initial_channel, model_int(&file, "upsample_initial_channel"));
-    assert_eq!(cfg.upsample_rates, model_ints(&file, "upsample_rates"));
-    assert_eq!(cfg.upsample_kernel_sizes, model_ints(&file, "upsample_kernel_sizes"));
-    assert_eq!(cfg.resblock_kernel_sizes, model_ints(&file, "resblock_kernel_sizes"));
+    assert_eq!(cfg.generator.upsample_initial_channel, model_int(&file, "upsample_initial_channel"));
+    assert_eq!(cfg.generator.upsample_rates, model_ints(&file, "upsample_rates"));
+    assert_eq!(cfg.generator.upsample_kernel_sizes, model_ints(&file, "upsample_kernel_sizes"));
+    assert_eq!(cfg.generator.resblock_kernel_sizes, model_ints(&file, "resblock_kernel_sizes"));
     let hop = file.config.get("data").and_then(|d| d.get("hop_length")).and_then(Value::as_i64).unwrap();
     assert_eq!(cfg.hop_length(), hop as usize);
 }
@@ -219,9 +219,9 @@ fn sovits_rejects_bad_inputs() {
     let decode = |t: &[u32], p: &[u32], g: &Tensor, params: &DecodeParams| model.decode_latent(t, p, g, params);
 
     expect_input_error("empty tokens", decode(&[], &phones, &ge, &ok));
-    expect_input_error("token id = codebook size", decode(&[cfg.codebook_size as u32], &phones, &ge, &ok));
+    expect_input_error("token id = codebook size", decode(&[cfg.quantizer.codebook_size as u32], &phones, &ge, &ok));
     expect_input_error("empty phones", decode(&tokens, &[], &ge, &ok));
-    expect_input_error("phone id = vocab", decode(&tokens, &[cfg.text_vocab as u32], &ge, &ok));
+    expect_input_error("phone id = vocab", decode(&tokens, &[cfg.text.text_vocab as u32], &ge, &ok));
     for speed in [0.0, -1.0, f32::NAN, f32::INFINITY] {
         expect_input_error("bad speed", decode(&tokens, &phones, &ge, &DecodeParams { speed, ..ok.clone() }));
     }
@@ -241,15 +241,15 @@ fn sovits_rejects_bad_inputs() {
 
     let spec = tensor(&case, "refer_spec");
     let frames = spec.dim(1);
-    let few_bins = Tensor::new([cfg.ref_enc_bins - 1, frames], spec.data()[..(cfg.ref_enc_bins - 1) * frames].to_vec());
+    let few_bins = Tensor::new([cfg.ref_enc.bins - 1, frames], spec.data()[..(cfg.ref_enc.bins - 1) * frames].to_vec());
     expect_input_error("spectrogram with too few bins", model.reference_style(&few_bins));
     expect_input_error("spectrogram with no frames", model.reference_style(&Tensor::zeros([spec.dim(0), 0])));
     expect_input_error("1-D spectrogram", model.reference_style(&Tensor::zeros([spec.dim(0)])));
 
-    expect_input_error("SSL features of the wrong width", model.extract_latent(&Tensor::zeros([cfg.ssl_dim + 1, 4])));
+    expect_input_error("SSL features of the wrong width", model.extract_latent(&Tensor::zeros([cfg.quantizer.ssl_dim + 1, 4])));
     expect_input_error(
         "too few SSL frames",
-        model.extract_latent(&Tensor::zeros([cfg.ssl_dim, cfg.ssl_proj_kernel - 1])),
+        model.extract_latent(&Tensor::zeros([cfg.quantizer.ssl_dim, cfg.quantizer.ssl_proj_kernel - 1])),
     );
 
     expect_input_error("z of the wrong width", model.vocode(&Tensor::zeros([cfg.inter_channels + 1, 2]), &ge));

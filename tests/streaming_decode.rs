@@ -21,7 +21,7 @@ fn streamed_decode_matches_whole_utterance() {
     let ge = model.reference_style(&Tensor::new(dims, spec)).unwrap();
     // The fixture's codes, continued with a fixed pseudo-random walk to a 6 s sentence.
     let mut tokens = u32s(&case, "codes");
-    let vocab = model.config().codebook_size as u32;
+    let vocab = model.config().quantizer.codebook_size as u32;
     while tokens.len() < 150 {
         let prev = tokens[tokens.len() - 1];
         tokens.push((prev * 1103 + 12345 + tokens.len() as u32) % vocab);

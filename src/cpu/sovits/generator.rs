@@ -244,7 +244,7 @@ pub struct TimeMajorGenerator {
 
 impl TimeMajorGenerator {
     pub fn new(cfg: &SovitsConfig, g: &Generator) -> Self {
-        let n_kernels = cfg.resblock_kernel_sizes.len();
+        let n_kernels = cfg.generator.resblock_kernel_sizes.len();
         let resblocks = g
             .resblocks
             .iter()
@@ -253,7 +253,7 @@ impl TimeMajorGenerator {
                 convs1: rb
                     .convs1
                     .iter()
-                    .zip(&cfg.resblock_dilations[i % n_kernels])
+                    .zip(&cfg.generator.resblock_dilations[i % n_kernels])
                     .map(|(c, &d)| TimeConv::new(c, d))
                     .collect(),
                 convs2: rb.convs2.iter().map(|c| TimeConv::new(c, 1)).collect(),
@@ -262,7 +262,7 @@ impl TimeMajorGenerator {
         TimeMajorGenerator {
             conv_pre: TimeConv::new(&g.conv_pre, 1),
             cond: g.cond.clone(),
-            ups: g.ups.iter().zip(&cfg.upsample_rates).map(|(c, &u)| Upsample::new(c, u)).collect(),
+            ups: g.ups.iter().zip(&cfg.generator.upsample_rates).map(|(c, &u)| Upsample::new(c, u)).collect(),
             resblocks,
             n_kernels,
             conv_post: TimeConv::new(&g.conv_post, 1),

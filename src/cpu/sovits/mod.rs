@@ -102,7 +102,7 @@ impl CpuSovits {
 
     /// `quantizer.decode(codes)`: codebook rows of `tokens`, transposed to `[ssl_dim, T]`.
     pub fn codebook_lookup(&self, tokens: &[u32]) -> Result<Tensor, ModelError> {
-        let (n, d) = (self.cfg.codebook_size, self.cfg.ssl_dim);
+        let (n, d) = (self.cfg.quantizer.codebook_size, self.cfg.quantizer.ssl_dim);
         if tokens.is_empty() {
             return Err(input("no semantic tokens to decode".into()));
         }
@@ -123,7 +123,7 @@ impl CpuSovits {
     /// `SynthesizerTrn.ssl_proj` (Conv1d, kernel = stride = 2) on HuBERT features `[ssl_dim, T]`
     /// → `[ssl_dim, T/2]` (50 Hz → 25 Hz).
     pub fn ssl_projection(&self, ssl: &Tensor) -> Result<Tensor, ModelError> {
-        let (d, k) = (self.cfg.ssl_dim, self.cfg.ssl_proj_kernel);
+        let (d, k) = (self.cfg.quantizer.ssl_dim, self.cfg.quantizer.ssl_proj_kernel);
         if ssl.shape().len() != 2 || ssl.dim(0) != d {
             return Err(input(format!("SSL features have shape {:?}; expected [{d}, frames]", ssl.shape())));
         }
@@ -184,8 +184,8 @@ impl CpuSovits {
         if phones.is_empty() {
             return Err(input("no phones: SoVITS needs the target text's phone ids".into()));
         }
-        if let Some((i, p)) = phones.iter().enumerate().find(|(_, &p)| p as usize >= cfg.text_vocab) {
-            return Err(input(format!("phone id {p} at position {i} is outside the {}-symbol table", cfg.text_vocab)));
+        if let Some((i, p)) = phones.iter().enumerate().find(|(_, &p)| p as usize >= cfg.text.text_vocab) {
+            return Err(input(format!("phone id {p} at position {i} is outside the {}-symbol table", cfg.text.text_vocab)));
         }
         if !(params.speed.is_finite() && params.speed > 0.0) {
             return Err(input(format!("speed must be a positive number, got {}", params.speed)));
@@ -214,17 +214,17 @@ impl CpuSovits {
         // TextEncoder (§5.3.1).
         let e = &self.enc_p;
         let ssl_proj = conv(&quantized_up, &e.ssl_proj, Conv1dSpec::same(0));
-        let encoder_ssl = attention::encoder(&e.encoder_ssl, ssl_proj.clone(), cfg.n_heads);
-        let h = cfg.hidden_channels;
+        let encoder_ssl = attention::encoder(&e.encoder_ssl, ssl_proj.clone(), cfg.text.n_heads);
+        let h = cfg.text.hidden_channels;
         let mut emb = vec![0.0; h * phones.len()];
         for (j, &p) in phones.iter().enumerate() {
             for (c, &v) in e.text_embedding.row(p as usize).iter().enumerate() {
                 emb[c * phones.len() + j] = v;
             }
         }
-        let encoder_text = attention::encoder(&e.encoder_text, Tensor::new([h, phones.len()], emb), cfg.n_heads);
+        let encoder_text = attention::encoder(&e.encoder_text, Tensor::new([h, phones.len()], emb), cfg.text.n_heads);
         let mrte = self.mrte(&encoder_ssl, &encoder_text, &ge);
-        let mut x = attention::encoder(&e.encoder2, mrte.clone(), cfg.n_heads);
+        let mut x = attention::encoder(&e.encoder2, mrte.clone(), cfg.text.n_heads);
         if params.speed != 1.0 {
             x = ops::interpolate_linear(&x, frames);
         }
@@ -300,7 +300,7 @@ impl SovitsDecoder for CpuSovits {
     }
 
     fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
-        let bins = self.cfg.ref_enc_bins;
+        let bins = self.cfg.ref_enc.bins;
         if spec.shape().len() != 2 || spec.dim(0) < bins {
             return Err(input(format!(
                 "reference spectrogram has shape {:?}; this model reads the first {bins} frequency bins of a \
