@@ -1,4 +1,4 @@
-//! The chunk plan (`engine::chunk`, shared by every backend) against the whole-utterance decode on
+//! The chunk plan (`model::chunk`, shared by every backend) against the whole-utterance decode on
 //! a full-size v2 SoVITS with seeded random weights (issue 5, item 2; the fixture model's figures
 //! come from `tests/streaming_decode.rs`): for first chunks of 4, 8 and 16 tokens, the SNR of the
 //! streamed waveform and the largest sample step at a join (vs the largest step anywhere in the
@@ -9,8 +9,11 @@ mod support;
 use std::time::Instant;
 
 use sovits_rt::cpu::CpuSovits;
-use sovits_rt::engine::chunk::{snr_db, stream_sentence, ChunkPlan};
-use sovits_rt::model::{DecodeParams, PriorNoise, SovitsDecoder, Vocoder};
+use std::sync::Arc;
+
+use sovits_rt::model::acoustic::{snr_db, stream_sentence};
+use sovits_rt::model::chunk::ChunkPlan;
+use sovits_rt::model::{DecodeParams, PriorNoise, SemanticToAudio};
 use sovits_rt::tensor::Tensor;
 
 fn main() {
@@ -20,6 +23,7 @@ fn main() {
     println!("full-size SoVITS built in {:.1} s", t.elapsed().as_secs_f64());
     let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());
     let ge = model.reference_style(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let voice = Arc::new(model.prepare_voice(&ge).unwrap_or_else(|e| panic!("{e}")));
     // A 6 s sentence: 150 tokens (a fixed pseudo-random walk) over 60 phones.
     let vocab = c.quantizer.codebook_size as u32;
     let tokens: Vec<u32> = (0..150u32).map(|i| (i * 7919 + 13) % vocab).collect();
@@ -37,7 +41,7 @@ fn main() {
             ..ChunkPlan::default()
         };
         let (streamed, joins) =
-            stream_sentence(&model, &plan, &tokens, &phones, &ge, &params).unwrap_or_else(|e| panic!("{e}"));
+            stream_sentence(&model, &plan, voice.clone(), &tokens, &phones, &params).unwrap_or_else(|e| panic!("{e}"));
         let jump = joins.iter().map(|&j| (streamed[j] - streamed[j - 1]).abs()).fold(0.0f32, f32::max);
         println!(
             "| {first:>11} | {:>5} | {:>16.1} dB | {jump:>22.3} | {max_step:>21.3} |",

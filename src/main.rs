@@ -217,17 +217,16 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
     };
     let secs = out.samples.len() as f64 / SAMPLE_RATE as f64;
     let tm = &out.timings;
-    let total = tm.prefill_ms + tm.decode_ms + tm.sovits_ms + tm.vocoder_ms;
+    let total = tm.prefill_ms + tm.decode_ms + tm.acoustic_ms;
     eprintln!(
         "seed {seed}: {} tokens ({}) -> {secs:.2} s of audio; prefill {:.0} ms, decode {:.0} ms ({:.1} tok/s), \
-         sovits {:.0} ms, vocoder {:.0} ms, RTF {:.3}",
+         SoVITS + vocoder {:.0} ms, RTF {:.3}",
         tm.tokens,
         if out.eos { "EOS" } else { "step cap" },
         tm.prefill_ms,
         tm.decode_ms,
         tm.tokens as f64 / (tm.decode_ms / 1e3).max(1e-9),
-        tm.sovits_ms,
-        tm.vocoder_ms,
+        tm.acoustic_ms,
         total / 1e3 / secs.max(1e-9)
     );
     sovits_rt::audio::write_wav_i16(&a.out, &out.samples, SAMPLE_RATE)

@@ -21,15 +21,19 @@ use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::hubert::HubertWeights;
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{generate, GenerateOptions, T2sModel};
-use crate::model::{
-    Bert, DecodeParams, Hubert, ModelError, PriorNoise, SovitsDecoder, T2sPrompt, TextToSemantic, Vocoder,
-};
+use crate::model::{Bert, DecodeParams, Hubert, ModelError, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 use crate::text::segment::{ensure_sentence_end, preprocess, SegmentError, SplitMethod};
 use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
 
 /// Output sample rate of v1/v2 models.
 pub const SAMPLE_RATE: u32 = crate::audio::MODEL_RATE;
+
+/// The acoustic stage (SoVITS decoder + HiFi-GAN) of a model pair.
+pub type Acoustic = CpuSovits;
+
+/// A voice's conditioning in the form the acoustic stage decodes with.
+pub type AcousticVoice = <Acoustic as SemanticToAudio>::Voice;
 
 /// Where a GPT-SoVITS install keeps the four model files.
 #[derive(Debug, Clone)]
@@ -47,7 +51,7 @@ pub const FRAGMENT_INTERVAL_S: f32 = 0.3;
 /// HuBERT and BERT that every family shares.
 pub struct Synthesizer {
     t2s: Arc<AnyT2s>,
-    sovits: Arc<CpuSovits>,
+    acoustic: Arc<Acoustic>,
     shared: Arc<SharedModels>,
     symbols: SymbolSet,
 }
@@ -126,8 +130,8 @@ pub struct Timings {
     pub prefill_ms: f64,
     pub decode_ms: f64,
     pub tokens: usize,
-    pub sovits_ms: f64,
-    pub vocoder_ms: f64,
+    /// SoVITS decoder + HiFi-GAN.
+    pub acoustic_ms: f64,
 }
 
 /// A synthesized utterance.
@@ -188,8 +192,8 @@ impl Synthesizer {
             ))
             .into());
         }
-        let sovits = Arc::new(CpuSovits::load(&sovits)?);
-        Ok(Synthesizer { t2s: Arc::new(t2s), sovits, shared, symbols })
+        let acoustic = Arc::new(CpuSovits::load(&sovits)?);
+        Ok(Synthesizer { t2s: Arc::new(t2s), acoustic, shared, symbols })
     }
 
     /// The GPT, shared with the engine's scheduler thread.
@@ -197,9 +201,9 @@ impl Synthesizer {
         &self.t2s
     }
 
-    /// The SoVITS model, shared with the engine's vocoder thread.
-    pub fn sovits(&self) -> &Arc<CpuSovits> {
-        &self.sovits
+    /// The acoustic stage, shared with the engine's acoustic scheduler thread.
+    pub fn acoustic(&self) -> &Arc<Acoustic> {
+        &self.acoustic
     }
 
     pub fn featurizer(&self) -> &BertFeaturizer {
@@ -227,8 +231,8 @@ impl Synthesizer {
         let (samples, rate) = audio::read_wav(wav)?;
         let reference = audio::prepare_reference(&samples, rate)?;
         let ssl = self.shared.hubert.forward(&reference.wav16k)?;
-        let prompt_tokens = self.sovits.extract_latent(&ssl.t())?;
-        let ge = self.sovits.reference_style(&reference.spec)?;
+        let prompt_tokens = self.acoustic.extract_latent(&ssl.t())?;
+        let ge = self.acoustic.reference_style(&reference.spec)?;
         Ok(Voice { prompt_tokens, ge, prompt })
     }
 
@@ -295,11 +299,9 @@ impl Synthesizer {
             noise_scale: params.noise_scale,
             noise: PriorNoise::Seeded { seed: params.seed, first_frame: 0 },
         };
-        let z = self.sovits.decode_latent(&generated.tokens, phones, &voice.ge, &decode)?;
-        timings.sovits_ms = ms(t);
-        let t = Instant::now();
-        let samples = self.sovits.vocode(&z, &voice.ge)?;
-        timings.vocoder_ms = ms(t);
+        let acoustic_voice = self.acoustic.prepare_voice(&voice.ge)?;
+        let samples = self.acoustic.synthesize(&acoustic_voice, &generated.tokens, phones, &decode)?;
+        timings.acoustic_ms = ms(t);
         Ok(Synthesis { samples, tokens: generated.tokens, eos: generated.eos, timings })
     }
 }
@@ -384,8 +386,7 @@ impl Timings {
         self.prefill_ms += other.prefill_ms;
         self.decode_ms += other.decode_ms;
         self.tokens += other.tokens;
-        self.sovits_ms += other.sovits_ms;
-        self.vocoder_ms += other.vocoder_ms;
+        self.acoustic_ms += other.acoustic_ms;
     }
 }
 

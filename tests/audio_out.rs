@@ -5,7 +5,7 @@ use sovits_rt::audio::encoder::{AudioStreamEncoder, EncodedChunk, OutputFormat, 
 use sovits_rt::audio::opus_stream::{OpusPacketizer, FRAME_SAMPLES, PRE_SKIP};
 use sovits_rt::audio::stream_resample::StreamResampler;
 use sovits_rt::audio::wav_stream::{f32_to_s16, parse_wav_header};
-use sovits_rt::engine::chunk::snr_db;
+use sovits_rt::model::acoustic::snr_db;
 use std::f64::consts::PI;
 
 fn xorshift(s: &mut u64) -> u64 {

@@ -7,7 +7,7 @@ use std::process::{Command, Output};
 
 use sovits_rt::checkpoint::open_sovits;
 use sovits_rt::cpu::CpuSovits;
-use sovits_rt::model::SovitsDecoder;
+use sovits_rt::model::SemanticToAudio;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_sovits-rt"))

@@ -6,8 +6,8 @@ mod common;
 mod test_engine;
 
 use serde_json::{Map, Value};
-use sovits_rt::engine::chunk::snr_db;
 use sovits_rt::engine::{Engine, RequestParams, Session, SessionEvent, SessionRequest, SessionStats};
+use sovits_rt::model::acoustic::snr_db;
 use sovits_rt::pipeline::SAMPLE_RATE;
 use sovits_rt::text::segment::{preprocess, SplitMethod};
 use sovits_rt::text::LangMode;

@@ -11,7 +11,7 @@ use sovits_rt::checkpoint::{open_hf_folder, open_sovits};
 use sovits_rt::cpu::{CpuHubert, CpuSovits};
 use sovits_rt::cuda::CudaHubert;
 use sovits_rt::model::hubert::HubertWeights;
-use sovits_rt::model::{Hubert, SovitsDecoder};
+use sovits_rt::model::Hubert;
 
 #[test]
 fn hubert_features_and_prompt_tokens_match_the_cpu() {

@@ -7,7 +7,7 @@ use sovits_rt::audio::{hubert_zero_padding, read_wav, resample, resample_soxr_hq
 use sovits_rt::checkpoint::{open_hf_folder, open_sovits};
 use sovits_rt::cpu::{CpuHubert, CpuSovits};
 use sovits_rt::model::hubert::{HubertConfig, HubertWeights};
-use sovits_rt::model::{SovitsDecoder, Weights};
+use sovits_rt::model::Weights;
 use sovits_rt::tensor::Tensor;
 
 #[test]

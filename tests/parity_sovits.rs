@@ -9,7 +9,7 @@ use sovits_rt::checkpoint::pickle::Value;
 use sovits_rt::checkpoint::{open_sovits, SovitsFile, TensorStore};
 use sovits_rt::cpu::CpuSovits;
 use sovits_rt::model::sovits::SovitsWeights;
-use sovits_rt::model::{DecodeParams, ModelError, PriorNoise, SovitsDecoder, Vocoder, Weights};
+use sovits_rt::model::{DecodeParams, ModelError, PriorNoise, SemanticToAudio, Weights};
 use sovits_rt::tensor::Tensor;
 
 /// README: atol = 1e-4 × max|expected| for every SoVITS and HuBERT-stage float tensor.
@@ -70,7 +70,10 @@ fn sovits_weights_load_completely() {
     assert_eq!(cfg.text.n_heads, model_int(&file, "n_heads"));
     assert_eq!(cfg.text.ffn_kernel_size, model_int(&file, "kernel_size"));
     let n_layers = model_int(&file, "n_layers");
-    assert_eq!((cfg.text.n_layers_ssl, cfg.text.n_layers_text, cfg.text.n_layers_post), (n_layers / 2, n_layers, n_layers / 2));
+    assert_eq!(
+        (cfg.text.n_layers_ssl, cfg.text.n_layers_text, cfg.text.n_layers_post),
+        (n_layers / 2, n_layers, n_layers / 2)
+    );
     assert_eq!(cfg.gin_channels, model_int(&file, "gin_channels"));
     assert_eq!(cfg.generator.upsample_initial_channel, model_int(&file, "upsample_initial_channel"));
     assert_eq!(cfg.generator.upsample_rates, model_ints(&file, "upsample_rates"));
@@ -246,7 +249,10 @@ fn sovits_rejects_bad_inputs() {
     expect_input_error("spectrogram with no frames", model.reference_style(&Tensor::zeros([spec.dim(0), 0])));
     expect_input_error("1-D spectrogram", model.reference_style(&Tensor::zeros([spec.dim(0)])));
 
-    expect_input_error("SSL features of the wrong width", model.extract_latent(&Tensor::zeros([cfg.quantizer.ssl_dim + 1, 4])));
+    expect_input_error(
+        "SSL features of the wrong width",
+        model.extract_latent(&Tensor::zeros([cfg.quantizer.ssl_dim + 1, 4])),
+    );
     expect_input_error(
         "too few SSL frames",
         model.extract_latent(&Tensor::zeros([cfg.quantizer.ssl_dim, cfg.quantizer.ssl_proj_kernel - 1])),

@@ -1,4 +1,4 @@
-//! The chunk plan (`engine::chunk`) against the whole-utterance decode on the fixture SoVITS model:
+//! The chunk plan (`model::chunk`, through `model::acoustic`) against the whole-utterance decode on the fixture SoVITS model:
 //! the streamed waveform has the same length, a high SNR against the offline decode, and no
 //! jumps at the chunk joins beyond what the offline waveform itself has.
 mod common;
@@ -6,8 +6,11 @@ mod common;
 use common::u32s;
 use sovits_rt::checkpoint::open_sovits;
 use sovits_rt::cpu::CpuSovits;
-use sovits_rt::engine::chunk::{snr_db, stream_sentence, ChunkPlan};
-use sovits_rt::model::{DecodeParams, PriorNoise, SovitsDecoder, Vocoder};
+use std::sync::Arc;
+
+use sovits_rt::model::acoustic::{snr_db, stream_sentence};
+use sovits_rt::model::chunk::ChunkPlan;
+use sovits_rt::model::{DecodeParams, PriorNoise, SemanticToAudio};
 use sovits_rt::tensor::Tensor;
 
 #[test]
@@ -19,6 +22,7 @@ fn streamed_decode_matches_whole_utterance() {
     let (shape, spec) = common::f32s(&case, "refer_spec");
     let dims: Vec<usize> = shape.iter().copied().skip_while(|&d| d == 1).collect();
     let ge = model.reference_style(&Tensor::new(dims, spec)).unwrap();
+    let voice = Arc::new(model.prepare_voice(&ge).unwrap());
     // The fixture's codes, continued with a fixed pseudo-random walk to a 6 s sentence.
     let mut tokens = u32s(&case, "codes");
     let vocab = model.config().quantizer.codebook_size as u32;
@@ -37,7 +41,7 @@ fn streamed_decode_matches_whole_utterance() {
             overlap: ChunkPlan::default().overlap.min(first - 1),
             ..ChunkPlan::default()
         };
-        let (streamed, joins) = stream_sentence(&model, &plan, &tokens, &phones, &ge, &params).unwrap();
+        let (streamed, joins) = stream_sentence(&model, &plan, voice.clone(), &tokens, &phones, &params).unwrap();
         assert_eq!(streamed.len(), whole.len(), "first chunk {first}");
         let snr = snr_db(&whole, &streamed);
         let jump = joins.iter().map(|&j| (streamed[j] - streamed[j - 1]).abs()).fold(0.0f32, f32::max);
@@ -56,6 +60,6 @@ fn streamed_decode_matches_whole_utterance() {
     // Speed changes the samples per token; the stream stays within a frame of the offline length.
     let slow = DecodeParams { speed: 0.8, ..params.clone() };
     let whole = model.vocode(&model.decode_latent(&tokens, &phones, &ge, &slow).unwrap(), &ge).unwrap();
-    let (streamed, _) = stream_sentence(&model, &ChunkPlan::default(), &tokens, &phones, &ge, &slow).unwrap();
+    let (streamed, _) = stream_sentence(&model, &ChunkPlan::default(), voice.clone(), &tokens, &phones, &slow).unwrap();
     assert!(streamed.len().abs_diff(whole.len()) <= 640, "{} vs {}", streamed.len(), whole.len());
 }

@@ -1,23 +1,27 @@
-//! The streaming engine: voices, sessions, the scheduler that batches GPT decode steps across
-//! sessions, and the chunk plan that turns token streams into continuous audio. Front-ends (the
-//! server, `say`) open a [`Session`] per request and only see its events; everything a session
-//! owns — voice, parameters, seed, cancellation — is its own, so nothing leaks between
-//! concurrent sessions.
+//! The streaming engine: voices, sessions, and per model pair two schedulers that batch across
+//! sessions — the GPT's decode steps and the acoustic stage's chunks — with the chunk plan
+//! (`model::chunk`) turning token streams into continuous audio. Front-ends (the server, `say`)
+//! open a [`Session`] per request and only see its events; everything a session owns — voice,
+//! parameters, seed, cancellation — is its own, so nothing leaks between concurrent sessions.
 //!
 //! ```text
 //! Session handle ─text─► driver thread (split sentences, G2P + BERT)
 //!                          └─► model pair's GPT scheduler (prefill first, batched decode steps)
-//!                                └─► vocoder worker (chunk plan, SoVITS + HiFi-GAN, stitching)
+//!                                └─► acoustic scheduler (first chunks first, batched SoVITS +
+//!                                    HiFi-GAN steps, stitching)
 //!                                      └─► session events: Segment, Audio (32 kHz), Done
 //! ```
+//!
+//! Module dependencies run one way: `session` → `models` → the schedulers → `messages` → `pipe`.
 
-pub mod chunk;
+mod acoustic_scheduler;
+mod gpt_scheduler;
+mod messages;
 pub mod metrics;
 pub mod models;
 pub mod params;
-mod scheduler;
+mod pipe;
 pub mod session;
-mod vocoder;
 pub mod voices;
 
 use std::collections::HashMap;
@@ -28,16 +32,17 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use serde_json::{Map, Value};
 
-pub use chunk::ChunkPlan;
+pub use crate::model::chunk::ChunkPlan;
 pub use metrics::Metrics;
 pub use models::ModelPair;
 pub use params::RequestParams;
-pub use session::{Session, SessionEvent, SessionStats};
+pub use pipe::{SessionEvent, SessionStats};
+pub use session::Session;
 pub use voices::{NewVoice, VoiceError, VoiceManifest, VoiceStore};
 
 use crate::backend::{Backend, Device};
-use crate::model::TextToSemantic;
-use crate::pipeline::{PromptText, SharedModels, Voice};
+use crate::model::{SemanticToAudio, TextToSemantic};
+use crate::pipeline::{AcousticVoice, PromptText, SharedModels, Voice};
 use crate::text::LangMode;
 use models::ModelPairs;
 use session::DriverSetup;
@@ -114,10 +119,12 @@ impl EngineConfig {
     }
 }
 
-/// A voice ready to speak: its manifest, prepared prompt and model pair.
+/// A voice ready to speak: its manifest, prepared prompt, its conditioning in the acoustic
+/// stage's form (prepared once per voice) and model pair.
 pub struct ReadyVoice {
     pub manifest: VoiceManifest,
     pub voice: Arc<Voice>,
+    pub acoustic_voice: Arc<AcousticVoice>,
     pub pair: Arc<ModelPair>,
     fingerprint: u64,
 }
@@ -295,7 +302,8 @@ impl Engine {
             return Ok(r);
         }
         let (manifest, voice, pair) = prepare()?;
-        let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), pair, fingerprint });
+        let acoustic_voice = Arc::new(pair.synth.acoustic().prepare_voice(&voice.ge)?);
+        let ready = Arc::new(ReadyVoice { manifest, voice: Arc::new(voice), acoustic_voice, pair, fingerprint });
         let mut map = self.ready.lock();
         let is_reference = |k: &String| k.starts_with(REFERENCE_KEY);
         if key.starts_with(REFERENCE_KEY) && map.keys().filter(|k| is_reference(k)).count() >= MAX_REFERENCE_VOICES {
@@ -338,6 +346,7 @@ impl Engine {
         let setup = DriverSetup {
             pair: ready.pair.clone(),
             voice: ready.voice.clone(),
+            acoustic_voice: ready.acoustic_voice.clone(),
             mode,
             params: params.synth_params(ready.pair.synth.t2s().config().vocab),
             max_pending_chars: self.config.max_pending_chars,

@@ -1,4 +1,4 @@
-//! Loaded model pairs (GPT + SoVITS), each with its own GPT scheduler and vocoder threads. Voices
+//! Loaded model pairs (GPT + SoVITS), each with its own GPT and acoustic scheduler threads. Voices
 //! name their pair (or use the base pair); pairs are loaded on first use and stay resident, so
 //! several voices and several fine-tuned models serve at once with no global "current model".
 //! The threads see the models only through the stage traits.
@@ -10,19 +10,20 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::engine::chunk::ChunkPlan;
+use crate::engine::acoustic_scheduler::AcousticScheduler;
+use crate::engine::gpt_scheduler::Scheduler;
+use crate::engine::messages::ToScheduler;
 use crate::engine::metrics::Metrics;
-use crate::engine::scheduler::{Scheduler, ToScheduler};
-use crate::engine::vocoder::VocoderWorker;
 use crate::engine::EngineError;
-use crate::pipeline::{SharedModels, Synthesizer};
+use crate::model::chunk::ChunkPlan;
+use crate::pipeline::{AcousticVoice, SharedModels, Synthesizer};
 
 /// A GPT + SoVITS pair and the threads that run them.
 pub struct ModelPair {
     pub synth: Arc<Synthesizer>,
     pub gpt: PathBuf,
     pub sovits: PathBuf,
-    pub(crate) scheduler: Sender<ToScheduler>,
+    pub(crate) scheduler: Sender<ToScheduler<AcousticVoice>>,
 }
 
 /// Every pair loaded so far, keyed by their files.
@@ -51,17 +52,17 @@ impl ModelPairs {
             return Ok(pair.clone());
         }
         let synth = Arc::new(Synthesizer::load_pair(&key.0, &key.1, self.shared.clone())?);
-        let (vocoder_tx, vocoder_rx) = std::sync::mpsc::channel();
+        let (acoustic_tx, acoustic_rx) = std::sync::mpsc::channel();
         let (scheduler_tx, scheduler_rx) = std::sync::mpsc::channel();
-        let worker = VocoderWorker::new(synth.sovits().clone(), self.plan.clone());
-        let scheduler = Scheduler::new(synth.t2s().clone(), self.plan.clone(), vocoder_tx, self.metrics.clone());
+        let acoustic = AcousticScheduler::new(synth.acoustic().clone(), self.plan.clone());
+        let scheduler = Scheduler::new(synth.t2s().clone(), self.plan.clone(), acoustic_tx, self.metrics.clone());
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(f)
                 .map_err(|e| EngineError::Internal(format!("cannot start the {name} thread: {e}")))
         };
-        spawn("vocoder", Box::new(move || worker.run(vocoder_rx)))?;
+        spawn("acoustic-scheduler", Box::new(move || acoustic.run(acoustic_rx)))?;
         spawn("gpt-scheduler", Box::new(move || scheduler.run(scheduler_rx)))?;
         let pair = Arc::new(ModelPair { synth, gpt: key.0.clone(), sovits: key.1.clone(), scheduler: scheduler_tx });
         loaded.insert(key, pair.clone());

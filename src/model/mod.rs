@@ -1,17 +1,19 @@
 //! Model definitions independent of where they run: weight structs loaded by name (with
 //! architecture numbers inferred from tensor shapes), and one backend trait per inference
-//! stage. The CPU reference (`crate::cpu`) implements every trait; the CUDA backend will plug
-//! in behind the same traits without touching callers.
+//! stage. The CPU reference (`crate::cpu`) implements every trait; the CUDA backend (`crate::cuda`)
+//! plugs in behind the same traits without touching callers.
 //!
 //! Stages (research/upstream-v2.md §0):
 //! * [`TextToSemantic`]: the GPT prior: prefill, batched KV-cache decode step, sampler;
-//! * [`SovitsDecoder`]: reference style `ge`, prompt-token extraction, tokens → latent `z`;
-//! * [`Vocoder`]: HiFi-GAN, latent → 32 kHz waveform;
+//! * [`SemanticToAudio`]: the acoustic stage (SoVITS decoder + HiFi-GAN) — per-voice conditioning,
+//!   streams that keep the chunk plan's state, and batched steps over many sessions' chunks;
 //! * [`Hubert`]: chinese-hubert-base, 16 kHz audio → SSL features;
 //! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`.
 
+pub mod acoustic;
 pub mod bert;
 pub mod bert_tokenizer;
+pub mod chunk;
 pub mod hf_config;
 pub mod hubert;
 pub mod layers;
@@ -26,6 +28,7 @@ use std::path::PathBuf;
 use crate::checkpoint::CheckpointError;
 use crate::tensor::Tensor;
 
+pub use acoustic::SemanticToAudio;
 pub use weights::Weights;
 
 /// Errors from building or running a model.
@@ -137,31 +140,6 @@ pub struct DecodeParams {
     /// Multiplier of the prior std (upstream 0.5).
     pub noise_scale: f32,
     pub noise: PriorNoise,
-}
-
-/// SoVITS `SynthesizerTrn` minus the generator.
-pub trait SovitsDecoder: Send + Sync {
-    fn config(&self) -> &sovits::SovitsConfig;
-
-    /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError>;
-
-    /// Prompt semantic tokens from HuBERT features `[768, T]` (`ssl_proj` + nearest code).
-    fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError>;
-
-    /// Semantic tokens + target phone ids + `ge` → flow output `z` `[192, frames]`.
-    fn decode_latent(
-        &self,
-        tokens: &[u32],
-        phones: &[u32],
-        ge: &Tensor,
-        params: &DecodeParams,
-    ) -> Result<Tensor, ModelError>;
-}
-
-/// The HiFi-GAN generator (`dec`): latent `[192, frames]` + `ge` → waveform in [-1, 1].
-pub trait Vocoder: Send + Sync {
-    fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError>;
 }
 
 /// chinese-hubert-base: 16 kHz waveform → `last_hidden_state` `[T, hidden]`.

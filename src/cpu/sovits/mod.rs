@@ -1,5 +1,5 @@
-//! SoVITS v1/v2 on the CPU: [`CpuSovits`] implements [`SovitsDecoder`] (reference style,
-//! prompt-token extraction, tokens → latent `z`) and [`Vocoder`] (HiFi-GAN), reproducing upstream
+//! SoVITS v1/v2 on the CPU: [`CpuSovits`] implements [`SemanticToAudio`] (reference style,
+//! prompt-token extraction, tokens → latent `z` → HiFi-GAN waveform), reproducing upstream
 //! `SynthesizerTrn.decode` / `extract_latent` (`GPT_SoVITS/module/models.py`;
 //! research/upstream-v2.md §5.2, §5.3.1, §5.4, §3.1 step 6).
 //!
@@ -11,11 +11,14 @@ pub mod flow;
 pub mod generator;
 pub mod ref_enc;
 
+use rayon::prelude::*;
+
 use crate::checkpoint::SovitsFile;
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
+use crate::model::acoustic::{BatchResult, Window};
 use crate::model::rng::{self, Purpose};
 use crate::model::sovits::{Conv1d, CouplingLayer, MelStyleEncoder, SovitsConfig, SovitsWeights, TextEncoder};
-use crate::model::{DecodeParams, ModelError, PriorNoise, SovitsDecoder, Vocoder, Weights};
+use crate::model::{DecodeParams, ModelError, PriorNoise, SemanticToAudio, Weights};
 use crate::tensor::Tensor;
 
 pub use generator::GeneratorTrace;
@@ -185,7 +188,10 @@ impl CpuSovits {
             return Err(input("no phones: SoVITS needs the target text's phone ids".into()));
         }
         if let Some((i, p)) = phones.iter().enumerate().find(|(_, &p)| p as usize >= cfg.text.text_vocab) {
-            return Err(input(format!("phone id {p} at position {i} is outside the {}-symbol table", cfg.text.text_vocab)));
+            return Err(input(format!(
+                "phone id {p} at position {i} is outside the {}-symbol table",
+                cfg.text.text_vocab
+            )));
         }
         if !(params.speed.is_finite() && params.speed > 0.0) {
             return Err(input(format!("speed must be a positive number, got {}", params.speed)));
@@ -294,12 +300,25 @@ impl CpuSovits {
     }
 }
 
-impl SovitsDecoder for CpuSovits {
-    fn config(&self) -> &SovitsConfig {
-        &self.cfg
+impl CpuSovits {
+    /// `SynthesizerTrn.decode` up to the flow output `z` `[inter, frames]`.
+    pub fn decode_latent(
+        &self,
+        tokens: &[u32],
+        phones: &[u32],
+        ge: &Tensor,
+        params: &DecodeParams,
+    ) -> Result<Tensor, ModelError> {
+        Ok(self.decode_traced(tokens, phones, ge, params)?.z)
     }
 
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
+    /// The generator: `z` `[inter, frames]` → waveform in [-1, 1].
+    pub fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError> {
+        Ok(self.vocode_traced(z, ge)?.wav)
+    }
+
+    /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
+    pub fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
         let bins = self.cfg.ref_enc.bins;
         if spec.shape().len() != 2 || spec.dim(0) < bins {
             return Err(input(format!(
@@ -315,24 +334,48 @@ impl SovitsDecoder for CpuSovits {
         Ok(ref_enc::style_vector(&self.ref_enc, spec))
     }
 
-    fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
+    /// Prompt semantic tokens from HuBERT features `[768, T]` (`ssl_proj` + nearest code).
+    pub fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
         let proj = self.ssl_projection(ssl)?;
         Ok(self.nearest_codes(&proj))
     }
-
-    fn decode_latent(
-        &self,
-        tokens: &[u32],
-        phones: &[u32],
-        ge: &Tensor,
-        params: &DecodeParams,
-    ) -> Result<Tensor, ModelError> {
-        Ok(self.decode_traced(tokens, phones, ge, params)?.z)
-    }
 }
 
-impl Vocoder for CpuSovits {
-    fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError> {
-        Ok(self.vocode_traced(z, ge)?.wav)
+/// Windows decoded at once: the CPU decodes them side by side (each is independent), which helps
+/// only where there are spare cores, so a batch is as wide as a quarter of the thread pool.
+fn cpu_batch() -> usize {
+    (rayon::current_num_threads() / 4).max(1)
+}
+
+impl SemanticToAudio for CpuSovits {
+    /// `ge` as the `[gin, 1]` column the convolutions take, checked.
+    type Voice = Tensor;
+
+    fn config(&self) -> &SovitsConfig {
+        &self.cfg
+    }
+
+    fn max_batch(&self) -> usize {
+        cpu_batch()
+    }
+
+    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
+        CpuSovits::reference_style(self, spec)
+    }
+
+    fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
+        CpuSovits::extract_latent(self, ssl)
+    }
+
+    fn prepare_voice(&self, ge: &Tensor) -> Result<Tensor, ModelError> {
+        self.ge_column(ge)
+    }
+
+    fn decode(&self, windows: &[Window<'_, Tensor>]) -> BatchResult<Vec<f32>> {
+        let one = |w: &Window<'_, Tensor>| {
+            let z = self.decode_latent(w.tokens, w.phones, w.voice, w.params)?;
+            self.vocode(&z, w.voice)
+        };
+        Ok(windows.par_iter().map(one).collect())
     }
 }

@@ -206,7 +206,7 @@ impl FlowConfig {
         let hidden = w.require_shape("flow.flows.0.pre.weight")?[0];
         let wn_layers = count(w, |i| format!("flow.flows.0.enc.in_layers.{i}.bias"));
         let kernel_size = param_shape(w, "flow.flows.0.enc.in_layers.0")?[2];
-        if n_flows == 0 || wn_layers == 0 || kernel_size % 2 == 0 || inter_channels % 2 != 0 {
+        if n_flows == 0 || wn_layers == 0 || kernel_size % 2 == 0 || !inter_channels.is_multiple_of(2) {
             return Err(arch(format!("flow with {n_flows} couplings, {wn_layers} WN layers, kernel {kernel_size}")));
         }
         Ok(FlowConfig { n_flows, hidden, wn_layers, kernel_size })

@@ -1,22 +1,19 @@
 //! Streaming vocoding: the one chunk plan every backend uses. A sentence's semantic tokens arrive
 //! one decode step at a time; [`ChunkPlanner`] cuts them into chunks — a small first chunk so
-//! audio starts early, growing chunks after — and [`ChunkStitcher`] vocodes each chunk and stitches
-//! them into one continuous waveform.
+//! audio starts early, growing chunks after — and [`ChunkStitcher`] says which tokens each chunk is
+//! decoded from and stitches the decoded chunks into one continuous waveform. The acoustic stage
+//! (`model::acoustic`) does the decoding in between.
 //!
 //! Each chunk `[start, end)` is decoded (SoVITS `enc_p` + flow + HiFi-GAN) together with
 //! `left_context` tokens before it, so the convolutions and attention see the audio that was already
 //! emitted; only the samples of the new tokens are kept. The last `overlap` tokens of every chunk
 //! lack right context (the next tokens do not exist yet), so they are held back and crossfaded with
 //! the next chunk's decode of the same positions. Prior noise is drawn per absolute latent frame
-//! ([`PriorNoise::Seeded`]), so every chunk sees the noise of the whole-utterance decode.
+//! ([`PriorNoise::Seeded`](crate::model::PriorNoise::Seeded)), so every chunk sees the noise of the whole-utterance decode.
 //! Upstream (research/upstream-v2.md §6.2) re-encodes the whole token history per chunk and aligns
 //! chunks by cross-correlation; positions here align exactly, so no search is needed.
 
-use crate::model::{DecodeParams, ModelError, PriorNoise, SovitsDecoder, Vocoder};
-use crate::tensor::Tensor;
-
-/// Output samples per semantic token at speed 1 (25 Hz tokens, 32 kHz audio).
-pub const SAMPLES_PER_TOKEN: usize = 1280;
+use crate::model::ModelError;
 
 /// How a sentence's tokens are cut into vocoder chunks. Counted in tokens only, never in time,
 /// so the audio of a session does not depend on how busy the server was.
@@ -126,28 +123,40 @@ impl ChunkPlanner {
     }
 }
 
-/// Per-sentence stitching state (the vocoder's half of the plan): where the next chunk must start
-/// and the held-back tail.
+/// Per-sentence stitching state (the acoustic stage's half of the plan): where the next chunk must
+/// start and the held-back tail.
 #[derive(Debug, Clone)]
 pub struct ChunkStitcher {
     plan: ChunkPlan,
     /// Output samples per token at this request's speed.
     samples_per_token: f64,
+    speed: f32,
     next_start: usize,
     /// Samples of the positions just before `next_start`, not emitted yet.
     tail: Vec<f32>,
     finished: bool,
 }
 
+/// The tokens one chunk is decoded from: `[first, chunk.end)` of the sentence, i.e. the chunk with
+/// its left context, and the latent frame of `first` in the whole-utterance decode (where its
+/// prior noise starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkWindow {
+    pub first: usize,
+    pub first_frame: usize,
+}
+
 impl ChunkStitcher {
-    pub fn new(plan: ChunkPlan, speed: f32) -> Result<Self, ModelError> {
+    /// `samples_per_token` is the model's output per token at speed 1 (1280 at 32 kHz).
+    pub fn new(plan: ChunkPlan, samples_per_token: usize, speed: f32) -> Result<Self, ModelError> {
         plan.validate()?;
         if !(speed.is_finite() && speed > 0.0) {
             return Err(ModelError::Input(format!("speed must be a positive number, got {speed}")));
         }
         Ok(ChunkStitcher {
             plan,
-            samples_per_token: SAMPLES_PER_TOKEN as f64 / speed as f64,
+            samples_per_token: samples_per_token as f64 / speed as f64,
+            speed,
             next_start: 0,
             tail: Vec::new(),
             finished: false,
@@ -158,40 +167,26 @@ impl ChunkStitcher {
         (tokens as f64 * self.samples_per_token).round() as usize
     }
 
-    /// Vocodes `chunk` of `tokens` (every token of the sentence so far, or at least up to
-    /// `chunk.end`) and returns the samples that are final now. `params.noise` must be `Seeded`
-    /// (its `first_frame` is set here): given noise cannot be split into chunks.
-    pub fn vocode<M: SovitsDecoder + Vocoder + ?Sized>(
-        &mut self,
-        model: &M,
-        tokens: &[u32],
-        chunk: Chunk,
-        phones: &[u32],
-        ge: &Tensor,
-        params: &DecodeParams,
-    ) -> Result<Vec<f32>, ModelError> {
-        if chunk.start != self.next_start || chunk.end > tokens.len() || chunk.end <= chunk.start || self.finished {
+    /// Where `chunk` must be decoded from, given `available` tokens of the sentence so far; an
+    /// error when the chunk does not continue this sentence.
+    pub fn window(&self, chunk: Chunk, available: usize) -> Result<ChunkWindow, ModelError> {
+        if chunk.start != self.next_start || chunk.end > available || chunk.end <= chunk.start || self.finished {
             return Err(ModelError::Input(format!(
-                "chunk {}..{} does not continue this sentence (next token {}, {} tokens{})",
+                "chunk {}..{} does not continue this sentence (next token {}, {available} tokens{})",
                 chunk.start,
                 chunk.end,
                 self.next_start,
-                tokens.len(),
                 if self.finished { ", finished" } else { "" }
             )));
         }
-        let seed = match params.noise {
-            PriorNoise::Seeded { seed, .. } => seed,
-            PriorNoise::Given(_) => {
-                return Err(ModelError::Input("streamed decoding needs seeded prior noise".into()));
-            }
-        };
         let first = chunk.start.saturating_sub(self.plan.left_context);
-        let first_frame = (2.0 * first as f64 / params.speed as f64).round() as usize;
-        let params = DecodeParams { noise: PriorNoise::Seeded { seed, first_frame }, ..params.clone() };
-        let z = model.decode_latent(&tokens[first..chunk.end], phones, ge, &params)?;
-        let y = model.vocode(&z, ge)?;
+        let first_frame = (2.0 * first as f64 / self.speed as f64).round() as usize;
+        Ok(ChunkWindow { first, first_frame })
+    }
 
+    /// Takes the decode `y` of `chunk`'s [`window`](Self::window) (decoded from token `first`) and
+    /// returns the samples that are final now.
+    pub fn stitch(&mut self, chunk: Chunk, first: usize, y: &[f32]) -> Vec<f32> {
         // Local sample index ↔ global position: local 0 is global position(first).
         let origin = self.position(first);
         let local = |global: usize| global.saturating_sub(origin).min(y.len());
@@ -205,7 +200,7 @@ impl ChunkStitcher {
         self.tail = y[keep_end..].to_vec();
         self.next_start = chunk.end;
         self.finished = chunk.last;
-        Ok(out)
+        out
     }
 
     /// Ends the sentence when its tokens turned out to be complete after the last chunk was
@@ -226,42 +221,6 @@ fn crossfade_into(old: &mut [f32], new: &[f32]) {
         let w = 0.5 - 0.5 * (std::f32::consts::PI * (k as f32 + 0.5) / n as f32).cos();
         *o = *o * (1.0 - w) + x * w;
     }
-}
-
-/// A sentence's tokens streamed through `plan` offline, fed one at a time as the GPT produces
-/// them: the waveform a session plays, and the sample positions of the joins between chunks.
-/// For measuring a plan against the whole-utterance decode (tests, `benches/chunking.rs`).
-pub fn stream_sentence<M: SovitsDecoder + Vocoder + ?Sized>(
-    model: &M,
-    plan: &ChunkPlan,
-    tokens: &[u32],
-    phones: &[u32],
-    ge: &Tensor,
-    params: &DecodeParams,
-) -> Result<(Vec<f32>, Vec<usize>), ModelError> {
-    let mut planner = ChunkPlanner::new(plan.clone())?;
-    let mut stitcher = ChunkStitcher::new(plan.clone(), params.speed)?;
-    let (mut out, mut joins) = (Vec::new(), Vec::new());
-    for n in 1..=tokens.len() {
-        let complete = n == tokens.len();
-        while let Some(chunk) = planner.next_chunk(n, complete) {
-            if !out.is_empty() {
-                joins.push(out.len());
-            }
-            out.extend(stitcher.vocode(model, &tokens[..n], chunk, phones, ge, params)?);
-        }
-        if complete && planner.needs_finish(n) {
-            out.extend(stitcher.finish());
-        }
-    }
-    Ok((out, joins))
-}
-
-/// Signal-to-noise ratio of `test` against `reference`, in dB.
-pub fn snr_db(reference: &[f32], test: &[f32]) -> f64 {
-    let signal: f64 = reference.iter().map(|&x| (x as f64).powi(2)).sum();
-    let noise: f64 = reference.iter().zip(test).map(|(&a, &b)| ((a - b) as f64).powi(2)).sum();
-    10.0 * (signal / noise.max(1e-30)).log10()
 }
 
 #[cfg(test)]

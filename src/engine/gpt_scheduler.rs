@@ -2,7 +2,8 @@
 //! through the GPT prior together. Each loop prefills newly arrived sentences first (first audio
 //! is the product), then runs one batched decode step over all sentences still decoding
 //! (continuous batching: sentences join and leave between steps), and hands token chunks to the
-//! vocoder as the chunk plan fills them. A session's sentences are decoded in order, one at a time.
+//! acoustic scheduler as the chunk plan fills them. A session's sentences are decoded in order,
+//! one at a time.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
@@ -10,43 +11,16 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::engine::chunk::{ChunkPlan, ChunkPlanner};
+use crate::engine::messages::{SegmentJob, ToAcoustic, ToScheduler};
 use crate::engine::metrics::Metrics;
-use crate::engine::session::{SessionEvent, SessionPipe};
-use crate::engine::vocoder::ToVocoder;
-use crate::model::t2s::{Decoder, GenerateOptions};
-use crate::model::{DecodeParams, ModelError, T2sPrompt, TextToSemantic};
-use crate::pipeline::Voice;
-
-/// What a sentence's chunks need from its session, shared by all of them.
-#[derive(Debug)]
-pub(crate) struct SegmentInfo {
-    pub index: usize,
-    pub text: String,
-    /// The sentence's phone ids (SoVITS conditions on them).
-    pub phones: Vec<u32>,
-    pub voice: Arc<Voice>,
-    pub decode: DecodeParams,
-}
-
-pub(crate) struct SegmentJob {
-    pub pipe: Arc<SessionPipe>,
-    pub info: Arc<SegmentInfo>,
-    pub prompt: T2sPrompt,
-    pub options: GenerateOptions,
-}
-
-pub(crate) enum ToScheduler {
-    Segment(Box<SegmentJob>),
-    /// The session will send nothing more (closed or cancelled).
-    End {
-        pipe: Arc<SessionPipe>,
-    },
-}
+use crate::engine::pipe::{SessionEvent, SessionPipe};
+use crate::model::chunk::{ChunkPlan, ChunkPlanner};
+use crate::model::t2s::Decoder;
+use crate::model::{ModelError, TextToSemantic};
 
 /// A sentence being decoded.
-struct Decoding<S> {
-    job: Box<SegmentJob>,
+struct Decoding<S, V> {
+    job: Box<SegmentJob<V>>,
     session: S,
     decoder: Decoder,
     next: Option<u32>,
@@ -54,23 +28,23 @@ struct Decoding<S> {
     planner: ChunkPlanner,
 }
 
-pub(crate) struct Scheduler<M: TextToSemantic> {
+pub(crate) struct Scheduler<M: TextToSemantic, V> {
     model: Arc<M>,
     plan: ChunkPlan,
-    vocoder: Sender<ToVocoder>,
+    acoustic: Sender<ToAcoustic<V>>,
     metrics: Arc<Metrics>,
     /// Per session: what arrived and waits for the session's current sentence to finish.
-    waiting: HashMap<u64, VecDeque<ToScheduler>>,
-    decoding: Vec<Decoding<M::Session>>,
+    waiting: HashMap<u64, VecDeque<ToScheduler<V>>>,
+    decoding: Vec<Decoding<M::Session, V>>,
 }
 
-impl<M: TextToSemantic> Scheduler<M> {
-    pub fn new(model: Arc<M>, plan: ChunkPlan, vocoder: Sender<ToVocoder>, metrics: Arc<Metrics>) -> Self {
-        Scheduler { model, plan, vocoder, metrics, waiting: HashMap::new(), decoding: Vec::new() }
+impl<M: TextToSemantic, V> Scheduler<M, V> {
+    pub fn new(model: Arc<M>, plan: ChunkPlan, acoustic: Sender<ToAcoustic<V>>, metrics: Arc<Metrics>) -> Self {
+        Scheduler { model, plan, acoustic, metrics, waiting: HashMap::new(), decoding: Vec::new() }
     }
 
     /// Runs until every sender of `inbox` is gone.
-    pub fn run(mut self, inbox: Receiver<ToScheduler>) {
+    pub fn run(mut self, inbox: Receiver<ToScheduler<V>>) {
         loop {
             let idle = self.decoding.is_empty();
             let first = if idle {
@@ -84,31 +58,37 @@ impl<M: TextToSemantic> Scheduler<M> {
                 None
             };
             for msg in first.into_iter().chain(inbox.try_iter()) {
-                let id = match &msg {
-                    ToScheduler::Segment(job) => job.pipe.control.id,
-                    ToScheduler::End { pipe } => pipe.control.id,
-                };
-                if matches!(msg, ToScheduler::Segment(_)) {
-                    self.metrics.queued_segments.fetch_add(1, Ordering::Relaxed);
-                }
-                self.waiting.entry(id).or_default().push_back(msg);
+                self.enqueue(msg);
             }
-            self.drop_cancelled();
-            // A bug in model code must not kill the thread (and with it every later session).
-            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                self.start_waiting();
-                self.step()
-            }));
-            let failure = match stepped {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(_) => Some("internal error in the GPT step".to_string()),
-            };
-            if let Some(why) = failure {
-                // A failed batched step cannot be blamed on one session: end them all.
-                for d in self.decoding.drain(..) {
-                    fail(&d.job.pipe, "internal", &why);
-                }
+            self.tick();
+        }
+    }
+
+    /// Takes a message in; it is acted on by the next [`Self::tick`].
+    fn enqueue(&mut self, msg: ToScheduler<V>) {
+        if matches!(msg, ToScheduler::Segment(_)) {
+            self.metrics.queued_segments.fetch_add(1, Ordering::Relaxed);
+        }
+        self.waiting.entry(msg.pipe().control.id).or_default().push_back(msg);
+    }
+
+    /// One round: drops cancelled work, prefills waiting sentences, then one batched step.
+    fn tick(&mut self) {
+        self.drop_cancelled();
+        // A bug in model code must not kill the thread (and with it every later session).
+        let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.start_waiting();
+            self.step()
+        }));
+        let failure = match stepped {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some("internal error in the GPT step".to_string()),
+        };
+        if let Some(why) = failure {
+            // A failed batched step cannot be blamed on one session: end them all.
+            for d in self.decoding.drain(..) {
+                fail(&d.job.pipe, "internal", &why);
             }
         }
     }
@@ -117,14 +97,11 @@ impl<M: TextToSemantic> Scheduler<M> {
         self.decoding.iter().any(|d| d.job.pipe.control.id == id)
     }
 
-    /// Removes cancelled sessions' work; their `End` still goes to the vocoder so it can finish.
+    /// Removes cancelled sessions' work; their `End` still goes to the acoustic scheduler so it can finish.
     fn drop_cancelled(&mut self) {
         self.decoding.retain(|d| !d.job.pipe.control.is_cancelled());
         for queue in self.waiting.values_mut() {
-            let cancelled = queue.front().is_some_and(|m| match m {
-                ToScheduler::Segment(job) => job.pipe.control.is_cancelled(),
-                ToScheduler::End { pipe } => pipe.control.is_cancelled(),
-            });
+            let cancelled = queue.front().is_some_and(|m| m.pipe().control.is_cancelled());
             if cancelled {
                 let before = queue.len();
                 queue.retain(|m| matches!(m, ToScheduler::End { .. }));
@@ -151,7 +128,7 @@ impl<M: TextToSemantic> Scheduler<M> {
                 }
                 Some(ToScheduler::End { pipe }) => {
                     self.waiting.remove(&id);
-                    let _ = self.vocoder.send(ToVocoder::End { pipe });
+                    let _ = self.acoustic.send(ToAcoustic::End { pipe });
                 }
                 None => {
                     self.waiting.remove(&id);
@@ -163,8 +140,8 @@ impl<M: TextToSemantic> Scheduler<M> {
     #[allow(clippy::type_complexity)]
     fn prefill(
         &mut self,
-        job: Box<SegmentJob>,
-    ) -> Result<Option<Decoding<M::Session>>, (Arc<SessionPipe>, ModelError)> {
+        job: Box<SegmentJob<V>>,
+    ) -> Result<Option<Decoding<M::Session, V>>, (Arc<SessionPipe>, ModelError)> {
         let config = self.model.config();
         let started = (|| {
             let mut decoder = Decoder::new(config, &job.prompt.prompt_tokens, &job.options)?;
@@ -208,7 +185,7 @@ impl<M: TextToSemantic> Scheduler<M> {
 
     /// Records the token just fed (if any), hands out full chunks; false once the sentence's
     /// tokens are complete.
-    fn advance(&self, d: &mut Decoding<M::Session>) -> bool {
+    fn advance(&self, d: &mut Decoding<M::Session, V>) -> bool {
         let complete = d.decoder.is_done();
         if let Some(t) = d.next {
             d.tokens.push(t);
@@ -220,16 +197,16 @@ impl<M: TextToSemantic> Scheduler<M> {
         }
         let n = d.tokens.len();
         while let Some(chunk) = d.planner.next_chunk(n, complete) {
-            let msg = ToVocoder::Chunk {
+            let msg = ToAcoustic::Chunk {
                 pipe: d.job.pipe.clone(),
                 info: d.job.info.clone(),
                 tokens: d.tokens[..chunk.end].to_vec(),
                 chunk,
             };
-            let _ = self.vocoder.send(msg);
+            let _ = self.acoustic.send(msg);
         }
         if complete && d.planner.needs_finish(n) {
-            let _ = self.vocoder.send(ToVocoder::Finish { pipe: d.job.pipe.clone() });
+            let _ = self.acoustic.send(ToAcoustic::Finish { pipe: d.job.pipe.clone() });
         }
         !complete
     }
