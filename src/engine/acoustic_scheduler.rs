@@ -278,3 +278,306 @@ fn end_sentence<V>(q: &mut SessionQueue<V>, pipe: &SessionPipe, sample_rate: u32
     pipe.audio(vec![0.0; (FRAGMENT_INTERVAL_S * sample_rate as f32) as usize]);
     pipe.control.segments_in_flight.fetch_sub(1, Ordering::SeqCst);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::engine::pipe::testing;
+    use crate::model::acoustic::{BatchResult, Window};
+    use crate::model::chunk::ChunkPlanner;
+    use crate::model::sovits::{
+        FlowConfig, GeneratorConfig, QuantizerConfig, RefEncConfig, SovitsConfig, TextEncoderConfig,
+    };
+    use crate::model::{DecodeParams, PriorNoise};
+    use crate::tensor::Tensor;
+
+    /// Output rate of the fake model: 0.3 s of silence between sentences is 30 samples.
+    const RATE: u32 = 100;
+    /// Samples per token of the fake model (two latent frames × a hop of 4).
+    const PER_TOKEN: usize = 8;
+    /// A token whose window the fake model refuses to decode.
+    const POISON: u32 = 999;
+
+    /// An acoustic model whose audio says what it decoded: every token `t` of a window becomes
+    /// [`PER_TOKEN`] samples of `voice + t / 1000`, so stitched streams are exactly predictable.
+    /// Records each `decode` call as the `(voice, tokens)` of its windows.
+    struct FakeAcoustic {
+        config: SovitsConfig,
+        max_batch: usize,
+        calls: Mutex<Vec<Vec<(f32, usize)>>>,
+        fail_steps: AtomicBool,
+    }
+
+    impl FakeAcoustic {
+        fn new(max_batch: usize) -> Self {
+            let config = SovitsConfig {
+                inter_channels: 2,
+                gin_channels: 1,
+                text: TextEncoderConfig {
+                    hidden_channels: 2,
+                    filter_channels: 2,
+                    n_heads: 1,
+                    window_size: 1,
+                    ffn_kernel_size: 1,
+                    n_layers_ssl: 0,
+                    n_layers_text: 0,
+                    n_layers_post: 0,
+                    text_vocab: 10,
+                    mrte_channels: 1,
+                },
+                flow: FlowConfig { n_flows: 0, hidden: 2, wn_layers: 0, kernel_size: 1 },
+                generator: GeneratorConfig {
+                    upsample_initial_channel: 4,
+                    conv_pre_kernel: 1,
+                    conv_post_kernel: 1,
+                    upsample_rates: vec![2, 2],
+                    upsample_kernel_sizes: vec![2, 2],
+                    resblock_kernel_sizes: vec![],
+                    resblock_dilations: vec![],
+                },
+                ref_enc: RefEncConfig { bins: 1, hidden: 2, kernel: 1, glu_layers: 0 },
+                quantizer: QuantizerConfig { ssl_dim: 1, ssl_proj_kernel: 1, codebook_size: 1000 },
+            };
+            assert_eq!(config.samples_per_token(), PER_TOKEN);
+            FakeAcoustic { config, max_batch, calls: Mutex::new(Vec::new()), fail_steps: AtomicBool::new(false) }
+        }
+
+        fn calls(&self) -> Vec<Vec<(f32, usize)>> {
+            std::mem::take(&mut self.calls.lock())
+        }
+    }
+
+    impl SemanticToAudio for FakeAcoustic {
+        type Voice = f32;
+
+        fn config(&self) -> &SovitsConfig {
+            &self.config
+        }
+
+        fn sample_rate(&self) -> u32 {
+            RATE
+        }
+
+        fn max_batch(&self) -> usize {
+            self.max_batch
+        }
+
+        fn reference_style(&self, _: &Tensor) -> Result<Tensor, ModelError> {
+            Err(ModelError::Input("not in this test".into()))
+        }
+
+        fn extract_latent(&self, _: &Tensor) -> Result<Vec<u32>, ModelError> {
+            Err(ModelError::Input("not in this test".into()))
+        }
+
+        fn prepare_voice(&self, ge: &Tensor) -> Result<f32, ModelError> {
+            Ok(ge.data()[0])
+        }
+
+        fn decode(&self, windows: &[Window<'_, f32>]) -> BatchResult<Vec<f32>> {
+            self.calls.lock().push(windows.iter().map(|w| (*w.voice, w.tokens.len())).collect());
+            if self.fail_steps.load(Ordering::SeqCst) {
+                return Err(ModelError::Device("the fake device is down".into()));
+            }
+            Ok(windows
+                .iter()
+                .map(|w| {
+                    if w.tokens.contains(&POISON) {
+                        return Err(ModelError::Input("poisoned window".into()));
+                    }
+                    Ok(w.tokens.iter().flat_map(|&t| [*w.voice + t as f32 / 1000.0; PER_TOKEN]).collect())
+                })
+                .collect())
+        }
+    }
+
+    fn plan() -> ChunkPlan {
+        ChunkPlan { first_tokens: 2, growth: 2.0, max_tokens: 8, left_context: 2, overlap: 1 }
+    }
+
+    /// A session with one sentence in flight, in `voice`.
+    struct TestSession {
+        pipe: Arc<SessionPipe>,
+        events: tokio::sync::mpsc::Receiver<SessionEvent>,
+        info: Arc<SegmentInfo<f32>>,
+    }
+
+    fn session(id: u64, voice: f32) -> TestSession {
+        let (pipe, events) = testing::session(id, RATE);
+        pipe.control.segments_in_flight.fetch_add(1, Ordering::SeqCst);
+        let info = Arc::new(SegmentInfo {
+            index: 0,
+            text: format!("sentence of session {id}"),
+            phones: vec![1, 2, 3],
+            voice: Arc::new(voice),
+            decode: DecodeParams {
+                speed: 1.0,
+                noise_scale: 0.5,
+                noise: PriorNoise::Seeded { seed: 1, first_frame: 0 },
+            },
+        });
+        TestSession { pipe, events, info }
+    }
+
+    /// The messages the GPT scheduler sends for a sentence of `tokens`, fed one by one.
+    fn sentence(s: &TestSession, tokens: &[u32]) -> Vec<ToAcoustic<f32>> {
+        let mut planner = ChunkPlanner::new(plan()).unwrap();
+        let mut msgs = Vec::new();
+        for n in 1..=tokens.len() {
+            let complete = n == tokens.len();
+            while let Some(chunk) = planner.next_chunk(n, complete) {
+                let (pipe, info, tokens) = (s.pipe.clone(), s.info.clone(), tokens[..chunk.end].to_vec());
+                msgs.push(ToAcoustic::Chunk { pipe, info, tokens, chunk });
+            }
+            if complete && planner.needs_finish(n) {
+                msgs.push(ToAcoustic::Finish { pipe: s.pipe.clone() });
+            }
+        }
+        msgs.push(ToAcoustic::End { pipe: s.pipe.clone() });
+        msgs
+    }
+
+    fn audio(events: &[SessionEvent]) -> Vec<f32> {
+        events.iter().flat_map(|e| if let SessionEvent::Audio(a) = e { a.clone() } else { Vec::new() }).collect()
+    }
+
+    fn warnings(events: &[SessionEvent]) -> Vec<&'static str> {
+        events
+            .iter()
+            .filter_map(|e| if let SessionEvent::Warning { code, .. } = e { Some(*code) } else { None })
+            .collect()
+    }
+
+    fn scheduler(max_batch: usize) -> AcousticScheduler<FakeAcoustic> {
+        AcousticScheduler::new(Arc::new(FakeAcoustic::new(max_batch)), plan())
+    }
+
+    #[test]
+    fn a_sentence_streams_as_the_chunk_plan_stitches_it() {
+        let mut sched = scheduler(4);
+        let mut s = session(1, 0.5);
+        let tokens: Vec<u32> = (10..31).collect();
+        for msg in sentence(&s, &tokens) {
+            sched.enqueue(msg);
+        }
+        while !sched.sessions.is_empty() {
+            sched.tick();
+        }
+        let events = testing::events(&mut s.events);
+        assert!(matches!(&events[0], SessionEvent::Segment { index: 0, .. }), "{:?}", events[0]);
+        assert!(matches!(events.last(), Some(SessionEvent::Done(stats)) if !stats.cancelled));
+        // Every token's samples exactly once, in order, then the pause between sentences.
+        let mut expected: Vec<f32> = tokens.iter().flat_map(|&t| [0.5 + t as f32 / 1000.0; PER_TOKEN]).collect();
+        expected.resize(expected.len() + (FRAGMENT_INTERVAL_S * RATE as f32) as usize, 0.0);
+        let got = audio(&events);
+        assert_eq!(got.len(), expected.len());
+        assert!(got.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-6), "{got:?}");
+        // One chunk of the session per round, each decoded with its left context.
+        let calls = sched.model.calls();
+        assert!(calls.iter().all(|c| c.len() == 1), "{calls:?}");
+        assert_eq!(calls.iter().map(|c| c[0].1).collect::<Vec<_>>(), [2, 6, 10, 9]);
+        assert_eq!(s.pipe.control.segments_in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn first_chunks_go_before_later_ones() {
+        let mut sched = scheduler(8);
+        let a = session(1, 1.0);
+        let mut a_msgs = sentence(&a, &(10..30).collect::<Vec<_>>()).into_iter();
+        sched.enqueue(a_msgs.next().unwrap());
+        sched.tick();
+        assert_eq!(sched.model.calls(), [vec![(1.0, 2)]]);
+        // A's second chunk is queued first, then B arrives: B's first chunk goes alone, first.
+        sched.enqueue(a_msgs.next().unwrap());
+        std::thread::sleep(Duration::from_millis(2));
+        let b = session(2, 2.0);
+        sched.enqueue(sentence(&b, &[5, 6, 7]).remove(0));
+        sched.tick();
+        sched.tick();
+        assert_eq!(sched.model.calls(), [vec![(2.0, 2)], vec![(1.0, 6)]]);
+    }
+
+    #[test]
+    fn chunks_of_many_sessions_share_a_step_oldest_first() {
+        let mut sched = scheduler(2);
+        let sessions: Vec<TestSession> = (1..=3).map(|i| session(i, i as f32)).collect();
+        let mut queued: Vec<std::vec::IntoIter<ToAcoustic<f32>>> =
+            sessions.iter().map(|s| sentence(s, &(10..40).collect::<Vec<_>>()).into_iter()).collect();
+        // Everyone's first chunk (at most two per step), then the second chunks: 3 first, then 1, 2.
+        for q in queued.iter_mut() {
+            sched.enqueue(q.next().unwrap());
+        }
+        sched.tick();
+        sched.tick();
+        assert_eq!(sched.model.calls(), [vec![(1.0, 2), (2.0, 2)], vec![(3.0, 2)]]);
+        for i in [2, 0, 1] {
+            sched.enqueue(queued[i].next().unwrap());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        sched.tick();
+        sched.tick();
+        assert_eq!(sched.model.calls(), [vec![(3.0, 6), (1.0, 6)], vec![(2.0, 6)]]);
+    }
+
+    #[test]
+    fn a_failed_window_costs_only_its_sentence() {
+        let mut sched = scheduler(4);
+        let (mut good, mut bad) = (session(1, 1.0), session(2, 2.0));
+        let mut poisoned: Vec<u32> = (10..30).collect();
+        poisoned[4] = POISON;
+        for msg in sentence(&good, &(10..30).collect::<Vec<_>>()).into_iter().chain(sentence(&bad, &poisoned)) {
+            sched.enqueue(msg);
+        }
+        while !sched.sessions.is_empty() {
+            sched.tick();
+        }
+        let (good_events, bad_events) = (testing::events(&mut good.events), testing::events(&mut bad.events));
+        assert!(warnings(&good_events).is_empty());
+        assert_eq!(audio(&good_events).len(), 20 * PER_TOKEN + 30);
+        // The bad session hears its first chunk, one warning, then only the pause; it still ends.
+        assert_eq!(warnings(&bad_events), ["internal"]);
+        assert_eq!(audio(&bad_events).len(), (2 - plan().overlap) * PER_TOKEN + 30);
+        assert!(matches!(bad_events.last(), Some(SessionEvent::Done(_))));
+        assert_eq!(bad.pipe.control.segments_in_flight.load(Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn a_failed_step_warns_every_session_in_it() {
+        let mut sched = scheduler(4);
+        let (mut a, mut b) = (session(1, 1.0), session(2, 2.0));
+        for msg in sentence(&a, &(10..30).collect::<Vec<_>>()).into_iter().chain(sentence(&b, &[4, 5, 6])) {
+            sched.enqueue(msg);
+        }
+        sched.model.fail_steps.store(true, Ordering::SeqCst);
+        while !sched.sessions.is_empty() {
+            sched.tick();
+        }
+        // One step held both first chunks; the sentences' later chunks are skipped, not retried.
+        assert_eq!(sched.model.calls(), [vec![(1.0, 2), (2.0, 2)]]);
+        for events in [testing::events(&mut a.events), testing::events(&mut b.events)] {
+            assert_eq!(warnings(&events), ["device_error"]);
+            // The sentence still ends with its pause, so the session goes on with the next one.
+            assert_eq!(audio(&events).len(), 30);
+            assert!(matches!(events.last(), Some(SessionEvent::Done(_))));
+        }
+    }
+
+    #[test]
+    fn a_cancelled_session_gets_done_and_nothing_else() {
+        let mut sched = scheduler(4);
+        let mut s = session(1, 1.0);
+        for msg in sentence(&s, &(10..30).collect::<Vec<_>>()) {
+            sched.enqueue(msg);
+        }
+        s.pipe.control.cancel();
+        sched.tick();
+        assert!(sched.sessions.is_empty());
+        assert!(sched.model.calls().is_empty());
+        let events = testing::events(&mut s.events);
+        assert!(matches!(&events[..], [SessionEvent::Done(stats)] if stats.cancelled), "{events:?}");
+    }
+}

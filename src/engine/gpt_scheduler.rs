@@ -82,13 +82,13 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         }));
         let failure = match stepped {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some(e.to_string()),
-            Err(_) => Some("internal error in the GPT step".to_string()),
+            Ok(Err(e)) => Some((code_of(&e), e.to_string())),
+            Err(_) => Some(("internal", "internal error in the GPT step".to_string())),
         };
-        if let Some(why) = failure {
+        if let Some((code, why)) = failure {
             // A failed batched step cannot be blamed on one session: end them all.
             for d in self.decoding.drain(..) {
-                fail(&d.job.pipe, "internal", &why);
+                fail(&d.job.pipe, code, &why);
             }
         }
     }
@@ -224,4 +224,240 @@ fn code_of(e: &ModelError) -> &'static str {
 fn fail(pipe: &SessionPipe, code: &'static str, why: &str) {
     pipe.emit(SessionEvent::Warning { code, message: format!("a sentence could not be generated: {why}") });
     pipe.control.segments_in_flight.fetch_sub(1, Ordering::SeqCst);
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc::Receiver;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::engine::messages::SegmentInfo;
+    use crate::engine::pipe::testing;
+    use crate::model::sampling::SamplingParams;
+    use crate::model::t2s::{GenerateOptions, T2sConfig};
+    use crate::model::{DecodeParams, PriorNoise, T2sPrompt};
+    use crate::tensor::Tensor;
+
+    /// A GPT whose greedy choice is known: a session started from prompt token `b` emits
+    /// `b, b + 1, b + 2, …`. Records the batch size of every decode step.
+    struct FakeGpt {
+        config: T2sConfig,
+        steps: Mutex<Vec<usize>>,
+        fail_steps: AtomicBool,
+    }
+
+    struct FakeSession {
+        next: u32,
+    }
+
+    impl FakeGpt {
+        fn new() -> Self {
+            FakeGpt { config: T2sConfig::v2(), steps: Mutex::new(Vec::new()), fail_steps: AtomicBool::new(false) }
+        }
+
+        /// Logits whose arg-max is `token`.
+        fn logits(&self, token: u32) -> Vec<f32> {
+            let mut l = vec![0.0; self.config.vocab];
+            l[token as usize] = 10.0;
+            l
+        }
+    }
+
+    impl TextToSemantic for FakeGpt {
+        type Session = FakeSession;
+
+        fn config(&self) -> &T2sConfig {
+            &self.config
+        }
+
+        fn prefill(&self, prompt: &T2sPrompt) -> Result<(FakeSession, Vec<f32>), ModelError> {
+            let first = prompt.prompt_tokens[0];
+            Ok((FakeSession { next: first + 1 }, self.logits(first)))
+        }
+
+        fn decode_step(&self, sessions: &mut [&mut FakeSession], _: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+            self.steps.lock().push(sessions.len());
+            if self.fail_steps.load(Ordering::SeqCst) {
+                return Err(ModelError::Device("the fake GPU is down".into()));
+            }
+            Ok(sessions
+                .iter_mut()
+                .map(|s| {
+                    s.next += 1;
+                    self.logits(s.next - 1)
+                })
+                .collect())
+        }
+    }
+
+    fn plan() -> ChunkPlan {
+        ChunkPlan { first_tokens: 2, growth: 2.0, max_tokens: 4, left_context: 2, overlap: 1 }
+    }
+
+    type Sched = (Scheduler<FakeGpt, ()>, Receiver<ToAcoustic<()>>);
+
+    fn scheduler() -> Sched {
+        let (tx, rx) = std::sync::mpsc::channel();
+        (Scheduler::new(Arc::new(FakeGpt::new()), plan(), tx, Arc::new(Metrics::default())), rx)
+    }
+
+    /// Sentence `index` of a session: `tokens` tokens greedily from `first`.
+    fn segment(pipe: &Arc<SessionPipe>, index: usize, first: u32, tokens: usize) -> ToScheduler<()> {
+        pipe.control.segments_in_flight.fetch_add(1, Ordering::SeqCst);
+        let info = Arc::new(SegmentInfo {
+            index,
+            text: String::new(),
+            phones: vec![1],
+            voice: Arc::new(()),
+            decode: DecodeParams {
+                speed: 1.0,
+                noise_scale: 0.5,
+                noise: PriorNoise::Seeded { seed: 0, first_frame: 0 },
+            },
+        });
+        let sampling = SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.0 };
+        let prompt = T2sPrompt { phone_ids: vec![1], bert: Tensor::zeros([1024, 1]), prompt_tokens: vec![first] };
+        let options = GenerateOptions { sampling, seed: 0, early_stop: Some(tokens) };
+        ToScheduler::Segment(Box::new(SegmentJob { pipe: pipe.clone(), info, prompt, options }))
+    }
+
+    /// What the acoustic scheduler received, as (session, sentence, token range, tokens, last)
+    /// per chunk, "finish" / "end" otherwise.
+    fn received(rx: &Receiver<ToAcoustic<()>>) -> Vec<String> {
+        rx.try_iter()
+            .map(|m| match m {
+                ToAcoustic::Chunk { pipe, info, tokens, chunk } => format!(
+                    "{} s{} {}..{} {tokens:?}{}",
+                    pipe.control.id,
+                    info.index,
+                    chunk.start,
+                    chunk.end,
+                    if chunk.last { " last" } else { "" }
+                ),
+                ToAcoustic::Finish { pipe } => format!("{} finish", pipe.control.id),
+                ToAcoustic::End { pipe } => format!("{} end", pipe.control.id),
+            })
+            .collect()
+    }
+
+    fn run_until_idle(s: &mut Scheduler<FakeGpt, ()>) {
+        for _ in 0..100 {
+            s.tick();
+            if s.decoding.is_empty() && s.waiting.is_empty() {
+                return;
+            }
+        }
+        panic!("the scheduler did not become idle");
+    }
+
+    #[test]
+    fn a_sentence_becomes_chunks_in_order_then_the_session_ends() {
+        let (mut sched, rx) = scheduler();
+        let (pipe, _events) = testing::session(1, 100);
+        sched.enqueue(segment(&pipe, 0, 100, 7));
+        sched.enqueue(ToScheduler::End { pipe: pipe.clone() });
+        run_until_idle(&mut sched);
+        assert_eq!(
+            received(&rx),
+            [
+                "1 s0 0..2 [100, 101]",
+                "1 s0 2..6 [100, 101, 102, 103, 104, 105]",
+                "1 s0 6..7 [100, 101, 102, 103, 104, 105, 106] last",
+                "1 end"
+            ]
+        );
+    }
+
+    #[test]
+    fn sessions_share_steps_and_join_between_them() {
+        let (mut sched, rx) = scheduler();
+        let (a, _ea) = testing::session(1, 100);
+        let (b, _eb) = testing::session(2, 100);
+        let (c, _ec) = testing::session(3, 100);
+        sched.enqueue(segment(&a, 0, 10, 8));
+        sched.enqueue(segment(&b, 0, 20, 8));
+        sched.tick();
+        sched.tick();
+        // C joins mid-decode: prefilled before the next step, then stepped with the others.
+        sched.enqueue(segment(&c, 0, 30, 3));
+        run_until_idle(&mut sched);
+        let steps = sched.model.steps.lock().clone();
+        assert_eq!(&steps[..2], [2, 2]);
+        assert_eq!(steps[2], 3, "{steps:?}");
+        assert!(steps.iter().all(|&n| n <= 3));
+        // Each session's chunks carry its own tokens.
+        for line in received(&rx) {
+            let (id, rest) = line.split_once(' ').unwrap();
+            let first_token = rest.split('[').nth(1).map(|t| t.split([',', ']']).next().unwrap().to_string());
+            let expected = match id {
+                "1" => "10",
+                "2" => "20",
+                _ => "30",
+            };
+            assert_eq!(first_token.as_deref(), Some(expected), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_sessions_sentences_are_decoded_one_after_another() {
+        let (mut sched, rx) = scheduler();
+        let (pipe, _events) = testing::session(1, 100);
+        sched.enqueue(segment(&pipe, 0, 100, 3));
+        sched.enqueue(segment(&pipe, 1, 200, 3));
+        sched.enqueue(ToScheduler::End { pipe: pipe.clone() });
+        run_until_idle(&mut sched);
+        let got = received(&rx);
+        assert_eq!(
+            got,
+            [
+                "1 s0 0..2 [100, 101]",
+                "1 s0 2..3 [100, 101, 102] last",
+                "1 s1 0..2 [200, 201]",
+                "1 s1 2..3 [200, 201, 202] last",
+                "1 end"
+            ]
+        );
+        // Never two sentences of one session in one step.
+        assert!(sched.model.steps.lock().iter().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn a_cancelled_session_is_dropped_but_still_ends() {
+        let (mut sched, rx) = scheduler();
+        let (a, _ea) = testing::session(1, 100);
+        let (b, _eb) = testing::session(2, 100);
+        sched.enqueue(segment(&a, 0, 10, 50));
+        sched.enqueue(segment(&b, 0, 20, 4));
+        sched.tick();
+        a.control.cancel();
+        sched.enqueue(segment(&a, 1, 40, 4));
+        sched.enqueue(ToScheduler::End { pipe: a.clone() });
+        run_until_idle(&mut sched);
+        let got = received(&rx);
+        assert!(got.iter().all(|l| !l.starts_with("1 s1")), "{got:?}");
+        assert!(got.contains(&"1 end".to_string()), "{got:?}");
+        // After the cancel only B was stepped.
+        assert!(sched.model.steps.lock()[1..].iter().all(|&n| n == 1));
+    }
+
+    #[test]
+    fn a_failed_step_fails_every_sentence_in_it() {
+        let (mut sched, _rx) = scheduler();
+        let (mut ea, mut eb) = (testing::session(1, 100), testing::session(2, 100));
+        sched.enqueue(segment(&ea.0, 0, 10, 8));
+        sched.enqueue(segment(&eb.0, 0, 20, 8));
+        sched.model.fail_steps.store(true, Ordering::SeqCst);
+        run_until_idle(&mut sched);
+        for (pipe, events) in [(&ea.0, &mut ea.1), (&eb.0, &mut eb.1)] {
+            let warnings: Vec<_> = testing::events(events)
+                .into_iter()
+                .filter_map(|e| if let SessionEvent::Warning { code, .. } = e { Some(code) } else { None })
+                .collect();
+            assert_eq!(warnings, ["device_error"]);
+            assert_eq!(pipe.control.segments_in_flight.load(Ordering::SeqCst), 0);
+        }
+    }
 }

@@ -194,3 +194,22 @@ impl SessionPipe {
         self.emit(SessionEvent::Done(stats));
     }
 }
+
+/// Sessions without a driver, for the schedulers' unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A session's pipe as the engine opens it (counted as active), and its events' receiver.
+    pub fn session(id: u64, sample_rate: u32) -> (Arc<SessionPipe>, tokio::sync::mpsc::Receiver<SessionEvent>) {
+        let metrics = Arc::new(Metrics::default());
+        metrics.active_sessions.fetch_add(1, Ordering::SeqCst);
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        (Arc::new(SessionPipe::new(Arc::new(SessionControl::new(id)), tx, metrics, sample_rate)), rx)
+    }
+
+    /// The events sent so far.
+    pub fn events(rx: &mut tokio::sync::mpsc::Receiver<SessionEvent>) -> Vec<SessionEvent> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
+    }
+}
