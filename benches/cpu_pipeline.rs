@@ -12,7 +12,7 @@ use std::time::Instant;
 use sovits_rt::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
 use sovits_rt::model::sampling::SamplingParams;
 use sovits_rt::model::t2s::{generate, GenerateOptions};
-use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, T2sPrompt, TextToSemantic};
+use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic};
 use sovits_rt::tensor::Tensor;
 
 /// Median wall time in milliseconds of `runs` calls after one warm-up.

@@ -30,7 +30,7 @@ fn hubert_features_and_prompt_tokens_match_the_cpu() {
 
     let sovits = CpuSovits::load(&open_sovits(&dir.join("sovits.pth")).unwrap()).unwrap();
     let (cpu_tokens, gpu_tokens) =
-        (sovits.extract_latent(&want.t()).unwrap(), sovits.extract_latent(&got.t()).unwrap());
+        (sovits.analyzer().extract_latent(&want.t()).unwrap(), sovits.analyzer().extract_latent(&got.t()).unwrap());
     let differ = cpu_tokens.iter().zip(&gpu_tokens).filter(|(a, b)| a != b).count();
     println!("prompt tokens: {} of {} differ", differ, cpu_tokens.len());
     // A flip needs two codes within FP16 noise of each other; more than 2 % would be a bug.

@@ -40,12 +40,12 @@ fn parity_hubert() {
     let sovits = CpuSovits::load(&open_sovits(&dir.join("sovits.pth")).unwrap()).unwrap();
     let ssl = Tensor::new([lh_shape[1], lh_shape[2]], lh).t();
     let (proj_shape, proj) = common::f32s(&case, "ssl_proj");
-    let ours_proj = sovits.ssl_projection(&ssl).unwrap();
+    let ours_proj = sovits.analyzer().ssl_projection(&ssl).unwrap();
     assert_eq!(&proj_shape[1..], ours_proj.shape());
     common::assert_close_rel("ssl_proj", ours_proj.data(), &proj, 1e-4);
-    let ids = sovits.nearest_codes(&Tensor::new([proj_shape[1], proj_shape[2]], proj));
+    let ids = sovits.analyzer().nearest_codes(&Tensor::new([proj_shape[1], proj_shape[2]], proj));
     let (_, quantized) = common::f32s(&case, "quantized");
-    common::assert_close_rel("quantized", sovits.codebook_lookup(&ids).unwrap().data(), &quantized, 1e-4);
+    common::assert_close_rel("quantized", sovits.analyzer().codebook_lookup(&ids).unwrap().data(), &quantized, 1e-4);
     let expected_ids = common::u32s(&case, "prompt_semantic");
     assert_eq!(ids, expected_ids, "prompt_semantic");
 
@@ -66,7 +66,7 @@ fn parity_hubert() {
     let mut ours_in = ours16k;
     ours_in.resize(ours_in.len() + zeros, 0.0);
     let ours_ssl = model.forward_traced(&ours_in).unwrap().last_hidden_state.t();
-    let ours_ids = sovits.extract_latent(&ours_ssl).unwrap();
+    let ours_ids = sovits.analyzer().extract_latent(&ours_ssl).unwrap();
     assert_eq!(ours_ids, expected_ids, "prompt tokens from our own 16 kHz audio");
 }
 

@@ -195,13 +195,13 @@ fn sovits_extract_latent_matches_upstream() {
     let case = common::case(&dir, "hubert.safetensors");
     // last_hidden_state [1, T, 768] → [768, T], as upstream transposes before extract_latent.
     let ssl = tensor(&case, "last_hidden_state").t();
-    let proj = model.ssl_projection(&ssl).unwrap();
+    let proj = model.analyzer().ssl_projection(&ssl).unwrap();
     check("ssl_proj", &proj, &case, "ssl_proj");
-    let codes = model.nearest_codes(&tensor(&case, "ssl_proj"));
+    let codes = model.analyzer().nearest_codes(&tensor(&case, "ssl_proj"));
     let expected: Vec<u32> = i64s(&case, "prompt_semantic").into_iter().map(|v| v as u32).collect();
     assert_eq!(codes, expected, "prompt_semantic from the fixture's ssl_proj");
     assert_eq!(model.extract_latent(&ssl).unwrap(), expected, "prompt_semantic end to end");
-    check("quantized", &model.codebook_lookup(&codes).unwrap(), &case, "quantized");
+    check("quantized", &model.analyzer().codebook_lookup(&codes).unwrap(), &case, "quantized");
 }
 
 fn expect_input_error<T: std::fmt::Debug>(what: &str, r: Result<T, ModelError>) {

@@ -3,6 +3,7 @@
 //!
 //! Shape letters: `T` time steps, `C` channels, `N` phones, `P` prompt tokens, `V` vocabulary.
 
+pub mod acoustic_twins;
 pub mod bert;
 pub mod encoder;
 pub mod gemv;
@@ -14,5 +15,5 @@ pub mod vecmath;
 
 pub use bert::CpuBert;
 pub use hubert::CpuHubert;
-pub use sovits::CpuSovits;
+pub use sovits::{CpuSovits, VoiceAnalyzer};
 pub use t2s::CpuT2s;

@@ -140,6 +140,46 @@ fn one_per_item<T>(results: Vec<Result<T, ModelError>>, items: usize) -> BatchRe
     Ok(results)
 }
 
+/// Checks `tokens` against the codebook.
+pub fn check_tokens(cfg: &SovitsConfig, tokens: &[u32]) -> Result<(), ModelError> {
+    let n = cfg.quantizer.codebook_size;
+    if tokens.is_empty() {
+        return Err(ModelError::Input("no semantic tokens to decode".into()));
+    }
+    match tokens.iter().enumerate().find(|(_, &t)| t as usize >= n) {
+        Some((i, t)) => {
+            Err(ModelError::Input(format!("semantic token {t} at position {i} is outside the {n}-entry codebook")))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Checks a window's inputs (every backend, before any work): tokens in the codebook, phones in
+/// the symbol table, a positive speed and a finite noise scale.
+pub fn check_window(
+    cfg: &SovitsConfig,
+    tokens: &[u32],
+    phones: &[u32],
+    params: &DecodeParams,
+) -> Result<(), ModelError> {
+    let input = |msg: String| Err(ModelError::Input(msg));
+    check_tokens(cfg, tokens)?;
+    let vocab = cfg.text.text_vocab;
+    if phones.is_empty() {
+        return input("no phones: SoVITS needs the target text's phone ids".into());
+    }
+    if let Some((i, p)) = phones.iter().enumerate().find(|(_, &p)| p as usize >= vocab) {
+        return input(format!("phone id {p} at position {i} is outside the {vocab}-symbol table"));
+    }
+    if !(params.speed.is_finite() && params.speed > 0.0) {
+        return input(format!("speed must be a positive number, got {}", params.speed));
+    }
+    if !params.noise_scale.is_finite() {
+        return input(format!("noise_scale must be finite, got {}", params.noise_scale));
+    }
+    Ok(())
+}
+
 /// One sentence of a session being streamed: its voice, phones and settings, and where the
 /// chunk plan stands.
 pub struct AcousticStream<V> {

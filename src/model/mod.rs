@@ -11,6 +11,7 @@
 //! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`.
 
 pub mod acoustic;
+pub mod acoustic_graph;
 pub mod bert;
 pub mod bert_tokenizer;
 pub mod chunk;

@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use crate::checkpoint::SovitsFile;
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
-use crate::model::acoustic::{BatchResult, Window};
+use crate::model::acoustic::{check_tokens, check_window, BatchResult, Window};
 use crate::model::rng::{self, Purpose};
 use crate::model::sovits::{Conv1d, CouplingLayer, MelStyleEncoder, SovitsConfig, SovitsWeights, TextEncoder};
 use crate::model::{DecodeParams, ModelError, PriorNoise, SemanticToAudio, Weights};
@@ -34,10 +34,17 @@ pub struct CpuSovits {
     cfg: SovitsConfig,
     enc_p: TextEncoder,
     flow: Vec<CouplingLayer>,
+    analyzer: VoiceAnalyzer,
+    dec: TimeMajorGenerator,
+}
+
+/// The per-voice half of SoVITS, which every backend runs on the CPU (once per voice): the
+/// reference encoder (`ge`) and the semantic front (`ssl_proj` + the codebook: prompt tokens).
+pub struct VoiceAnalyzer {
+    cfg: SovitsConfig,
     ref_enc: MelStyleEncoder,
     ssl_proj: Conv1d,
     codebook: Tensor, // [codebook_size, ssl_dim]
-    dec: TimeMajorGenerator,
 }
 
 /// Every intermediate of [`CpuSovits::decode_traced`] (upstream names in brackets).
@@ -90,7 +97,13 @@ impl CpuSovits {
     pub fn new(cfg: SovitsConfig, w: SovitsWeights) -> Self {
         let SovitsWeights { enc_p, dec, flow, ref_enc, ssl_proj, codebook } = w;
         let dec = TimeMajorGenerator::new(&cfg, &dec);
-        CpuSovits { cfg, enc_p, flow, ref_enc, ssl_proj, codebook, dec }
+        let analyzer = VoiceAnalyzer::new(cfg.clone(), ref_enc, ssl_proj, codebook);
+        CpuSovits { cfg, enc_p, flow, analyzer, dec }
+    }
+
+    /// The per-voice parts.
+    pub fn analyzer(&self) -> &VoiceAnalyzer {
+        &self.analyzer
     }
 
     /// `ge` as the `[gin, 1]` column the convolutions take.
@@ -103,77 +116,6 @@ impl CpuSovits {
         Ok(Tensor::new([g, 1], ge.data().to_vec()))
     }
 
-    /// `quantizer.decode(codes)`: codebook rows of `tokens`, transposed to `[ssl_dim, T]`.
-    pub fn codebook_lookup(&self, tokens: &[u32]) -> Result<Tensor, ModelError> {
-        let (n, d) = (self.cfg.quantizer.codebook_size, self.cfg.quantizer.ssl_dim);
-        if tokens.is_empty() {
-            return Err(input("no semantic tokens to decode".into()));
-        }
-        if let Some((i, t)) = tokens.iter().enumerate().find(|(_, &t)| t as usize >= n) {
-            return Err(input(format!("semantic token {t} at position {i} is outside the {n}-entry codebook")));
-        }
-        let t = tokens.len();
-        let mut out = vec![0.0; d * t];
-        for (j, &tok) in tokens.iter().enumerate() {
-            let row = self.codebook.row(tok as usize);
-            for (c, &v) in row.iter().enumerate() {
-                out[c * t + j] = v;
-            }
-        }
-        Ok(Tensor::new([d, t], out))
-    }
-
-    /// `SynthesizerTrn.ssl_proj` (Conv1d, kernel = stride = 2) on HuBERT features `[ssl_dim, T]`
-    /// → `[ssl_dim, T/2]` (50 Hz → 25 Hz).
-    pub fn ssl_projection(&self, ssl: &Tensor) -> Result<Tensor, ModelError> {
-        let (d, k) = (self.cfg.quantizer.ssl_dim, self.cfg.quantizer.ssl_proj_kernel);
-        if ssl.shape().len() != 2 || ssl.dim(0) != d {
-            return Err(input(format!("SSL features have shape {:?}; expected [{d}, frames]", ssl.shape())));
-        }
-        if ssl.dim(1) < k {
-            return Err(input(format!(
-                "{} SSL frames are too few: at least {k} are needed (the reference audio is too short)",
-                ssl.dim(1)
-            )));
-        }
-        check_finite("SSL features", ssl.data())?;
-        Ok(conv(ssl, &self.ssl_proj, Conv1dSpec { stride: k, padding: 0, dilation: 1, groups: 1 }))
-    }
-
-    /// Nearest codebook entry (squared Euclidean distance) of each column of `x [ssl_dim, T]`,
-    /// as upstream `EuclideanCodebook.quantize`. Candidates within f32 rounding of the best are
-    /// re-ranked with exact f64 distances; ties go to the lower index, as `argmax` does.
-    pub fn nearest_codes(&self, x: &Tensor) -> Vec<u32> {
-        let (d, t) = (x.dim(0), x.dim(1));
-        let e = &self.codebook;
-        let n = e.dim(0);
-        let enorm: Vec<f32> = (0..n).map(|j| e.row(j).iter().map(|v| v * v).sum()).collect();
-        // dots[T, n] = xᵀ · eᵀ
-        let mut dots = vec![0.0; t * n];
-        ops::matmul_into(t, n, d, MatRef::transposed(x.data(), t), MatRef::transposed(e.data(), d), &mut dots, false);
-        let xt = x.t();
-        (0..t)
-            .map(|i| {
-                let xi = xt.row(i);
-                let xnorm: f32 = xi.iter().map(|v| v * v).sum();
-                let dist: Vec<f32> = (0..n).map(|j| enorm[j] - 2.0 * dots[i * n + j]).collect();
-                let best = dist.iter().copied().fold(f32::INFINITY, f32::min);
-                let slack = 1e-4 * (xnorm + enorm.iter().copied().fold(0.0, f32::max)) + f32::MIN_POSITIVE;
-                let exact = |j: usize| -> f64 {
-                    xi.iter().zip(e.row(j)).map(|(&a, &b)| (a as f64 - b as f64) * (a as f64 - b as f64)).sum()
-                };
-                let mut pick = (f64::INFINITY, 0);
-                for j in (0..n).filter(|&j| dist[j] <= best + slack) {
-                    let dj = exact(j);
-                    if dj < pick.0 {
-                        pick = (dj, j);
-                    }
-                }
-                pick.1 as u32
-            })
-            .collect()
-    }
-
     /// `SynthesizerTrn.decode` up to the flow output, keeping every intermediate.
     pub fn decode_traced(
         &self,
@@ -184,22 +126,8 @@ impl CpuSovits {
     ) -> Result<DecodeTrace, ModelError> {
         let cfg = &self.cfg;
         let ge = self.ge_column(ge)?;
-        if phones.is_empty() {
-            return Err(input("no phones: SoVITS needs the target text's phone ids".into()));
-        }
-        if let Some((i, p)) = phones.iter().enumerate().find(|(_, &p)| p as usize >= cfg.text.text_vocab) {
-            return Err(input(format!(
-                "phone id {p} at position {i} is outside the {}-symbol table",
-                cfg.text.text_vocab
-            )));
-        }
-        if !(params.speed.is_finite() && params.speed > 0.0) {
-            return Err(input(format!("speed must be a positive number, got {}", params.speed)));
-        }
-        if !params.noise_scale.is_finite() {
-            return Err(input(format!("noise_scale must be finite, got {}", params.noise_scale)));
-        }
-        let quantized = self.codebook_lookup(tokens)?;
+        check_window(cfg, tokens, phones, params)?;
+        let quantized = self.analyzer.codebook_lookup(tokens)?;
         let frames = cfg.latent_frames(tokens.len(), params.speed);
         if let PriorNoise::Given(n) = &params.noise {
             if n.shape() != [cfg.inter_channels, frames] {
@@ -298,9 +226,7 @@ impl CpuSovits {
         check_finite("latent z", z.data())?;
         Ok(self.dec.generate(z, &ge))
     }
-}
 
-impl CpuSovits {
     /// `SynthesizerTrn.decode` up to the flow output `z` `[inter, frames]`.
     pub fn decode_latent(
         &self,
@@ -315,6 +241,84 @@ impl CpuSovits {
     /// The generator: `z` `[inter, frames]` → waveform in [-1, 1].
     pub fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError> {
         Ok(self.vocode_traced(z, ge)?.wav)
+    }
+}
+
+/// Windows decoded at once: the CPU decodes them side by side (each is independent), which helps
+/// only where there are spare cores, so a batch is as wide as a quarter of the thread pool.
+fn cpu_batch() -> usize {
+    (rayon::current_num_threads() / 4).max(1)
+}
+
+impl VoiceAnalyzer {
+    pub fn new(cfg: SovitsConfig, ref_enc: MelStyleEncoder, ssl_proj: Conv1d, codebook: Tensor) -> Self {
+        VoiceAnalyzer { cfg, ref_enc, ssl_proj, codebook }
+    }
+
+    /// `quantizer.decode(codes)`: codebook rows of `tokens`, transposed to `[ssl_dim, T]`.
+    pub fn codebook_lookup(&self, tokens: &[u32]) -> Result<Tensor, ModelError> {
+        let d = self.cfg.quantizer.ssl_dim;
+        check_tokens(&self.cfg, tokens)?;
+        let t = tokens.len();
+        let mut out = vec![0.0; d * t];
+        for (j, &tok) in tokens.iter().enumerate() {
+            let row = self.codebook.row(tok as usize);
+            for (c, &v) in row.iter().enumerate() {
+                out[c * t + j] = v;
+            }
+        }
+        Ok(Tensor::new([d, t], out))
+    }
+
+    /// `SynthesizerTrn.ssl_proj` (Conv1d, kernel = stride = 2) on HuBERT features `[ssl_dim, T]`
+    /// → `[ssl_dim, T/2]` (50 Hz → 25 Hz).
+    pub fn ssl_projection(&self, ssl: &Tensor) -> Result<Tensor, ModelError> {
+        let (d, k) = (self.cfg.quantizer.ssl_dim, self.cfg.quantizer.ssl_proj_kernel);
+        if ssl.shape().len() != 2 || ssl.dim(0) != d {
+            return Err(input(format!("SSL features have shape {:?}; expected [{d}, frames]", ssl.shape())));
+        }
+        if ssl.dim(1) < k {
+            return Err(input(format!(
+                "{} SSL frames are too few: at least {k} are needed (the reference audio is too short)",
+                ssl.dim(1)
+            )));
+        }
+        check_finite("SSL features", ssl.data())?;
+        Ok(conv(ssl, &self.ssl_proj, Conv1dSpec { stride: k, padding: 0, dilation: 1, groups: 1 }))
+    }
+
+    /// Nearest codebook entry (squared Euclidean distance) of each column of `x [ssl_dim, T]`,
+    /// as upstream `EuclideanCodebook.quantize`. Candidates within f32 rounding of the best are
+    /// re-ranked with exact f64 distances; ties go to the lower index, as `argmax` does.
+    pub fn nearest_codes(&self, x: &Tensor) -> Vec<u32> {
+        let (d, t) = (x.dim(0), x.dim(1));
+        let e = &self.codebook;
+        let n = e.dim(0);
+        let enorm: Vec<f32> = (0..n).map(|j| e.row(j).iter().map(|v| v * v).sum()).collect();
+        // dots[T, n] = xᵀ · eᵀ
+        let mut dots = vec![0.0; t * n];
+        ops::matmul_into(t, n, d, MatRef::transposed(x.data(), t), MatRef::transposed(e.data(), d), &mut dots, false);
+        let xt = x.t();
+        (0..t)
+            .map(|i| {
+                let xi = xt.row(i);
+                let xnorm: f32 = xi.iter().map(|v| v * v).sum();
+                let dist: Vec<f32> = (0..n).map(|j| enorm[j] - 2.0 * dots[i * n + j]).collect();
+                let best = dist.iter().copied().fold(f32::INFINITY, f32::min);
+                let slack = 1e-4 * (xnorm + enorm.iter().copied().fold(0.0, f32::max)) + f32::MIN_POSITIVE;
+                let exact = |j: usize| -> f64 {
+                    xi.iter().zip(e.row(j)).map(|(&a, &b)| (a as f64 - b as f64) * (a as f64 - b as f64)).sum()
+                };
+                let mut pick = (f64::INFINITY, 0);
+                for j in (0..n).filter(|&j| dist[j] <= best + slack) {
+                    let dj = exact(j);
+                    if dj < pick.0 {
+                        pick = (dj, j);
+                    }
+                }
+                pick.1 as u32
+            })
+            .collect()
     }
 
     /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
@@ -341,12 +345,6 @@ impl CpuSovits {
     }
 }
 
-/// Windows decoded at once: the CPU decodes them side by side (each is independent), which helps
-/// only where there are spare cores, so a batch is as wide as a quarter of the thread pool.
-fn cpu_batch() -> usize {
-    (rayon::current_num_threads() / 4).max(1)
-}
-
 impl SemanticToAudio for CpuSovits {
     /// `ge` as the `[gin, 1]` column the convolutions take, checked.
     type Voice = Tensor;
@@ -360,11 +358,11 @@ impl SemanticToAudio for CpuSovits {
     }
 
     fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
-        CpuSovits::reference_style(self, spec)
+        self.analyzer.reference_style(spec)
     }
 
     fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
-        CpuSovits::extract_latent(self, ssl)
+        self.analyzer.extract_latent(ssl)
     }
 
     fn prepare_voice(&self, ge: &Tensor) -> Result<Tensor, ModelError> {
