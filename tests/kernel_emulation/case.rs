@@ -12,7 +12,7 @@
 //! `{"f32_bits": v}`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use half::f16;
 use safetensors::tensor::{Dtype, TensorView};
@@ -24,27 +24,15 @@ use sovits_rt::cuda::{Arg, KernelLaunch};
 pub trait Element: bytemuck::Pod {
     const DTYPE: Dtype;
 }
-impl Element for f16 {
-    const DTYPE: Dtype = Dtype::F16;
+
+macro_rules! elements {
+    ($($t:ty => $dtype:ident),*) => {
+        $(impl Element for $t {
+            const DTYPE: Dtype = Dtype::$dtype;
+        })*
+    };
 }
-impl Element for f32 {
-    const DTYPE: Dtype = Dtype::F32;
-}
-impl Element for f64 {
-    const DTYPE: Dtype = Dtype::F64;
-}
-impl Element for i32 {
-    const DTYPE: Dtype = Dtype::I32;
-}
-impl Element for u32 {
-    const DTYPE: Dtype = Dtype::U32;
-}
-impl Element for u64 {
-    const DTYPE: Dtype = Dtype::U64;
-}
-impl Element for u8 {
-    const DTYPE: Dtype = Dtype::U8;
-}
+elements!(f16 => F16, f32 => F32, f64 => F64, i32 => I32, u32 => U32, u64 => U64, u8 => U8);
 
 /// Distance between the fake device addresses of two buffers: far beyond any buffer's size, so
 /// every pointer into a buffer (a `Dev::range` view too) maps back to it.
@@ -182,7 +170,7 @@ impl Case {
 
     /// Writes the case to `dir`, named after its position `index` (the driver runs the files in
     /// name order) and its kernel.
-    pub fn write(&self, dir: &Path, index: usize) -> PathBuf {
+    pub fn write(&self, dir: &Path, index: usize) {
         assert!(
             !self.launches.is_empty() && !self.expectations.is_empty(),
             "{}: a case launches and expects",
@@ -214,7 +202,6 @@ impl Case {
         let path = dir.join(format!("{index:03}-{file}.safetensors"));
         let bytes = safetensors::serialize(tensors, Some(metadata)).expect("serializing a case");
         std::fs::write(&path, bytes).unwrap_or_else(|e| panic!("writing {}: {e}", path.display()));
-        path
     }
 }
 

@@ -304,7 +304,9 @@ int main(int argc, char** argv) {
                            emu::schedule_name(emu::Schedule(first_schedule)));
             }
             if (!o.faults.empty()) why += fmt(" under %s the emulator found: %s;", name, o.faults.c_str());
-            if (o.failed > 0)
+            if (o.failed > 0 && o.checked == 0)  // the case could not run
+                why += fmt(" under %s: %s;", name, o.notes.c_str());
+            else if (o.failed > 0)
                 why += fmt(" %ld of %ld checks failed under %s: %s;", o.failed, o.checked, name, o.notes.c_str());
         }
         if (!first) {  // every schedule died here

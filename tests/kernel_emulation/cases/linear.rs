@@ -12,6 +12,8 @@ use sovits_rt::tensor::Tensor;
 
 use crate::case::Case;
 use crate::inputs::{nan16, ulp16, widen, Rng};
+use Activation::{Gelu, None as NoAct, Relu};
+use Kernel::{Mma, SmallM};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kernel {
@@ -31,12 +33,13 @@ struct LinearCase {
     /// A time-major convolution: `(input channels, stride)`, so `k = taps · channels` and input
     /// rows are `stride · channels` apart (overlapping); `None`: dense rows (`lda = k`).
     conv: Option<(usize, usize)>,
-    /// Output row stride; above `n`: one conv group's column block of a wider output.
-    ldo: Option<usize>,
+    /// A wider output `[m, width]` of which the case writes the `n` columns from `column` (one
+    /// conv group's block, through a `Dev::range` view as `CudaHubert` does): `(width, column)`.
+    wide: Option<(usize, usize)>,
 }
 
 const fn dense(kernel: Kernel, m: usize, n: usize, k: usize, act: Activation, bias: bool, f32_out: bool) -> LinearCase {
-    LinearCase { kernel, m, n, k, act, bias, f32_out, conv: None, ldo: None }
+    LinearCase { kernel, m, n, k, act, bias, f32_out, conv: None, wide: None }
 }
 
 const fn conv(
@@ -46,13 +49,10 @@ const fn conv(
     k: usize,
     act: Activation,
     conv: (usize, usize),
-    ldo: usize,
+    wide: Option<(usize, usize)>,
 ) -> LinearCase {
-    LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), ldo: Some(ldo) }
+    LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), wide }
 }
-
-use Activation::{Gelu, None as NoAct, Relu};
-use Kernel::{Mma, SmallM};
 
 const CASES: [LinearCase; 18] = [
     // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/8)).
@@ -72,12 +72,12 @@ const CASES: [LinearCase; 18] = [
     dense(Mma, 17, 9, 1024, Relu, false, false),   // far below one tile
     dense(Mma, 100, 130, 264, Gelu, true, false),
     // Convolutions as strided products: HuBERT's conv layers (3 taps of 32 channels, stride 2)
-    // and its positional conv (8 taps of one 48-channel group, stride 1, written into a
-    // 4-group-wide output).
-    conv(Mma, 70, 64, 3 * 32, Gelu, (32, 2), 64),
-    conv(SmallM, 9, 64, 3 * 32, Gelu, (32, 2), 64),
-    conv(Mma, 67, 48, 8 * 48, Gelu, (48, 1), 4 * 48),
-    conv(SmallM, 5, 48, 8 * 48, NoAct, (48, 1), 4 * 48),
+    // and its positional conv (8 taps of one 48-channel group, stride 1, written into group 2 or
+    // 1 of a 4-group-wide output).
+    conv(Mma, 70, 64, 3 * 32, Gelu, (32, 2), None),
+    conv(SmallM, 9, 64, 3 * 32, Gelu, (32, 2), None),
+    conv(Mma, 67, 48, 8 * 48, Gelu, (48, 1), Some((4 * 48, 2 * 48))),
+    conv(SmallM, 5, 48, 8 * 48, NoAct, (48, 1), Some((4 * 48, 48))),
 ];
 
 pub fn cases() -> Vec<Case> {
@@ -87,7 +87,7 @@ pub fn cases() -> Vec<Case> {
 fn linear_case(c: &LinearCase) -> Case {
     let (m, n, k) = (c.m, c.n, c.k);
     let lda = c.conv.map_or(k, |(channels, stride)| channels * stride);
-    let ldo = c.ldo.unwrap_or(n);
+    let (ldo, column) = c.wide.unwrap_or((n, 0));
     let act_name = match c.act {
         Activation::None => "none",
         Activation::Relu => "relu",
@@ -96,15 +96,18 @@ fn linear_case(c: &LinearCase) -> Case {
     let mut config = format!("M={m} N={n} K={k} act={act_name}");
     config += if c.bias { " bias" } else { "" };
     config += if c.f32_out { " f32-out" } else { "" };
-    if c.conv.is_some() || c.ldo.is_some() {
+    if c.conv.is_some() {
         config += &format!(" lda={lda} ldo={ldo}");
+    }
+    if column > 0 {
+        config += &format!(" from column {column}");
     }
     let mut rng = Rng::new(&config);
     let x = rng.halves((m - 1) * lda + k, -1.0, 1.0);
     let w_scale = 2.0 / (k as f32).sqrt(); // keeps x · Wᵀ of order 1, so GELU sees both sides
     let w = rng.halves(n * k, -w_scale, w_scale);
     let bias = rng.halves(n, -0.5, 0.5);
-    let out_len = (m - 1) * ldo + n;
+    let out_len = (m - 1) * ldo + column + n;
 
     let kernel = if c.kernel == Kernel::SmallM { "linear_small_m_f16" } else { "linear_mma_f16" };
     let tolerance = if c.f32_out { "2e-6*sum|x*w|" } else { "1 ulp16 + 2e-6*sum|x*w|" };
@@ -112,10 +115,11 @@ fn linear_case(c: &LinearCase) -> Case {
     let rows = Rows { data: case.buffer("x", &x), count: m, stride: lda };
     let weights =
         LinearWeights { weight: case.buffer("w", &w), bias: c.bias.then(|| case.buffer("bias", &bias)), n, k };
+    let view = out_len - column;
     let out = if c.f32_out {
-        LinearOutput::F32(case.buffer("out", &vec![f32::NAN; out_len]))
+        LinearOutput::F32(case.buffer("out", &vec![f32::NAN; out_len]).range(column, view))
     } else {
-        LinearOutput::F16(case.buffer("out", &nan16(out_len)))
+        LinearOutput::F16(case.buffer("out", &nan16(out_len)).range(column, view))
     };
     let launch = match (c.kernel, out) {
         (Kernel::Mma, LinearOutput::F16(o)) => linear_mma_launch(weights, rows, o, ldo, c.act),
@@ -136,11 +140,11 @@ fn linear_case(c: &LinearCase) -> Case {
     let abs = |v: &[f16]| -> Vec<f32> { v.iter().map(|h| h.to_f32().abs()).collect() };
     let magnitude = product(c, &abs(&x), &abs(&w), bias.map(abs).as_deref());
 
-    // Row m's n values at m·ldo; between them (a wider output's other columns): never written.
+    // Row m's n values at m·ldo + column; the wider output's other columns: never written.
     let mut expected = vec![f64::NAN; out_len];
     let mut tol = vec![0.0; out_len];
     for (i, (&v, &mag)) in want.iter().zip(&magnitude).enumerate() {
-        let at = i / n * ldo + i % n;
+        let at = i / n * ldo + column + i % n;
         expected[at] = f64::from(v);
         tol[at] = if c.f32_out { 0.0 } else { ulp16(expected[at]) } + 2e-6 * f64::from(mag);
     }

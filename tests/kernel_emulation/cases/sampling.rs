@@ -13,6 +13,7 @@ use sovits_rt::model::t2s::{sample_step, GenerateOptions};
 
 use crate::case::Case;
 use crate::inputs::Rng;
+use Logits::{AllMasked, EosFavoured, Integers, Peaked, SomeMasked, Spread};
 
 /// The history row of a slot (`max_context` on the device).
 const HISTORY_CAP: usize = 64;
@@ -70,8 +71,6 @@ const fn sampler(
 ) -> SamplerCase {
     SamplerCase { vocab, threads, rows, top_k, top_p, temperature, penalty, step, history_len, logits }
 }
-
-use Logits::*;
 
 const CASES: [SamplerCase; 16] = [
     sampler(1025, 1024, 3, 15, 1.0, 1.0, 1.35, 20, 40, Spread), // upstream's defaults
