@@ -97,6 +97,7 @@ impl Case {
         self.launches.push(launch);
     }
 
+    /// The launches, in the order they run.
     pub fn launches(&self) -> &[KernelLaunch] {
         &self.launches
     }
@@ -205,6 +206,7 @@ impl Case {
     }
 }
 
+/// A one-dimensional tensor of `len` elements over `bytes`.
 fn view(dtype: Dtype, len: usize, bytes: &[u8]) -> TensorView<'_> {
     TensorView::new(dtype, vec![len], bytes).expect("a tensor view of its own bytes")
 }
