@@ -5,10 +5,11 @@ mod common;
 use half::f16;
 use sovits_rt::cpu::ops::layer_norm_slice;
 use sovits_rt::cuda::ops::DeviceNorm;
-use sovits_rt::cuda::runtime::Arg;
 use sovits_rt::cuda::t2s::SamplerSlot;
+use sovits_rt::cuda::t2s_kernels::{sample_tokens_launch, SamplerOutput, SamplerState, StepRows};
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
 use sovits_rt::model::sampling::{apply_repetition_penalty, argmax, probs_from_penalised, SamplingParams};
+use sovits_rt::model::t2s::EOS_BLOCKED_STEPS;
 
 fn value(i: usize, s: f32) -> f32 {
     (i as f32 * 0.7311 + s).sin() * 2.0
@@ -45,7 +46,7 @@ fn add_layer_norm_matches_the_cpu() {
 fn sampler_kernel_matches_the_cpu_sampler() {
     let Some(rt) = common::gpu("sampler_kernel_matches_the_cpu_sampler") else { return };
     let q = rt.queue().unwrap();
-    let (v, cap, blocked) = (1025usize, 64usize, 11i32);
+    let (v, cap, blocked) = (1025usize, 64usize, EOS_BLOCKED_STEPS as i32);
     let params = [
         SamplingParams::default(),
         SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.35 },
@@ -80,20 +81,15 @@ fn sampler_kernel_matches_the_cpu_sampler() {
     let row_slot_d = q.upload(&row_slot).unwrap();
     let (tokens_d, eos_d, probs_d) =
         (q.zeros::<i32>(rows).unwrap(), q.zeros::<i32>(rows).unwrap(), q.zeros::<f32>(rows * v).unwrap());
-    let args = [
-        Arg::ptr(logits_d.dev()),
-        Arg::int(v),
-        Arg::ptr(row_slot_d.dev()),
-        Arg::ptr(slot_d.dev()),
-        Arg::ptr(history_d.dev()),
-        Arg::int(cap),
-        Arg::I32(blocked),
-        Arg::ptr(tokens_d.dev()),
-        Arg::ptr(eos_d.dev()),
-        Arg::ptr(probs_d.dev()),
-    ];
-    // SAFETY: matches sample_tokens_f32 in kernels/sampling.cu; every buffer holds `rows` rows.
-    unsafe { q.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }.unwrap();
+    let launch = sample_tokens_launch(
+        logits_d.dev(),
+        v,
+        StepRows { row_slot: row_slot_d.dev(), rows },
+        SamplerState { slots: slot_d.dev(), history: history_d.dev(), history_cap: cap },
+        SamplerOutput { tokens: tokens_d.dev(), eos: eos_d.dev(), probs: Some(probs_d.dev()) },
+    );
+    // SAFETY: built by sample_tokens_launch (see there).
+    unsafe { q.run(&launch) }.unwrap();
     let (tokens, eos, probs) =
         (q.read(&tokens_d, rows).unwrap(), q.read(&eos_d, rows).unwrap(), q.read(&probs_d, rows * v).unwrap());
     let after: Vec<SamplerSlot> =

@@ -60,11 +60,12 @@ impl CpuBert {
         let h = cfg.hidden_size;
         let mut x = vec![0.0f32; input_ids.len() * h];
         for (pos, (row, &id)) in x.chunks_exact_mut(h).zip(input_ids).enumerate() {
-            let word = self.word_embeddings.row(id as usize);
-            let position = self.position_embeddings.row(pos);
-            for (((o, &w), &t), &p) in row.iter_mut().zip(word).zip(&self.token_type_0).zip(position) {
-                *o = (w + t) + p;
-            }
+            embedding_sum(
+                row,
+                self.word_embeddings.row(id as usize),
+                &self.token_type_0,
+                self.position_embeddings.row(pos),
+            );
             layer_norm_slice(
                 row,
                 self.embeddings_norm.weight.data(),
@@ -78,6 +79,14 @@ impl CpuBert {
             hidden = layer.forward(&hidden);
         }
         Ok(BertTrace { hidden_state_0, hidden_state_sel: hidden })
+    }
+}
+
+/// BERT's embedding of one token before its LayerNorm, `(word + token_type) + position` in f32 in
+/// that order (transformers' order). The twin of kernels/embed.cu's `bert_embed_f16`.
+pub fn embedding_sum(out: &mut [f32], word: &[f32], token_type: &[f32], position: &[f32]) {
+    for (((o, &w), &t), &p) in out.iter_mut().zip(word).zip(token_type).zip(position) {
+        *o = (w + t) + p;
     }
 }
 

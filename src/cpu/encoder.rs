@@ -94,8 +94,8 @@ impl PostLnEncoderLayer {
     }
 }
 
-/// `y = LayerNorm(y + residual)`.
-fn residual_norm(y: &mut Tensor, residual: &Tensor, norm: &Norm, eps: f32) {
+/// `y = LayerNorm(y + residual)` per row (the twin of kernels/norm.cu's `add_layer_norm_f16`).
+pub fn residual_norm(y: &mut Tensor, residual: &Tensor, norm: &Norm, eps: f32) {
     y.data_mut().iter_mut().zip(residual.data()).for_each(|(a, b)| *a += b);
     layer_norm_rows(y, &norm.weight, &norm.bias, eps);
 }

@@ -133,20 +133,11 @@ impl PosConv {
     /// `[T, H]` → `gelu(conv(x))[:T]` `[T, H]`.
     fn forward(&self, x: &Tensor) -> Tensor {
         let (t, h) = (x.dim(0), x.dim(1));
-        let cg = h / self.groups.len();
+        let groups = self.groups.len();
+        let cg = h / groups;
         let pad = self.kernel / 2;
-        let per_group: Vec<Tensor> = self
-            .groups
-            .par_iter()
-            .enumerate()
-            .map(|(g, conv)| {
-                let mut xg = vec![0.0f32; (t + 2 * pad) * cg];
-                for (dst, src) in xg[pad * cg..(pad + t) * cg].chunks_exact_mut(cg).zip(x.data().chunks_exact(h)) {
-                    dst.copy_from_slice(&src[g * cg..(g + 1) * cg]);
-                }
-                conv.forward(&Tensor::new([t + 2 * pad, cg], xg))
-            })
-            .collect();
+        let per_group: Vec<Tensor> =
+            self.groups.par_iter().enumerate().map(|(g, conv)| conv.forward(&pad_group(x, g, groups, pad))).collect();
         let mut out = vec![0.0f32; t * h];
         for (g, pg) in per_group.iter().enumerate() {
             for (dst, src) in out.chunks_exact_mut(h).zip(pg.data().chunks_exact(cg)) {
@@ -158,35 +149,54 @@ impl PosConv {
     }
 }
 
-/// A `Conv1d` without padding on time-major activations `[T, C_in]`. There the receptive field
-/// of output frame `t` is the contiguous run `x[t·s .. t·s + K]` of `K·C_in` values, so the
-/// convolution is one matrix product over an overlapping strided view of the input, with no
-/// im2col copy; the weight is stored tap-major ([`tap_major`]) to match.
+/// Group `g` of `groups` of time-major `x [T, H]`, zero-padded by `pad` frames on both sides:
+/// `[T + 2·pad, H/groups]`, the positional conv's input for that group (the twin of
+/// kernels/hubert.cu's `gather_groups_padded_f16`).
+pub fn pad_group(x: &Tensor, g: usize, groups: usize, pad: usize) -> Tensor {
+    let (t, h) = (x.dim(0), x.dim(1));
+    let cg = h / groups;
+    let mut xg = vec![0.0f32; (t + 2 * pad) * cg];
+    for (dst, src) in xg[pad * cg..(pad + t) * cg].chunks_exact_mut(cg).zip(x.data().chunks_exact(h)) {
+        dst.copy_from_slice(&src[g * cg..(g + 1) * cg]);
+    }
+    Tensor::new([t + 2 * pad, cg], xg)
+}
+
+/// A `Conv1d` without padding on time-major activations `[T, C_in]`, its weight stored tap-major
+/// ([`tap_major`]); see [`conv_time_major`].
 struct TimeMajorConv {
     weight: Tensor, // [C_out, K·C_in], element (o, k·C_in + i) = conv.weight[o, i, k]
     bias: Option<Tensor>,
-    kernel: usize,
     stride: usize,
 }
 
 impl TimeMajorConv {
     fn new(w: &Tensor, bias: Option<&Tensor>, stride: usize) -> Self {
-        TimeMajorConv { weight: tap_major(w), bias: bias.cloned(), kernel: w.dim(2), stride }
+        TimeMajorConv { weight: tap_major(w), bias: bias.cloned(), stride }
     }
 
-    /// `[T, C_in]` → `[(T − K) / s + 1, C_out]`; empty when `T < K`.
     fn forward(&self, x: &Tensor) -> Tensor {
-        let (t, cin) = (x.dim(0), x.dim(1));
-        let (cout, kc) = (self.weight.dim(0), self.weight.dim(1));
-        let tout = if t < self.kernel { 0 } else { (t - self.kernel) / self.stride + 1 };
-        let mut out = vec![0.0f32; tout * cout];
-        if let Some(b) = &self.bias {
-            out.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(b.data()));
-        }
-        let windows = MatRef { data: x.data(), rs: self.stride * cin, cs: 1 };
-        matmul_into(tout, cout, kc, windows, MatRef::transposed(self.weight.data(), kc), &mut out, self.bias.is_some());
-        Tensor::new([tout, cout], out)
+        conv_time_major(x, &self.weight, self.bias.as_ref(), self.stride)
     }
+}
+
+/// A `Conv1d` without padding on time-major `x [T, C_in]` with a tap-major `weight
+/// [C_out, K·C_in]` and stride `s` → `[(T − K) / s + 1, C_out]` (empty when `T < K`). The receptive
+/// field of output frame `t` is the contiguous run `x[t·s .. t·s + K]` of `K·C_in` values, so the
+/// convolution is one matrix product over an overlapping strided view of the input, with no
+/// im2col copy (the twin of kernels/linear.cu's strided products and of `conv_wave_f16`).
+pub fn conv_time_major(x: &Tensor, weight: &Tensor, bias: Option<&Tensor>, stride: usize) -> Tensor {
+    let (t, cin) = (x.dim(0), x.dim(1));
+    let (cout, kc) = (weight.dim(0), weight.dim(1));
+    let kernel = kc / cin;
+    let tout = if t < kernel { 0 } else { (t - kernel) / stride + 1 };
+    let mut out = vec![0.0f32; tout * cout];
+    if let Some(b) = bias {
+        out.chunks_exact_mut(cout).for_each(|row| row.copy_from_slice(b.data()));
+    }
+    let windows = MatRef { data: x.data(), rs: stride * cin, cs: 1 };
+    matmul_into(tout, cout, kc, windows, MatRef::transposed(weight.data(), kc), &mut out, bias.is_some());
+    Tensor::new([tout, cout], out)
 }
 
 /// Rows per parallel job of the GroupNorm passes.
@@ -194,8 +204,9 @@ const STAT_ROWS: usize = 1024;
 
 /// `nn.GroupNorm(C, C)` on time-major `[T, C]`: each channel normalised over time (biased
 /// variance), then the per-channel affine. Statistics accumulate in f64 (T is ~18k frames for a
-/// 6 s clip), over row blocks in parallel.
-fn group_norm_over_time(x: &mut Tensor, norm: &Norm, eps: f32) {
+/// 6 s clip), over row blocks in parallel. With the GELU after it, the twin of kernels/hubert.cu's
+/// `group_norm_time_gelu_f16`.
+pub fn group_norm_over_time(x: &mut Tensor, norm: &Norm, eps: f32) {
     let (t, c) = (x.dim(0), x.dim(1));
     let mean: Vec<f64> = column_sums(x.data(), c, None).into_iter().map(|s| s / t as f64).collect();
     let var = column_sums(x.data(), c, Some(&mean));

@@ -343,6 +343,11 @@ pub fn gelu(x: f32) -> f32 {
     0.5 * x * (1.0 + libm::erff(x * std::f32::consts::FRAC_1_SQRT_2))
 }
 
+/// `torch.relu` over a buffer in place.
+pub fn relu_slice(x: &mut [f32]) {
+    x.iter_mut().for_each(|v| *v = v.max(0.0));
+}
+
 /// Elementwise maps below this many elements stay on one thread.
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 15;
 

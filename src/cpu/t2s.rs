@@ -17,10 +17,10 @@
 use rayon::prelude::*;
 
 use super::gemv::{linear_few, matvec, matvec_t_acc, WeightMat};
-use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, MatRef};
+use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, relu_slice, MatRef};
 use super::vecmath::{exp_in_place, softmax};
 use crate::checkpoint::GptFile;
-use crate::model::t2s::{add_sine_position, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
+use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
 use crate::model::{ModelError, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 
@@ -82,7 +82,8 @@ impl std::fmt::Debug for CpuT2sSession {
 }
 
 impl CpuT2sSession {
-    fn new(config: &T2sConfig, audio_pos: usize) -> Self {
+    /// An empty cache whose next token sits at `audio_pos`.
+    pub fn new(config: &T2sConfig, audio_pos: usize) -> Self {
         CpuT2sSession {
             d_model: config.d_model,
             n_head: config.n_head,
@@ -102,10 +103,16 @@ impl CpuT2sSession {
         self.len == 0
     }
 
-    /// Stores the key and value rows `[d]` of position `pos` in one layer's cache.
-    fn push_kv(&mut self, layer: usize, pos: usize, k: &[f32], v: &[f32]) {
+    /// Audio position of the next token fed.
+    pub fn audio_pos(&self) -> usize {
+        self.audio_pos
+    }
+
+    /// Stores the key and value rows `[d]` of the newest position (`len`, not yet counted) in one
+    /// layer's cache; [`decode_attention`] then attends over it.
+    pub fn append_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
         let (d, hd) = (self.d_model, self.d_model / self.n_head);
-        let (chunk, row) = (pos / KV_CHUNK, pos % KV_CHUNK);
+        let (chunk, row) = (self.len / KV_CHUNK, self.len % KV_CHUNK);
         for (cache, new) in [(&mut self.keys[layer], k), (&mut self.values[layer], v)] {
             if chunk == cache.len() {
                 cache.push(vec![0.0; KV_CHUNK * d]);
@@ -117,9 +124,17 @@ impl CpuT2sSession {
         }
     }
 
+    /// Counts the newest position in (after every layer appended it) and moves to the next
+    /// token's audio position (the twin of kernels/attention.cu's `advance_slots`).
+    pub fn advance(&mut self) {
+        self.len += 1;
+        self.audio_pos += 1;
+    }
+
     /// Stores the keys and values of positions `0..S` of an empty layer cache, given as
-    /// `[d, S]` (channel-first, as the prefill computes them).
-    fn store_prefill_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
+    /// `[d, S]` (channel-first, as the prefill computes them); the session then holds `S`
+    /// positions (every layer stores the same `S`).
+    pub fn store_prefill_kv(&mut self, layer: usize, k: &[f32], v: &[f32]) {
         let (d, hd) = (self.d_model, self.d_model / self.n_head);
         let s = k.len() / d;
         for (cache, src) in [(&mut self.keys[layer], k), (&mut self.values[layer], v)] {
@@ -132,6 +147,7 @@ impl CpuT2sSession {
                 }
             }
         }
+        self.len = s;
     }
 
     /// Head `h`'s rows of the first `n` positions of `cache`, block by block: `(first position,
@@ -199,13 +215,12 @@ impl CpuT2s {
         let text = ops::linear(&prompt.bert.t(), &self.bert_proj_weight, Some(&self.bert_proj_bias));
         let mut xy = text.into_data();
         for (i, (row, &p)) in xy.chunks_exact_mut(d).zip(&prompt.phone_ids).enumerate() {
-            row.iter_mut().zip(self.text_embedding.row(p as usize)).for_each(|(x, e)| *x += e);
-            add_sine_position(row, i, self.text_alpha);
+            add_embedding(row, self.text_embedding.row(p as usize), i, self.text_alpha);
         }
         for (j, &t) in prompt.prompt_tokens.iter().enumerate() {
             let start = xy.len();
-            xy.extend_from_slice(self.audio_embedding.row(t as usize));
-            add_sine_position(&mut xy[start..], j, self.audio_alpha);
+            xy.resize(start + d, 0.0);
+            add_embedding(&mut xy[start..], self.audio_embedding.row(t as usize), j, self.audio_alpha);
         }
         let rows = xy.len() / d;
         Ok(Tensor::new([rows, d], xy))
@@ -227,7 +242,7 @@ impl CpuT2s {
         let a = linear(&a, &layer.out_proj, &layer.out_proj_bias);
         add_and_norm(x, &a, &layer.norm1_weight, &layer.norm1_bias, layout);
         let mut h = linear(x.data(), &layer.linear1, &layer.linear1_bias);
-        h.iter_mut().for_each(|v| *v = v.max(0.0));
+        relu_slice(&mut h);
         let f = linear(&h, &layer.linear2, &layer.linear2_bias);
         add_and_norm(x, &f, &layer.norm2_weight, &layer.norm2_bias, layout);
     }
@@ -283,7 +298,7 @@ fn linear_step(x: &[f32], w: &WeightMat, bias: &[f32]) -> Vec<f32> {
 /// the text keys only, audio queries see the text and every audio key up to themselves.
 /// Returns `[d, S]`. Scores are computed transposed (`[key, query]`) so that both products
 /// have unit-stride operands.
-fn prefill_attention(qkv: &[f32], d: usize, n_text: usize, n_head: usize) -> Vec<f32> {
+pub fn prefill_attention(qkv: &[f32], d: usize, n_text: usize, n_head: usize) -> Vec<f32> {
     let s = qkv.len() / (3 * d);
     let hd = d / n_head;
     let scale = 1.0 / (hd as f32).sqrt();
@@ -331,7 +346,13 @@ fn masked_softmax_columns(p: &mut [f32], s: usize, n_text: usize, scale: f32) {
 
 /// Attention of each session's newest position over its whole cache (the newest K/V
 /// included): no mask, as upstream's single-position decode. `qkv` is `[B, 3d]`; returns `[B, d]`.
-fn decode_attention(sessions: &[&mut CpuT2sSession], layer: usize, qkv: &[f32], d: usize, n_head: usize) -> Vec<f32> {
+pub fn decode_attention(
+    sessions: &[&mut CpuT2sSession],
+    layer: usize,
+    qkv: &[f32],
+    d: usize,
+    n_head: usize,
+) -> Vec<f32> {
     let hd = d / n_head;
     let scale = 1.0 / (hd as f32).sqrt();
     let mut out = vec![0.0; sessions.len() * d];
@@ -372,7 +393,6 @@ impl TextToSemantic for CpuT2s {
                 prefill_attention(qkv, d, n_text, self.config.n_head)
             });
         }
-        session.len = rows;
         let last: Vec<f32> = x.data().chunks_exact(rows).map(|channel| channel[rows - 1]).collect();
         let mut logits = vec![0.0; self.config.vocab];
         linear_few(&last, 1, &self.head, None, &mut logits);
@@ -388,26 +408,20 @@ impl TextToSemantic for CpuT2s {
             self.check_session(s)?;
         }
         let (d, v) = (self.config.d_model, self.config.vocab);
-        let mut x = Vec::with_capacity(sessions.len() * d);
-        for (s, &t) in sessions.iter().zip(tokens) {
-            let start = x.len();
-            x.extend_from_slice(self.audio_embedding.row(t as usize));
-            add_sine_position(&mut x[start..], s.audio_pos, self.audio_alpha);
+        let mut x = vec![0.0; sessions.len() * d];
+        for ((row, s), &t) in x.chunks_exact_mut(d).zip(sessions.iter()).zip(tokens) {
+            add_embedding(row, self.audio_embedding.row(t as usize), s.audio_pos, self.audio_alpha);
         }
         let mut x = Tensor::new([sessions.len(), d], x);
         for (li, layer) in self.layers.iter().enumerate() {
             self.block(layer, &mut x, Layout::Rows, &mut linear_step, |qkv| {
                 for (s, row) in sessions.iter_mut().zip(qkv.chunks_exact(3 * d)) {
-                    let pos = s.len;
-                    s.push_kv(li, pos, &row[d..2 * d], &row[2 * d..]);
+                    s.append_kv(li, &row[d..2 * d], &row[2 * d..]);
                 }
                 decode_attention(sessions, li, qkv, d, self.config.n_head)
             });
         }
-        for s in sessions.iter_mut() {
-            s.len += 1;
-            s.audio_pos += 1;
-        }
+        sessions.iter_mut().for_each(|s| s.advance());
         let mut logits = vec![0.0; sessions.len() * v];
         linear_few(x.data(), sessions.len(), &self.head, None, &mut logits);
         Ok(logits.chunks_exact(v).map(<[f32]>::to_vec).collect())

@@ -9,8 +9,9 @@ use half::f16;
 use parking_lot::Mutex;
 
 use super::encoder::{DeviceEncoderLayer, EncoderScratch};
+use super::launch::{Arg, KernelLaunch};
 use super::ops::{check_heads, DeviceNorm};
-use super::runtime::{Arg, CudaError, DeviceBuffer, GpuRuntime, Queue};
+use super::runtime::{CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
 use crate::model::bert::{BertConfig, BertWeights};
 use crate::model::layers::Norm;
 use crate::model::{Bert, ModelError};
@@ -75,24 +76,52 @@ impl CudaBert {
         let ids: Vec<i32> = input_ids.iter().map(|&t| t as i32).collect();
         q.write(&mut ws.ids, 0, &ids)?;
         let (x, embedded) = (ws.x.dev(), ws.scratch.proj());
-        let args = [
-            Arg::ptr(embedded),
-            Arg::ptr(self.word.dev()),
-            Arg::ptr(self.token_type0.dev()),
-            Arg::ptr(self.position.dev()),
-            Arg::ptr(ws.ids.dev()),
-            Arg::int(rows),
-            Arg::int(h),
-        ];
-        // SAFETY: matches bert_embed_f16(out, word, token_type0, position, ids, rows, d); ids were
-        // checked against the vocabulary and rows against the position table.
-        unsafe { q.launch("bert_embed_f16", (rows as u32, 1, 1), 128, &args) }?;
+        let tables = BertEmbeddings {
+            word: self.word.dev(),
+            token_type0: self.token_type0.dev(),
+            position: self.position.dev(),
+            d: h,
+        };
+        let launch = bert_embed_launch(tables, ws.ids.dev(), rows, embedded);
+        // SAFETY: built by bert_embed_launch (see there); ids were checked against the vocabulary
+        // and rows against the position table.
+        unsafe { q.run(&launch) }?;
         self.embeddings_norm.forward(q, x, embedded, None, rows)?;
         for layer in &self.layers {
             layer.forward(q, x, rows, &ws.scratch)?;
         }
         q.read(&ws.x, rows * h)
     }
+}
+
+/// BERT's embedding tables on the device: word `[vocab, d]`, token type 0 `[d]`, position
+/// `[positions, d]`.
+#[derive(Debug, Clone, Copy)]
+pub struct BertEmbeddings {
+    pub word: Dev<f16>,
+    pub token_type0: Dev<f16>,
+    pub position: Dev<f16>,
+    pub d: usize,
+}
+
+/// `out[r] = (word[ids[r]] + token_type0) + position[r]` for `rows` rows (the sum before the
+/// embeddings' LayerNorm): matches `bert_embed_f16(out, word, token_type0, position, ids, rows,
+/// d)`, one block of 128 threads per row.
+pub fn bert_embed_launch(tables: BertEmbeddings, ids: Dev<i32>, rows: usize, out: Dev<f16>) -> KernelLaunch {
+    let d = tables.d;
+    assert!(tables.word.len().is_multiple_of(d) && tables.token_type0.len() >= d, "BERT embedding tables");
+    assert!(tables.position.len() >= rows * d, "BERT position table shorter than {rows} rows");
+    assert!(ids.len() >= rows && out.len() >= rows * d, "BERT embedding operands too small for {rows} rows");
+    let args = vec![
+        Arg::ptr(out),
+        Arg::ptr(tables.word),
+        Arg::ptr(tables.token_type0),
+        Arg::ptr(tables.position),
+        Arg::ptr(ids),
+        Arg::int(rows),
+        Arg::int(d),
+    ];
+    KernelLaunch { kernel: "bert_embed_f16", grid: (rows as u32, 1, 1), block: 128, args }
 }
 
 impl Bert for CudaBert {

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use half::f16;
 
 use super::encoder::{DeviceEncoderLayer, EncoderScratch};
-use super::ops::{Activation, DeviceLinear, DeviceNorm, Rows};
-use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
+use super::launch::{Arg, KernelLaunch};
+use super::ops::{Activation, DeviceLinear, DeviceNorm, NormWeights, Rows};
+use super::runtime::{CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
 use crate::model::hubert::{tap_major, HubertConfig, HubertWeights, GROUP_NORM_EPS};
 use crate::model::{Hubert, ModelError};
 use crate::tensor::Tensor;
@@ -117,29 +118,22 @@ impl CudaHubert {
         let (taps, stride, channels) = (c.conv_kernel[0], c.conv_stride[0], c.conv_dim[0]);
         let frames = (samples - taps) / stride + 1;
         let out = q.zeros::<f16>(frames * channels)?;
-        let args = [
-            Arg::ptr(out.dev()),
-            Arg::ptr(wav.dev()),
-            Arg::ptr(self.wave_weight.dev()),
-            Arg::opt(self.wave_bias.as_ref().map(|b| b.dev())),
-            Arg::int(frames),
-            Arg::int(channels),
-            Arg::int(taps),
-            Arg::int(stride),
-        ];
-        // SAFETY: matches conv_wave_f16(out, wav, w, bias, frames, channels, taps, stride); frames
-        // is computed from the waveform's length; taps and stride were checked at load.
-        unsafe { q.launch("conv_wave_f16", (frames.div_ceil(16) as u32, 1, 1), 256, &args) }?;
-        let args = [
-            Arg::ptr(out.dev()),
-            Arg::ptr(self.group_norm_gamma.dev()),
-            Arg::ptr(self.group_norm_beta.dev()),
-            Arg::int(frames),
-            Arg::int(channels),
-            Arg::F32(GROUP_NORM_EPS),
-        ];
-        // SAFETY: matches group_norm_time_gelu_f16(x, gamma, beta, frames, channels, eps).
-        unsafe { q.launch("group_norm_time_gelu_f16", (channels.div_ceil(32) as u32, 1, 1), 256, &args) }?;
+        let conv = WaveConv {
+            weight: self.wave_weight.dev(),
+            bias: self.wave_bias.as_ref().map(|b| b.dev()),
+            channels,
+            taps,
+            stride,
+        };
+        let norm =
+            NormWeights { gamma: self.group_norm_gamma.dev(), beta: self.group_norm_beta.dev(), eps: GROUP_NORM_EPS };
+        for launch in
+            [conv_wave_launch(conv, wav.dev(), frames, out.dev()), group_norm_gelu_launch(norm, out.dev(), frames)]
+        {
+            // SAFETY: built by conv_wave_launch and group_norm_gelu_launch (see there); frames is
+            // computed from the waveform's length.
+            unsafe { q.run(&launch) }?;
+        }
         Ok((out, frames))
     }
 
@@ -150,11 +144,9 @@ impl CudaHubert {
         let (cg, pad) = (h / groups, self.config.num_conv_pos_embeddings / 2);
         let padded = frames + 2 * pad;
         let gathered = q.zeros::<f16>(groups * padded * cg)?;
-        let args =
-            [Arg::ptr(gathered.dev()), Arg::ptr(x), Arg::int(frames), Arg::int(h), Arg::int(groups), Arg::int(pad)];
-        // SAFETY: matches gather_groups_padded_f16(out, x, frames, channels, groups, pad); `gathered`
-        // holds groups × (frames + 2·pad) × cg.
-        unsafe { q.launch("gather_groups_padded_f16", (padded as u32, groups as u32, 1), 64, &args) }?;
+        let launch = gather_groups_launch(x, frames, h, groups, pad, gathered.dev());
+        // SAFETY: built by gather_groups_launch (see there).
+        unsafe { q.run(&launch) }?;
         let pos = q.zeros::<f16>(frames * h)?;
         // An even kernel yields frames + 1 outputs and HubertSamePadLayer drops the last: only the
         // first `frames` are computed.
@@ -194,6 +186,76 @@ impl CudaHubert {
         let out = q.read(&hidden, frames * h)?;
         Ok(Tensor::new([frames, h], out.iter().map(|v| v.to_f32()).collect()))
     }
+}
+
+/// HuBERT's first conv on the device: weight `[channels, taps]` (one input channel), optional
+/// bias `[channels]`.
+#[derive(Debug, Clone, Copy)]
+pub struct WaveConv {
+    pub weight: Dev<f16>,
+    pub bias: Option<Dev<f16>>,
+    pub channels: usize,
+    pub taps: usize,
+    pub stride: usize,
+}
+
+/// `out[t, c] = bias[c] + Σ_k w[c, k] · wav[t·stride + k]` for `frames > 0` frames: matches
+/// `conv_wave_f16(out, wav, w, bias, frames, channels, taps, stride)`, grid `⌈frames/16⌉` × 256
+/// threads.
+pub fn conv_wave_launch(conv: WaveConv, wav: Dev<f32>, frames: usize, out: Dev<f16>) -> KernelLaunch {
+    let (channels, taps, stride) = (conv.channels, conv.taps, conv.stride);
+    assert!(taps <= WAVE_MAX_TAPS && stride <= WAVE_MAX_STRIDE, "conv 0 of {taps} taps, stride {stride}");
+    assert!(conv.weight.len() >= channels * taps && conv.bias.is_none_or(|b| b.len() >= channels), "conv 0 weights");
+    assert!(
+        frames > 0 && wav.len() >= (frames - 1) * stride + taps && out.len() >= frames * channels,
+        "conv 0 operands too small for {frames} frames"
+    );
+    let args = vec![
+        Arg::ptr(out),
+        Arg::ptr(wav),
+        Arg::ptr(conv.weight),
+        Arg::opt(conv.bias),
+        Arg::int(frames),
+        Arg::int(channels),
+        Arg::int(taps),
+        Arg::int(stride),
+    ];
+    KernelLaunch { kernel: "conv_wave_f16", grid: (frames.div_ceil(16) as u32, 1, 1), block: 256, args }
+}
+
+/// `x = gelu(GroupNorm(C, C)(x))` in place on time-major `x [frames, C]` (each channel over time):
+/// matches `group_norm_time_gelu_f16(x, gamma, beta, frames, channels, eps)`, grid `⌈C/32⌉` × 256
+/// threads.
+pub fn group_norm_gelu_launch(norm: NormWeights, x: Dev<f16>, frames: usize) -> KernelLaunch {
+    let channels = norm.gamma.len();
+    assert!(norm.beta.len() == channels && x.len() >= frames * channels, "GroupNorm operands");
+    let args = vec![
+        Arg::ptr(x),
+        Arg::ptr(norm.gamma),
+        Arg::ptr(norm.beta),
+        Arg::int(frames),
+        Arg::int(channels),
+        Arg::F32(norm.eps),
+    ];
+    KernelLaunch { kernel: "group_norm_time_gelu_f16", grid: (channels.div_ceil(32) as u32, 1, 1), block: 256, args }
+}
+
+/// The positional conv's input: `out[g, r, j] = x[r − pad, g·cg + j]`, zero outside the frames
+/// (`x [frames, channels]`, `cg = channels / groups`): matches `gather_groups_padded_f16(out, x,
+/// frames, channels, groups, pad)`, grid `(frames + 2·pad, groups)` × 64 threads.
+pub fn gather_groups_launch(
+    x: Dev<f16>,
+    frames: usize,
+    channels: usize,
+    groups: usize,
+    pad: usize,
+    out: Dev<f16>,
+) -> KernelLaunch {
+    let rows = frames + 2 * pad;
+    assert!(groups > 0 && channels.is_multiple_of(groups), "{channels} channels in {groups} groups");
+    assert!(x.len() >= frames * channels && out.len() >= rows * channels, "positional conv input too small");
+    let args = vec![Arg::ptr(out), Arg::ptr(x), Arg::int(frames), Arg::int(channels), Arg::int(groups), Arg::int(pad)];
+    KernelLaunch { kernel: "gather_groups_padded_f16", grid: (rows as u32, groups as u32, 1), block: 64, args }
 }
 
 impl Hubert for CudaHubert {

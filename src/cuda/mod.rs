@@ -5,8 +5,12 @@
 //!   libnvrtc is missing, so presence is checked first) and compiling every kernel once per
 //!   process and architecture, with NVRTC's log surfaced on error;
 //! * [`runtime`]: the context, loaded kernels, queues (one stream per model), typed device buffers;
+//! * [`launch`]: launches as data ([`KernelLaunch`]), built by pure functions next to each
+//!   wrapper, so the emulation test runs exactly what the GPU would be given;
 //! * [`ops`]: checked wrappers of the kernels shared by the models (linear, LayerNorm, attention);
 //! * [`t2s`]: the GPT prior — batched decode over KV slots, CUDA graphs, sampler on the device;
+//! * [`t2s_kernels`]: the launches of its own kernels (embeddings, KV cache, decode attention,
+//!   slot counters, sampler);
 //! * [`encoder`]: the post-LN transformer layer BERT and HuBERT share;
 //! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features;
 //! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass.
@@ -16,9 +20,11 @@ mod compile;
 mod device;
 pub mod encoder;
 pub mod hubert;
+pub mod launch;
 pub mod ops;
 pub mod runtime;
 pub mod t2s;
+pub mod t2s_kernels;
 
 pub use bert::CudaBert;
 pub use compile::{
@@ -26,5 +32,6 @@ pub use compile::{
 };
 pub use device::{discover, nvrtc_present, Gpu, Unavailable};
 pub use hubert::CudaHubert;
+pub use launch::{Arg, KernelLaunch};
 pub use runtime::{CudaError, GpuRuntime, Queue};
 pub use t2s::{CudaT2s, CudaT2sOptions, CudaT2sSession, SampledToken, SamplerSetup};

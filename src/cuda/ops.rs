@@ -1,9 +1,11 @@
-//! Safe host wrappers of the kernels shared by the GPT prior and BERT: each checks the sizes of
-//! its operands, picks the grid and launches. Activations are row-major `[rows, width]` f16.
+//! Safe host wrappers of the kernels shared by the GPT prior, BERT and HuBERT, and the pure
+//! builders of their launches (`*_launch`: check the operand sizes, pick the kernel and grid).
+//! Activations are row-major `[rows, width]` f16.
 
 use half::f16;
 
-use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, Queue};
+use super::launch::{Arg, KernelLaunch};
+use super::runtime::{CudaError, Dev, DeviceBuffer, Queue};
 use crate::tensor::Tensor;
 
 /// Rows up to which a linear layer runs as the bandwidth-bound small-M kernel (decode steps)
@@ -51,6 +53,16 @@ impl DeviceLinear {
         Self::new(q, weight.data(), bias.map(|b| b.data()), out, inp)
     }
 
+    /// The operands the launch builders take.
+    fn weights(&self) -> LinearWeights {
+        LinearWeights {
+            weight: self.weight.dev(),
+            bias: self.bias.as_ref().map(|b| b.dev()),
+            n: self.out_features,
+            k: self.in_features,
+        }
+    }
+
     /// `out[rows, out] = act(x[rows, in] · Wᵀ + b)`.
     pub fn forward(
         &self,
@@ -61,13 +73,13 @@ impl DeviceLinear {
         act: Activation,
     ) -> Result<(), CudaError> {
         let rows_in = Rows { data: x, count: rows, stride: self.in_features };
-        self.launch(q, rows_in, Output::F16(out), self.out_features, act)
+        self.run(q, rows_in, LinearOutput::F16(out), self.out_features, act)
     }
 
     /// The same with f32 output (the LM head's logits); always the small-M kernel.
     pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
         let rows_in = Rows { data: x, count: rows, stride: self.in_features };
-        self.launch(q, rows_in, Output::F32(out), self.out_features, Activation::None)
+        self.run(q, rows_in, LinearOutput::F32(out), self.out_features, Activation::None)
     }
 
     /// A time-major convolution as this product (kernels/linear.cu): input row `t` is the
@@ -81,48 +93,27 @@ impl DeviceLinear {
         out_stride: usize,
         act: Activation,
     ) -> Result<(), CudaError> {
-        self.launch(q, x, Output::F16(out), out_stride, act)
+        self.run(q, x, LinearOutput::F16(out), out_stride, act)
     }
 
-    fn launch(&self, q: &Queue, x: Rows, out: Output, out_stride: usize, act: Activation) -> Result<(), CudaError> {
-        let (n, k, rows) = (self.out_features, self.in_features, x.count);
-        if rows == 0 {
+    fn run(&self, q: &Queue, x: Rows, out: LinearOutput, out_stride: usize, act: Activation) -> Result<(), CudaError> {
+        if x.count == 0 {
             return Ok(());
         }
-        if !x.stride.is_multiple_of(8) {
-            return Err(CudaError::Unsupported(format!(
-                "input rows {} elements apart (a multiple of 8 is needed)",
-                x.stride
-            )));
-        }
-        let out_len = match out {
-            Output::F16(o) => o.len(),
-            Output::F32(o) => o.len(),
-        };
-        assert!(
-            x.data.len() >= (rows - 1) * x.stride + k && out_stride >= n && out_len >= (rows - 1) * out_stride + n,
-            "linear operands too small for {rows} rows"
-        );
-        let (out_h, out_f) = match out {
-            Output::F16(o) => (Arg::ptr(o), Arg::NULL),
-            Output::F32(o) => (Arg::NULL, Arg::ptr(o)),
-        };
-        let common = [Arg::ptr(x.data), Arg::ptr(self.weight.dev()), Arg::opt(self.bias.as_ref().map(|b| b.dev()))];
-        let sizes =
-            [Arg::int(rows), Arg::int(n), Arg::int(k), Arg::int(x.stride), Arg::int(out_stride), Arg::I32(act as i32)];
-        if rows <= SMALL_M_MAX_ROWS || matches!(out, Output::F32(_)) {
-            let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
-            let args: Vec<Arg> = common.into_iter().chain([out_h, out_f]).chain(sizes).collect();
-            // SAFETY: matches linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
-            // sizes checked above.
-            unsafe { q.launch("linear_small_m_f16", grid, 128, &args) }
-        } else {
-            let grid = (n.div_ceil(64) as u32, rows.div_ceil(64) as u32, 1);
-            let args: Vec<Arg> = common.into_iter().chain([out_h]).chain(sizes).collect();
-            // SAFETY: matches linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act); sizes checked above.
-            unsafe { q.launch("linear_mma_f16", grid, 128, &args) }
-        }
+        let launch = linear_launch(self.weights(), x, out, out_stride, act)?;
+        // SAFETY: built by linear_launch (see there).
+        unsafe { q.run(&launch) }
     }
+}
+
+/// A linear layer's operands on the device: `weight` `[n, k]` row-major (PyTorch's `[out, in]`),
+/// optional `bias` `[n]`.
+#[derive(Debug, Clone, Copy)]
+pub struct LinearWeights {
+    pub weight: Dev<f16>,
+    pub bias: Option<Dev<f16>>,
+    pub n: usize,
+    pub k: usize,
 }
 
 /// `count` input rows of a linear layer, `stride` elements apart.
@@ -134,10 +125,83 @@ pub struct Rows {
 }
 
 /// Where a linear layer writes.
-#[derive(Clone, Copy)]
-enum Output {
+#[derive(Debug, Clone, Copy)]
+pub enum LinearOutput {
     F16(Dev<f16>),
     F32(Dev<f32>),
+}
+
+/// `out = act(x · Wᵀ + b)` for `x.count > 0` rows, output row `m` at `out + m·out_stride`: the
+/// small-M kernel for decode-sized batches and for f32 output, else the tensor-core GEMM.
+pub fn linear_launch(
+    w: LinearWeights,
+    x: Rows,
+    out: LinearOutput,
+    out_stride: usize,
+    act: Activation,
+) -> Result<KernelLaunch, CudaError> {
+    match out {
+        LinearOutput::F16(o) if x.count > SMALL_M_MAX_ROWS => linear_mma_launch(w, x, o, out_stride, act),
+        _ => linear_small_m_launch(w, x, out, out_stride, act),
+    }
+}
+
+/// [`linear_launch`] on the small-M kernel: matches `linear_small_m_f16(x, w, bias, out_h, out_f,
+/// M, N, K, lda, ldo, act)`, grid `(⌈N/4⌉, ⌈M/8⌉)`, 128 threads.
+pub fn linear_small_m_launch(
+    w: LinearWeights,
+    x: Rows,
+    out: LinearOutput,
+    out_stride: usize,
+    act: Activation,
+) -> Result<KernelLaunch, CudaError> {
+    let (out_h, out_f, out_len) = match out {
+        LinearOutput::F16(o) => (Arg::ptr(o), Arg::NULL, o.len()),
+        LinearOutput::F32(o) => (Arg::NULL, Arg::ptr(o), o.len()),
+    };
+    let sizes = linear_sizes(&w, &x, out_len, out_stride, act)?;
+    let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), out_h, out_f].into_iter().chain(sizes);
+    let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(8) as u32, 1);
+    Ok(KernelLaunch { kernel: "linear_small_m_f16", grid, block: 128, args: args.collect() })
+}
+
+/// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,
+/// lda, ldo, act)`, grid `(⌈N/64⌉, ⌈M/64⌉)`, 128 threads.
+pub fn linear_mma_launch(
+    w: LinearWeights,
+    x: Rows,
+    out: Dev<f16>,
+    out_stride: usize,
+    act: Activation,
+) -> Result<KernelLaunch, CudaError> {
+    let sizes = linear_sizes(&w, &x, out.len(), out_stride, act)?;
+    let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), Arg::ptr(out)].into_iter().chain(sizes);
+    let grid = (w.n.div_ceil(64) as u32, x.count.div_ceil(64) as u32, 1);
+    Ok(KernelLaunch { kernel: "linear_mma_f16", grid, block: 128, args: args.collect() })
+}
+
+/// Checks a linear layer's operands; returns the kernels' trailing `M, N, K, lda, ldo, act`.
+fn linear_sizes(
+    w: &LinearWeights,
+    x: &Rows,
+    out_len: usize,
+    out_stride: usize,
+    act: Activation,
+) -> Result<[Arg; 6], CudaError> {
+    let (n, k, rows) = (w.n, w.k, x.count);
+    if !x.stride.is_multiple_of(8) || !k.is_multiple_of(8) {
+        return Err(CudaError::Unsupported(format!(
+            "input rows of {k} elements, {} apart (the kernels read 8 halves at a time: multiples of 8 are needed)",
+            x.stride
+        )));
+    }
+    assert!(rows > 0, "a linear launch needs rows");
+    assert!(w.weight.len() >= n * k && w.bias.is_none_or(|b| b.len() >= n), "linear weights smaller than [{n}, {k}]");
+    assert!(
+        x.data.len() >= (rows - 1) * x.stride + k && out_stride >= n && out_len >= (rows - 1) * out_stride + n,
+        "linear operands too small for {rows} rows"
+    );
+    Ok([Arg::int(rows), Arg::int(n), Arg::int(k), Arg::int(x.stride), Arg::int(out_stride), Arg::I32(act as i32)])
 }
 
 /// A LayerNorm's gain and shift on the device.
@@ -153,6 +217,11 @@ impl DeviceNorm {
         Ok(DeviceNorm { gamma: q.upload_f16(gamma)?, beta: q.upload_f16(beta)?, eps })
     }
 
+    /// The operands the launch builders take.
+    fn weights(&self) -> NormWeights {
+        NormWeights { gamma: self.gamma.dev(), beta: self.beta.dev(), eps: self.eps }
+    }
+
     /// `out = LayerNorm(x + residual)` per row; `out` may be `residual` (in-place blocks).
     pub fn forward(
         &self,
@@ -162,39 +231,63 @@ impl DeviceNorm {
         residual: Option<Dev<f16>>,
         rows: usize,
     ) -> Result<(), CudaError> {
-        let cols = self.gamma.len();
-        assert!(out.len() >= rows * cols && x.len() >= rows * cols, "LayerNorm operands too small");
-        assert!(residual.is_none_or(|r| r.len() >= rows * cols), "LayerNorm residual too small");
         if rows == 0 {
             return Ok(());
         }
-        let args = [
-            Arg::ptr(out),
-            Arg::ptr(x),
-            Arg::opt(residual),
-            Arg::ptr(self.gamma.dev()),
-            Arg::ptr(self.beta.dev()),
-            Arg::int(rows),
-            Arg::int(cols),
-            Arg::F32(self.eps),
-        ];
-        // SAFETY: matches add_layer_norm_f16(out, x, residual, gamma, beta, rows, cols, eps).
-        unsafe { q.launch("add_layer_norm_f16", (rows as u32, 1, 1), 256, &args) }
+        let launch = layer_norm_launch(self.weights(), out, x, residual, rows);
+        // SAFETY: built by layer_norm_launch (see there).
+        unsafe { q.run(&launch) }
     }
 }
 
-/// Head widths the prefill attention kernels are built for.
-pub const PREFILL_HEAD_DIMS: [usize; 2] = [32, 64];
+/// A normalisation's per-channel gain and shift `[C]` on the device, and its epsilon.
+#[derive(Debug, Clone, Copy)]
+pub struct NormWeights {
+    pub gamma: Dev<f16>,
+    pub beta: Dev<f16>,
+    pub eps: f32,
+}
 
-/// Checks that `d` channels in `heads` heads have a width the attention kernels handle.
-pub fn check_heads(d: usize, heads: usize) -> Result<usize, CudaError> {
+/// `out = LayerNorm(x + residual)` over `rows > 0` rows of `C` channels (`out` may be
+/// `residual`): matches `add_layer_norm_f16(out, x, residual, gamma, beta, rows, cols, eps)`, one
+/// block of 256 threads per row.
+pub fn layer_norm_launch(
+    norm: NormWeights,
+    out: Dev<f16>,
+    x: Dev<f16>,
+    residual: Option<Dev<f16>>,
+    rows: usize,
+) -> KernelLaunch {
+    let cols = norm.gamma.len();
+    assert!(norm.beta.len() == cols, "LayerNorm gain and shift differ in size");
+    assert!(out.len() >= rows * cols && x.len() >= rows * cols, "LayerNorm operands too small");
+    assert!(residual.is_none_or(|r| r.len() >= rows * cols), "LayerNorm residual too small");
+    let args = vec![
+        Arg::ptr(out),
+        Arg::ptr(x),
+        Arg::opt(residual),
+        Arg::ptr(norm.gamma),
+        Arg::ptr(norm.beta),
+        Arg::int(rows),
+        Arg::int(cols),
+        Arg::F32(norm.eps),
+    ];
+    KernelLaunch { kernel: "add_layer_norm_f16", grid: (rows as u32, 1, 1), block: 256, args }
+}
+
+/// The prefill attention kernels by head width.
+const PREFILL_KERNELS: [(usize, &str); 2] = [(32, "prefill_attention_hd32_f16"), (64, "prefill_attention_hd64_f16")];
+
+/// Checks that `d` channels in `heads` heads have a width the attention kernels handle; returns
+/// the head width and its prefill kernel.
+pub fn check_heads(d: usize, heads: usize) -> Result<(usize, &'static str), CudaError> {
     let hd = d / heads.max(1);
-    if heads > 0 && hd * heads == d && PREFILL_HEAD_DIMS.contains(&hd) {
-        Ok(hd)
-    } else {
-        Err(CudaError::Unsupported(format!(
-            "{heads} attention heads over {d} channels (kernels for heads of {PREFILL_HEAD_DIMS:?} channels)"
-        )))
+    match PREFILL_KERNELS.iter().find(|(width, _)| *width == hd) {
+        Some(&(_, kernel)) if heads > 0 && hd * heads == d => Ok((hd, kernel)),
+        _ => Err(CudaError::Unsupported(format!(
+            "{heads} attention heads over {d} channels (kernels for heads of {:?} channels)",
+            PREFILL_KERNELS.map(|(width, _)| width)
+        ))),
     }
 }
 
@@ -210,10 +303,24 @@ pub fn prefill_attention(
     heads: usize,
     n_text: usize,
 ) -> Result<(), CudaError> {
+    let launch = prefill_attention_launch(qkv, out, rows, d, heads, n_text)?;
+    // SAFETY: built by prefill_attention_launch (see there).
+    unsafe { q.run(&launch) }
+}
+
+/// [`prefill_attention`]'s launch: matches `prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text,
+/// scale)`, grid `(⌈S/64⌉, heads)`, 64 threads.
+pub fn prefill_attention_launch(
+    qkv: Dev<f16>,
+    out: Dev<f16>,
+    rows: usize,
+    d: usize,
+    heads: usize,
+    n_text: usize,
+) -> Result<KernelLaunch, CudaError> {
     assert!(qkv.len() >= rows * 3 * d && out.len() >= rows * d && n_text <= rows, "attention operands");
-    let hd = check_heads(d, heads)?;
-    let kernel = format!("prefill_attention_hd{hd}_f16");
-    let args = [
+    let (hd, kernel) = check_heads(d, heads)?;
+    let args = vec![
         Arg::ptr(qkv),
         Arg::ptr(out),
         Arg::int(rows),
@@ -221,6 +328,5 @@ pub fn prefill_attention(
         Arg::int(n_text),
         Arg::F32(1.0 / (hd as f32).sqrt()),
     ];
-    // SAFETY: matches prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale).
-    unsafe { q.launch(&kernel, (rows.div_ceil(64) as u32, heads as u32, 1), 64, &args) }
+    Ok(KernelLaunch { kernel, grid: (rows.div_ceil(64) as u32, heads as u32, 1), block: 64, args })
 }

@@ -1,7 +1,7 @@
 //! One GPU ready to run our kernels: its context and every kernel loaded once, queues (one
 //! stream per model) and typed device buffers. Kernels take raw device pointers; [`Dev`] keeps
-//! a pointer with its length so the host wrappers in [`super::ops`] can check sizes before any
-//! launch.
+//! a pointer with its length so the launch builders ([`super::launch`]) can check sizes before
+//! any launch.
 
 use std::collections::HashMap;
 use std::marker::PhantomData;
@@ -12,6 +12,7 @@ use cudarc::driver::{
 };
 use half::f16;
 
+use super::launch::{Arg, KernelLaunch};
 use super::{discover, kernels_for, Gpu, KernelCompileError, Unavailable};
 use crate::model::ModelError;
 
@@ -75,6 +76,13 @@ impl<T> Dev<T> {
         Dev { ptr: self.ptr + (start * std::mem::size_of::<T>()) as u64, len, _element: PhantomData }
     }
 
+    /// A handle to memory this process did not allocate: describes a launch without a device
+    /// (the emulation test gives every buffer a fake address and maps the pointers of the
+    /// launches back to its own buffers).
+    pub fn from_raw(ptr: u64, len: usize) -> Dev<T> {
+        Dev { ptr, len, _element: PhantomData }
+    }
+
     pub(crate) fn raw(self) -> u64 {
         self.ptr
     }
@@ -97,34 +105,6 @@ impl<T> DeviceBuffer<T> {
 
     pub fn is_empty(&self) -> bool {
         self.dev.len == 0
-    }
-}
-
-/// A kernel argument.
-#[derive(Debug, Clone, Copy)]
-pub enum Arg {
-    /// A device pointer (`T*` in the kernel); `Arg::NULL` for an absent optional operand.
-    Ptr(u64),
-    I32(i32),
-    F32(f32),
-}
-
-impl Arg {
-    pub const NULL: Arg = Arg::Ptr(0);
-
-    pub fn ptr<T>(d: Dev<T>) -> Arg {
-        Arg::Ptr(d.raw())
-    }
-
-    pub fn opt<T>(d: Option<Dev<T>>) -> Arg {
-        d.map_or(Arg::NULL, Arg::ptr)
-    }
-
-    /// A size or index. Every one we pass is bounded by an allocation of at most a few GiB
-    /// of 2-byte elements per dimension product, far below `i32::MAX` per dimension.
-    pub fn int(v: usize) -> Arg {
-        debug_assert!(v <= i32::MAX as usize, "kernel argument {v} overflows int");
-        Arg::I32(v.min(i32::MAX as usize) as i32)
     }
 }
 
@@ -181,28 +161,26 @@ impl Queue {
         &self.stream
     }
 
-    /// Queues `kernel` on the stream.
+    /// Queues `launch` on the stream.
     ///
     /// # Safety
-    /// `args` must match the kernel's parameter list in kernels/*.cu in number, order and type,
-    /// and every pointer must cover what the kernel reads and writes for this grid.
-    pub unsafe fn launch(
-        &self,
-        kernel: &str,
-        grid: (u32, u32, u32),
-        block: u32,
-        args: &[Arg],
-    ) -> Result<(), CudaError> {
+    /// `launch.args` must match the kernel's parameter list in kernels/*.cu in number, order and
+    /// type, and every pointer must cover what the kernel reads and writes for this grid. The
+    /// `*_launch` builders of `src/cuda` guarantee both for what they return (each says which
+    /// kernel signature it matches and checks the operand sizes); callers pass only their
+    /// launches.
+    pub unsafe fn run(&self, launch: &KernelLaunch) -> Result<(), CudaError> {
+        let kernel = launch.kernel;
         let f = self.rt.functions.get(kernel).ok_or_else(|| CudaError::NoKernel(kernel.into()))?;
         let mut builder = self.stream.launch_builder(f);
-        for a in args {
+        for a in &launch.args {
             match a {
                 Arg::Ptr(p) => builder.arg(p),
                 Arg::I32(v) => builder.arg(v),
                 Arg::F32(v) => builder.arg(v),
             };
         }
-        let config = LaunchConfig { grid_dim: grid, block_dim: (block, 1, 1), shared_mem_bytes: 0 };
+        let config = LaunchConfig { grid_dim: launch.grid, block_dim: (launch.block, 1, 1), shared_mem_bytes: 0 };
         // SAFETY: the caller guarantees the argument list (see above).
         unsafe { builder.launch(config) }?;
         Ok(())

@@ -20,23 +20,19 @@ use cudarc::driver::CudaGraph;
 use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
+use super::launch::KernelLaunch;
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
-use super::runtime::{Arg, CudaError, Dev, DeviceBuffer, GpuRuntime, Queue};
+use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue};
+use super::t2s_kernels::{
+    advance_slots_launch, decode_attention_launches, embed_positions_launch, kv_store_launch, sample_tokens_launch,
+    KvRows, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState, StepRows, DECODE_HEAD_DIM, DECODE_SPLIT,
+    MAX_SAMPLER_VOCAB,
+};
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
-    check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, EOS_BLOCKED_STEPS, LAYER_NORM_EPS,
-    MAX_STEPS,
+    check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, LAYER_NORM_EPS, MAX_STEPS,
 };
 use crate::model::{sample_on_host, ModelError, T2sPrompt, TextToSemantic};
-
-/// Positions per piece of the split decode attention (`DECODE_SPLIT` in kernels/attention.cu).
-const DECODE_SPLIT: usize = 256;
-
-/// Head width the decode attention kernels are built for (512 channels / 16 heads).
-const DECODE_HEAD_DIM: usize = 32;
-
-/// Largest vocabulary the sampler's shared-memory arrays hold (kernels/sampling.cu).
-const MAX_SAMPLER_VOCAB: usize = 2048;
 
 /// How much the GPU backend reserves up front.
 #[derive(Debug, Clone, PartialEq)]
@@ -323,44 +319,28 @@ impl CudaT2s {
         })
     }
 
-    /// One layer's slice of the key (or value) cache.
-    fn layer_cache(&self, cache: &DeviceBuffer<f16>, layer: usize) -> Dev<f16> {
-        let per_layer = (self.options.slots + 1) * self.options.max_context * self.config.d_model;
-        cache.dev().range(layer * per_layer, per_layer)
+    /// One layer's slice of the key and value caches.
+    fn layer_cache(&self, st: &DeviceState, layer: usize) -> LayerCache {
+        let (max_ctx, d) = (self.options.max_context, self.config.d_model);
+        let per_layer = (self.options.slots + 1) * max_ctx * d;
+        let slice = |cache: &DeviceBuffer<f16>| cache.dev().range(layer * per_layer, per_layer);
+        LayerCache { keys: slice(&st.keys), values: slice(&st.values), max_ctx, d }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn embed(
-        &self,
-        out: Dev<f16>,
-        accumulate: bool,
-        table: &DeviceBuffer<f16>,
-        ids: Dev<i32>,
-        positions: Option<(Dev<i32>, Dev<i32>)>,
-        alpha: f32,
-        rows: usize,
-    ) -> Result<(), CudaError> {
-        if rows == 0 {
-            return Ok(());
-        }
-        let (row_slot, slot_pos) = match positions {
-            Some((r, p)) => (Arg::ptr(r), Arg::ptr(p)),
-            None => (Arg::NULL, Arg::NULL),
-        };
-        let args = [
-            Arg::ptr(out),
-            Arg::I32(accumulate as i32),
-            Arg::ptr(table.dev()),
-            Arg::ptr(ids),
-            row_slot,
-            slot_pos,
-            Arg::F32(alpha),
-            Arg::int(rows),
-            Arg::int(self.config.d_model),
-        ];
-        // SAFETY: matches embed_positions_f16(out, accumulate, table, ids, row_slot, slot_pos, alpha,
-        // rows, d); `out` and `ids` hold `rows` rows, ids are checked against the vocabularies.
-        unsafe { self.q.launch("embed_positions_f16", (rows as u32, 1, 1), 128, &args) }
+    fn embedding(&self, table: &DeviceBuffer<f16>, alpha: f32) -> PositionalEmbedding {
+        PositionalEmbedding { table: table.dev(), alpha, d: self.config.d_model }
+    }
+
+    /// Queues `launch`, built by one of the `*_launch` builders (see [`Queue::run`]).
+    fn run(&self, launch: &KernelLaunch) -> Result<(), CudaError> {
+        // SAFETY: every launch passed here comes from a builder of super::t2s_kernels or
+        // super::ops, which matches its kernel's signature and checked the operand sizes.
+        unsafe { self.q.run(launch) }
+    }
+
+    /// The decode step's rows.
+    fn step_rows(st: &DeviceState, rows: usize) -> StepRows {
+        StepRows { row_slot: st.row_slot.dev(), rows }
     }
 
     /// The FFN half of a block and both residual LayerNorms, on `rows` rows of `st.x`.
@@ -395,26 +375,17 @@ impl CudaT2s {
 
         let x = st.x.dev();
         self.bert_proj.forward(q, st.bert.dev(), n_text, x, Activation::None)?;
-        self.embed(x, true, &self.text_embedding, st.ids.dev(), None, self.text_alpha, n_text)?;
-        let audio_rows = x.range(n_text * d, n_prompt * d);
-        let audio_ids = st.ids.dev().range(n_text, n_prompt);
-        self.embed(audio_rows, false, &self.audio_embedding, audio_ids, None, self.audio_alpha, n_prompt)?;
+        let text = self.embedding(&self.text_embedding, self.text_alpha);
+        self.run(&embed_positions_launch(text, st.ids.dev(), None, n_text, x, true))?;
+        if n_prompt > 0 {
+            let audio = self.embedding(&self.audio_embedding, self.audio_alpha);
+            let (audio_ids, audio_rows) = (st.ids.dev().range(n_text, n_prompt), x.range(n_text * d, n_prompt * d));
+            self.run(&embed_positions_launch(audio, audio_ids, None, n_prompt, audio_rows, false))?;
+        }
         for (li, layer) in self.layers.iter().enumerate() {
             layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
-            let args = [
-                Arg::ptr(self.layer_cache(&st.keys, li)),
-                Arg::ptr(self.layer_cache(&st.values, li)),
-                Arg::ptr(st.qkv.dev()),
-                Arg::NULL,
-                Arg::NULL,
-                Arg::int(session.slot),
-                Arg::int(rows),
-                Arg::int(d),
-                Arg::int(self.options.max_context),
-            ];
-            // SAFETY: matches kv_store_rows_f16(k, v, qkv, row_slot, slot_len, prefill_slot, rows, d,
-            // max_ctx); rows <= max_context was checked, the slot is ours.
-            unsafe { q.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &args) }?;
+            let target = KvRows::Prompt { slot: session.slot, rows };
+            self.run(&kv_store_launch(self.layer_cache(st, li), st.qkv.dev(), target))?;
             prefill_attention(q, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
             self.block_tail(st, layer, rows)?;
         }
@@ -454,67 +425,24 @@ impl CudaT2s {
     /// Queues one decode step for `rows` rows whose tokens and slots are already in
     /// `st.ids` / `st.row_slot`: everything a CUDA graph captures.
     fn step_launches(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<(), CudaError> {
-        let c = &self.config;
         let q = &self.q;
-        let (d, x) = (c.d_model, st.x.dev());
-        let splits = self.options.max_context.div_ceil(DECODE_SPLIT);
+        let (x, qkv, step, slot_len) = (st.x.dev(), st.qkv.dev(), Self::step_rows(st, rows), st.slot_len.dev());
+        let audio = self.embedding(&self.audio_embedding, self.audio_alpha);
         let positions = Some((st.row_slot.dev(), st.slot_pos.dev()));
-        self.embed(x, false, &self.audio_embedding, st.ids.dev(), positions, self.audio_alpha, rows)?;
-        let scale = 1.0 / (DECODE_HEAD_DIM as f32).sqrt();
+        self.run(&embed_positions_launch(audio, st.ids.dev(), positions, rows, x, false))?;
         for (li, layer) in self.layers.iter().enumerate() {
-            let (k, v) = (self.layer_cache(&st.keys, li), self.layer_cache(&st.values, li));
-            layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
-            let store = [
-                Arg::ptr(k),
-                Arg::ptr(v),
-                Arg::ptr(st.qkv.dev()),
-                Arg::ptr(st.row_slot.dev()),
-                Arg::ptr(st.slot_len.dev()),
-                Arg::I32(0),
-                Arg::int(rows),
-                Arg::int(d),
-                Arg::int(self.options.max_context),
-            ];
-            // SAFETY: matches kv_store_rows_f16; row_slot holds `rows` slots < slots + 1.
-            unsafe { q.launch("kv_store_rows_f16", (rows as u32, 1, 1), 128, &store) }?;
-            let split = [
-                Arg::ptr(st.qkv.dev()),
-                Arg::ptr(k),
-                Arg::ptr(v),
-                Arg::ptr(st.row_slot.dev()),
-                Arg::ptr(st.slot_len.dev()),
-                Arg::ptr(st.partial.dev()),
-                Arg::int(d),
-                Arg::int(self.options.max_context),
-                Arg::int(splits),
-                Arg::F32(scale),
-            ];
-            let grid = (c.n_head as u32, rows as u32, splits as u32);
-            // SAFETY: matches decode_attention_split_hd32_f16(qkv, k, v, row_slot, slot_len, partial, d,
-            // max_ctx, n_splits, scale); partial holds max_batch × heads × splits × (hd + 2).
-            unsafe { q.launch("decode_attention_split_hd32_f16", grid, 128, &split) }?;
-            let combine = [Arg::ptr(st.partial.dev()), Arg::ptr(st.attn.dev()), Arg::int(d), Arg::int(splits)];
-            // SAFETY: matches decode_attention_combine_hd32_f16(partial, out, d, n_splits).
-            unsafe {
-                q.launch(
-                    "decode_attention_combine_hd32_f16",
-                    (c.n_head as u32, rows as u32, 1),
-                    DECODE_HEAD_DIM as u32,
-                    &combine,
-                )
-            }?;
+            let cache = self.layer_cache(st, li);
+            layer.in_proj.forward(q, x, rows, qkv, Activation::None)?;
+            self.run(&kv_store_launch(cache, qkv, KvRows::Step { rows: step, slot_len }))?;
+            let heads = self.config.n_head;
+            for launch in decode_attention_launches(cache, qkv, step, slot_len, heads, st.partial.dev(), st.attn.dev())
+            {
+                self.run(&launch)?;
+            }
             self.block_tail(st, layer, rows)?;
         }
         self.head.forward_f32(q, x, rows, st.logits.dev())?;
-        let advance = [
-            Arg::ptr(st.row_slot.dev()),
-            Arg::ptr(st.slot_len.dev()),
-            Arg::ptr(st.slot_pos.dev()),
-            Arg::int(rows),
-            Arg::int(self.options.slots),
-        ];
-        // SAFETY: matches advance_slots(row_slot, slot_len, slot_pos, rows, n_slots).
-        unsafe { q.launch("advance_slots", (rows.div_ceil(128) as u32, 1, 1), 128, &advance) }?;
+        self.run(&advance_slots_launch(step, slot_len, st.slot_pos.dev(), self.options.slots))?;
         if sample {
             self.sample_launch(st, rows)?;
         }
@@ -523,21 +451,15 @@ impl CudaT2s {
 
     /// Samples one token for each of `rows` rows of `st.logits` (slots in `st.row_slot`).
     fn sample_launch(&self, st: &DeviceState, rows: usize) -> Result<(), CudaError> {
-        let args = [
-            Arg::ptr(st.logits.dev()),
-            Arg::int(self.config.vocab),
-            Arg::ptr(st.row_slot.dev()),
-            Arg::ptr(st.sampler.dev()),
-            Arg::ptr(st.history.dev()),
-            Arg::int(self.options.max_context),
-            Arg::int(EOS_BLOCKED_STEPS),
-            Arg::ptr(st.sampled.dev()),
-            Arg::ptr(st.sampled.dev().range(self.options.max_batch, self.options.max_batch)),
-            Arg::NULL,
-        ];
-        // SAFETY: matches sample_tokens_f32(logits, vocab, row_slot, slots, history, history_cap,
-        // eos_blocked_steps, tokens_out, eos_out, probs_out); vocab <= 2048 is checked at load.
-        unsafe { self.q.launch("sample_tokens_f32", (rows as u32, 1, 1), 1024, &args) }
+        let batch = self.options.max_batch;
+        let state =
+            SamplerState { slots: st.sampler.dev(), history: st.history.dev(), history_cap: self.options.max_context };
+        let out = SamplerOutput {
+            tokens: st.sampled.dev().range(0, batch),
+            eos: st.sampled.dev().range(batch, batch),
+            probs: None,
+        };
+        self.run(&sample_tokens_launch(st.logits.dev(), self.config.vocab, Self::step_rows(st, rows), state, out))
     }
 
     /// Runs one step for up to `max_batch` sessions: writes tokens and slots (padded to the

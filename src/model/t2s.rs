@@ -289,6 +289,14 @@ pub fn add_sine_position(row: &mut [f32], pos: usize, alpha: f32) {
     }
 }
 
+/// One transformer input row: `row += embedding + alpha · PE[pos]` (text rows accumulate onto
+/// their BERT projection, audio rows start from zeros). The twin of kernels/embed.cu's
+/// `embed_positions_f16`.
+pub fn add_embedding(row: &mut [f32], embedding: &[f32], pos: usize, alpha: f32) {
+    row.iter_mut().zip(embedding).for_each(|(x, e)| *x += e);
+    add_sine_position(row, pos, alpha);
+}
+
 /// Checks a [`T2sPrompt`] against a config; every backend's `prefill` calls this first.
 pub fn validate_prompt(config: &T2sConfig, prompt: &T2sPrompt) -> Result<(), ModelError> {
     let n = prompt.phone_ids.len();
@@ -407,16 +415,9 @@ impl Decoder {
         if logits.len() != v {
             return Err(ModelError::Input(format!("{} logits, expected {v}", logits.len())));
         }
-        let idx = self.step;
-        let width = if idx < EOS_BLOCKED_STEPS { v - 1 } else { v };
-        let mut decision = logits[..width].to_vec();
-        apply_repetition_penalty(&mut decision, &self.history, self.options.sampling.repetition_penalty)?;
-        let probs = probs_from_penalised(&decision, &self.options.sampling);
-        let token = sample(&probs, self.options.seed, idx as u32);
-        // Upstream stops on a sampled EOS and also when the arg-max of the penalised logits is
-        // EOS (then the non-EOS sample is dropped as well).
-        let eos = token == self.eos || argmax(&decision) == self.eos as usize;
-        let next = self.accept(token, eos)?;
+        let sampled = sample_step(logits, &self.history, self.step, &self.options)?;
+        let next = self.accept(sampled.token, sampled.eos)?;
+        let mut decision = sampled.decision_logits;
         decision.resize(v, f32::NEG_INFINITY);
         Ok(DecodeStep { decision_logits: decision, next })
     }
@@ -457,6 +458,41 @@ impl Decoder {
         }
         (tokens, self.step, self.stopped.unwrap_or(false))
     }
+}
+
+/// What one step's sampler decided ([`sample_step`]).
+#[derive(Debug, Clone)]
+pub struct SampledStep {
+    pub token: u32,
+    /// Sampled EOS, or EOS is the arg-max of the penalised logits: upstream stops on both (then
+    /// the non-EOS sample is dropped as well).
+    pub eos: bool,
+    /// The penalised logits the decision looked at, `[V - 1]` while EOS is blocked, else `[V]`.
+    pub decision_logits: Vec<f32>,
+    /// The final probabilities, as long as `decision_logits`.
+    pub probs: Vec<f32>,
+}
+
+/// The sampling part of a decoder step, before the stop rules: the EOS column (the last logit)
+/// removed for the first [`EOS_BLOCKED_STEPS`] steps, the repetition penalty over `history`
+/// (prompt and sampled tokens), the filters and the race keyed by `(seed, step)`. The twin of
+/// kernels/sampling.cu's `sample_tokens_f32`.
+pub fn sample_step(
+    logits: &[f32],
+    history: &[u32],
+    step: usize,
+    options: &GenerateOptions,
+) -> Result<SampledStep, ModelError> {
+    let Some(eos) = logits.len().checked_sub(1) else {
+        return Err(ModelError::Input("no logits to sample from".into()));
+    };
+    let width = if step < EOS_BLOCKED_STEPS { eos } else { logits.len() };
+    let mut decision = logits[..width].to_vec();
+    apply_repetition_penalty(&mut decision, history, options.sampling.repetition_penalty)?;
+    let probs = probs_from_penalised(&decision, &options.sampling);
+    let token = sample(&probs, options.seed, step as u32);
+    let eos = token as usize == eos || argmax(&decision) == eos;
+    Ok(SampledStep { token, eos, decision_logits: decision, probs })
 }
 
 /// One request of [`generate_batch`].

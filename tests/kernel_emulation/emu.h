@@ -22,7 +22,7 @@
 //   * mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 (linear.cu's tensor-core product) from
 //     the PTX ISA's fragment layouts: the warp's 32 lanes deposit their registers, the A, B and C
 //     matrices are assembled from the documented (lane, register) → (row, column) maps, and each
-//     lane gets its D registers back. test_linear.cpp routes linear.cu's inline asm here.
+//     lane gets its D registers back. kernels_linear.cpp routes linear.cu's inline asm here.
 //   * Device memory: harness.h's DevBuf puts a guard page after every buffer and canaries around.
 //
 // Not emulated (the GPU tests, tests/gpu_*.rs, cover these on real hardware):
@@ -33,8 +33,9 @@
 //     contract a·b + c into FMAs (-ffp-contract=off); NVRTC does. Tolerances cover both.
 //   * Concurrency: blocks never overlap in time and a warp's lanes are not in lockstep, so
 //     inter-block races, atomics, memory ordering/fences, bank conflicts, occupancy, register
-//     or shared-memory limits and timing are not modelled. Launch bounds (grid/block sizes the
-//     host passes) are taken from the test, not from src/cuda.
+//     or shared-memory limits and timing are not modelled. Grids, block sizes and arguments are
+//     those src/cuda's launch builders return; tests/kernel_emulation.rs checks each block
+//     against its entry point's `__launch_bounds__`, which the emulator itself ignores.
 //
 // x86-64 Linux only (hand-written context switch, ELF section bounds for shared memory).
 #pragma once
@@ -111,7 +112,7 @@ void launch(dim3 grid, unsigned block, const std::function<void()>& kernel_call)
 void fault(const std::string& what);
 std::string take_faults();
 
-// The bodies of the warp collectives; the CUDA-named wrappers below and in test_linear.cpp call
+// The bodies of the warp collectives; the CUDA-named wrappers below and in kernels_linear.cpp call
 // these. `mask` must be the full warp.
 uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask);
 void mma_m16n8k16_f32_f16(const char* asm_text, float* d, const unsigned* a, const unsigned* b);

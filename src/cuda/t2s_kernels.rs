@@ -1,0 +1,255 @@
+//! The GPT prior's own kernels as launches ([`KernelLaunch`]): embeddings with sine positions
+//! (kernels/embed.cu), the KV cache, split decode attention and slot counters
+//! (kernels/attention.cu) and the sampler (kernels/sampling.cu). Each builder checks its
+//! operands and says which kernel signature its argument list matches; [`super::t2s`] runs
+//! them, and the emulation test runs the same launches without a GPU.
+
+use half::f16;
+
+use super::launch::{Arg, KernelLaunch};
+use super::runtime::Dev;
+use super::t2s::SamplerSlot;
+use crate::model::t2s::EOS_BLOCKED_STEPS;
+
+/// Positions per piece of the split decode attention (`DECODE_SPLIT` in kernels/attention.cu).
+pub const DECODE_SPLIT: usize = 256;
+
+/// Head width the decode attention kernels are built for (512 channels / 16 heads).
+pub const DECODE_HEAD_DIM: usize = 32;
+
+/// Threads per block of the split decode attention (`DECODE_THREADS` in kernels/attention.cu).
+const DECODE_THREADS: u32 = 128;
+
+/// Largest vocabulary the sampler's shared-memory arrays hold (kernels/sampling.cu).
+pub const MAX_SAMPLER_VOCAB: usize = 2048;
+
+/// An embedding table `[vocab, d]` on the device and the scale of the sine positions added to
+/// its rows.
+#[derive(Debug, Clone, Copy)]
+pub struct PositionalEmbedding {
+    pub table: Dev<f16>,
+    pub alpha: f32,
+    pub d: usize,
+}
+
+/// The rows of a decode step: row `b` belongs to slot `row_slot[b]`.
+#[derive(Debug, Clone, Copy)]
+pub struct StepRows {
+    pub row_slot: Dev<i32>,
+    pub rows: usize,
+}
+
+/// One layer's KV cache: keys and values `[slots, max_ctx, d]` (the last slot pads a graph's
+/// unused rows).
+#[derive(Debug, Clone, Copy)]
+pub struct LayerCache {
+    pub keys: Dev<f16>,
+    pub values: Dev<f16>,
+    pub max_ctx: usize,
+    pub d: usize,
+}
+
+impl LayerCache {
+    /// Slots in the cache (the padding slot included).
+    fn slots(&self) -> usize {
+        self.keys.len() / (self.max_ctx * self.d)
+    }
+}
+
+/// Which cache positions `kv_store_rows_f16` writes.
+#[derive(Debug, Clone, Copy)]
+pub enum KvRows {
+    /// A prompt's `rows` rows into `slot` at positions `0..rows`.
+    Prompt { slot: usize, rows: usize },
+    /// A decode step's rows, each at its slot's newest position `slot_len[slot]`.
+    Step { rows: StepRows, slot_len: Dev<i32> },
+}
+
+/// The device sampler's per-slot state: [`SamplerSlot`] bytes and `history_cap` tokens of
+/// penalty history per slot.
+#[derive(Debug, Clone, Copy)]
+pub struct SamplerState {
+    pub slots: Dev<u8>,
+    pub history: Dev<i32>,
+    pub history_cap: usize,
+}
+
+/// Where the sampler writes: a token and an EOS flag per row, and the final probabilities
+/// `[rows, vocab]` when asked (tests).
+#[derive(Debug, Clone, Copy)]
+pub struct SamplerOutput {
+    pub tokens: Dev<i32>,
+    pub eos: Dev<i32>,
+    pub probs: Option<Dev<f32>>,
+}
+
+/// `out[r] = (accumulate ? out[r] : 0) + table[ids[r]] + α·PE[pos]` for `rows` rows, `pos = r` for
+/// a prompt, else `slot_pos[row_slot[r]]` (`positions`: a decode step's `(row_slot, slot_pos)`):
+/// matches `embed_positions_f16(out, accumulate, table, ids, row_slot, slot_pos,
+/// alpha, rows, d)`, one block of 128 threads per row.
+pub fn embed_positions_launch(
+    embedding: PositionalEmbedding,
+    ids: Dev<i32>,
+    positions: Option<(Dev<i32>, Dev<i32>)>,
+    rows: usize,
+    out: Dev<f16>,
+    accumulate: bool,
+) -> KernelLaunch {
+    let d = embedding.d;
+    assert!(d > 0 && d.is_multiple_of(2) && embedding.table.len().is_multiple_of(d), "embedding table width {d}");
+    assert!(ids.len() >= rows && out.len() >= rows * d, "embedding operands too small for {rows} rows");
+    assert!(positions.is_none_or(|(row_slot, _)| row_slot.len() >= rows), "embedding row slots");
+    let (row_slot, slot_pos) = match positions {
+        Some((row_slot, slot_pos)) => (Arg::ptr(row_slot), Arg::ptr(slot_pos)),
+        None => (Arg::NULL, Arg::NULL),
+    };
+    let args = vec![
+        Arg::ptr(out),
+        Arg::I32(accumulate as i32),
+        Arg::ptr(embedding.table),
+        Arg::ptr(ids),
+        row_slot,
+        slot_pos,
+        Arg::F32(embedding.alpha),
+        Arg::int(rows),
+        Arg::int(d),
+    ];
+    KernelLaunch { kernel: "embed_positions_f16", grid: (rows as u32, 1, 1), block: 128, args }
+}
+
+/// Copies the K and V parts of `qkv [rows, 3d]` into `cache` at `target`: matches
+/// `kv_store_rows_f16(k_cache, v_cache, qkv, row_slot, slot_len, prefill_slot, rows, d, max_ctx)`,
+/// one block of 128 threads per row.
+pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, target: KvRows) -> KernelLaunch {
+    let (d, max_ctx, slots) = (cache.d, cache.max_ctx, cache.slots());
+    assert!(
+        cache.keys.len() == slots * max_ctx * d && cache.values.len() == cache.keys.len(),
+        "KV cache is not [slots, {max_ctx}, {d}]"
+    );
+    let (row_slot, slot_len, prefill_slot, rows) = match target {
+        KvRows::Prompt { slot, rows } => {
+            assert!(slot < slots && rows <= max_ctx, "a prompt of {rows} rows into slot {slot}");
+            (Arg::NULL, Arg::NULL, slot, rows)
+        }
+        KvRows::Step { rows, slot_len } => {
+            assert!(rows.row_slot.len() >= rows.rows && slot_len.len() >= slots, "decode step slots");
+            (Arg::ptr(rows.row_slot), Arg::ptr(slot_len), 0, rows.rows)
+        }
+    };
+    assert!(qkv.len() >= rows * 3 * d, "qkv smaller than {rows} rows");
+    let args = vec![
+        Arg::ptr(cache.keys),
+        Arg::ptr(cache.values),
+        Arg::ptr(qkv),
+        row_slot,
+        slot_len,
+        Arg::int(prefill_slot),
+        Arg::int(rows),
+        Arg::int(d),
+        Arg::int(max_ctx),
+    ];
+    KernelLaunch { kernel: "kv_store_rows_f16", grid: (rows as u32, 1, 1), block: 128, args }
+}
+
+/// Each row's query (in `qkv [rows, 3d]`) against its slot's cache, positions `0..=slot_len`:
+/// the split pass, matching `decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot,
+/// slot_len, partial, d, max_ctx, n_splits, scale)` on grid `(heads, rows, ⌈max_ctx/256⌉)` × 128
+/// threads, then the merge, matching `decode_attention_combine_hd32_f16(partial, out, d,
+/// n_splits)` on grid `(heads, rows)` × 32 threads. `partial` holds
+/// `rows · heads · n_splits · (hd + 2)` floats.
+pub fn decode_attention_launches(
+    cache: LayerCache,
+    qkv: Dev<f16>,
+    step: StepRows,
+    slot_len: Dev<i32>,
+    heads: usize,
+    partial: Dev<f32>,
+    out: Dev<f16>,
+) -> [KernelLaunch; 2] {
+    let (d, max_ctx, rows) = (cache.d, cache.max_ctx, step.rows);
+    let splits = max_ctx.div_ceil(DECODE_SPLIT);
+    assert!(heads * DECODE_HEAD_DIM == d, "decode attention is built for {DECODE_HEAD_DIM}-channel heads");
+    assert!(cache.keys.len() == cache.slots() * max_ctx * d && cache.values.len() == cache.keys.len(), "KV cache");
+    assert!(step.row_slot.len() >= rows && slot_len.len() >= cache.slots(), "decode step slots");
+    assert!(
+        qkv.len() >= rows * 3 * d
+            && out.len() >= rows * d
+            && partial.len() >= rows * heads * splits * (DECODE_HEAD_DIM + 2),
+        "decode attention operands too small for {rows} rows"
+    );
+    let split = KernelLaunch {
+        kernel: "decode_attention_split_hd32_f16",
+        grid: (heads as u32, rows as u32, splits as u32),
+        block: DECODE_THREADS,
+        args: vec![
+            Arg::ptr(qkv),
+            Arg::ptr(cache.keys),
+            Arg::ptr(cache.values),
+            Arg::ptr(step.row_slot),
+            Arg::ptr(slot_len),
+            Arg::ptr(partial),
+            Arg::int(d),
+            Arg::int(max_ctx),
+            Arg::int(splits),
+            Arg::F32(1.0 / (DECODE_HEAD_DIM as f32).sqrt()),
+        ],
+    };
+    let combine = KernelLaunch {
+        kernel: "decode_attention_combine_hd32_f16",
+        grid: (heads as u32, rows as u32, 1),
+        block: DECODE_HEAD_DIM as u32,
+        args: vec![Arg::ptr(partial), Arg::ptr(out), Arg::int(d), Arg::int(splits)],
+    };
+    [split, combine]
+}
+
+/// After a decode step every real slot (`< n_slots`; the padding slot is skipped) gained a cached
+/// position and an audio position: matches `advance_slots(row_slot, slot_len, slot_pos, rows,
+/// n_slots)`, one thread per row in blocks of 128.
+pub fn advance_slots_launch(step: StepRows, slot_len: Dev<i32>, slot_pos: Dev<i32>, n_slots: usize) -> KernelLaunch {
+    assert!(step.row_slot.len() >= step.rows, "row slots");
+    assert!(slot_len.len() >= n_slots && slot_pos.len() >= n_slots, "slot counters smaller than {n_slots} slots");
+    let args =
+        vec![Arg::ptr(step.row_slot), Arg::ptr(slot_len), Arg::ptr(slot_pos), Arg::int(step.rows), Arg::int(n_slots)];
+    KernelLaunch { kernel: "advance_slots", grid: (step.rows.div_ceil(128) as u32, 1, 1), block: 128, args }
+}
+
+/// Samples one token per row from `logits [rows, vocab]` with its slot's settings, appends it to
+/// the slot's history and advances the slot's step (EOS blocked for [`EOS_BLOCKED_STEPS`]
+/// steps): matches `sample_tokens_f32(logits, vocab, row_slot, slots, history, history_cap,
+/// eos_blocked_steps, tokens_out, eos_out, probs_out)`, one block of 1,024 threads per row.
+pub fn sample_tokens_launch(
+    logits: Dev<f32>,
+    vocab: usize,
+    step: StepRows,
+    state: SamplerState,
+    out: SamplerOutput,
+) -> KernelLaunch {
+    let rows = step.rows;
+    let slot_bytes = std::mem::size_of::<SamplerSlot>();
+    let slots = state.slots.len() / slot_bytes;
+    assert!((1..=MAX_SAMPLER_VOCAB).contains(&vocab), "the sampler takes 1 to {MAX_SAMPLER_VOCAB} tokens");
+    assert!(logits.len() >= rows * vocab && step.row_slot.len() >= rows, "sampler rows");
+    assert!(
+        state.slots.len() == slots * slot_bytes && state.history.len() >= slots * state.history_cap,
+        "sampler state is not {slots} slots of settings and {} history tokens",
+        state.history_cap
+    );
+    assert!(
+        out.tokens.len() >= rows && out.eos.len() >= rows && out.probs.is_none_or(|p| p.len() >= rows * vocab),
+        "sampler outputs too small for {rows} rows"
+    );
+    let args = vec![
+        Arg::ptr(logits),
+        Arg::int(vocab),
+        Arg::ptr(step.row_slot),
+        Arg::ptr(state.slots),
+        Arg::ptr(state.history),
+        Arg::int(state.history_cap),
+        Arg::int(EOS_BLOCKED_STEPS),
+        Arg::ptr(out.tokens),
+        Arg::ptr(out.eos),
+        Arg::opt(out.probs),
+    ];
+    KernelLaunch { kernel: "sample_tokens_f32", grid: (rows as u32, 1, 1), block: 1024, args }
+}

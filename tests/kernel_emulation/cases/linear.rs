@@ -1,0 +1,172 @@
+//! kernels/linear.cu: `linear_small_m_f16` and `linear_mma_f16` against their CPU twins followed
+//! by the same activation (`cpu::ops::relu_slice` / `gelu_slice`): `cpu::gemv::linear_few` (the
+//! decode steps' product) for small-M cases, `cpu::ops::linear` for the GEMM, and
+//! `cpu::hubert::conv_time_major` for strided rows (HuBERT's convolutions as implicit GEMMs).
+
+use half::f16;
+use sovits_rt::cpu::gemv::{linear_few, WeightMat};
+use sovits_rt::cpu::hubert::conv_time_major;
+use sovits_rt::cpu::ops::{gelu_slice, linear, relu_slice};
+use sovits_rt::cuda::ops::{linear_mma_launch, linear_small_m_launch, Activation, LinearOutput, LinearWeights, Rows};
+use sovits_rt::tensor::Tensor;
+
+use crate::case::Case;
+use crate::inputs::{nan16, ulp16, widen, Rng};
+use Activation::{Gelu, None as NoAct, Relu};
+use Kernel::{Mma, SmallM};
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kernel {
+    SmallM,
+    Mma,
+}
+
+struct LinearCase {
+    kernel: Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    act: Activation,
+    bias: bool,
+    /// The LM head's f32 logits (small-M kernel only).
+    f32_out: bool,
+    /// A time-major convolution: `(input channels, stride)`, so `k = taps · channels` and input
+    /// rows are `stride · channels` apart (overlapping); `None`: dense rows (`lda = k`).
+    conv: Option<(usize, usize)>,
+    /// A wider output `[m, width]` of which the case writes the `n` columns from `column` (one
+    /// conv group's block, through a `Dev::range` view as `CudaHubert` does): `(width, column)`.
+    wide: Option<(usize, usize)>,
+}
+
+const fn dense(kernel: Kernel, m: usize, n: usize, k: usize, act: Activation, bias: bool, f32_out: bool) -> LinearCase {
+    LinearCase { kernel, m, n, k, act, bias, f32_out, conv: None, wide: None }
+}
+
+const fn conv(
+    kernel: Kernel,
+    m: usize,
+    n: usize,
+    k: usize,
+    act: Activation,
+    conv: (usize, usize),
+    wide: Option<(usize, usize)>,
+) -> LinearCase {
+    LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), wide }
+}
+
+const CASES: [LinearCase; 18] = [
+    // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/8)).
+    dense(SmallM, 1, 1025, 512, NoAct, false, true), // the LM head of one session: N = vocab
+    dense(SmallM, 13, 70, 264, NoAct, false, true),  // M not a multiple of 8, K = 256 + 8
+    dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: 8 row blocks
+    dense(SmallM, 17, 130, 512, Relu, true, false),  // one row in the last row block
+    dense(SmallM, 3, 7, 8, Relu, true, false),       // K = 8: only lane 0 loads; N % 4 = 3
+    dense(SmallM, 10, 6, 24, NoAct, false, false),
+    dense(SmallM, 2, 3, 2056, Gelu, true, false), // K = 8·257
+    // Prefill / BERT: 64×64 tiles, grid (ceil(N/64), ceil(M/64)), K in steps of 32.
+    dense(Mma, 65, 64, 512, NoAct, true, false), // M = 64 + 1
+    dense(Mma, 130, 96, 512, Gelu, true, false),
+    dense(Mma, 70, 1025, 40, NoAct, false, false), // N = 1025, K = 32 + 8
+    dense(Mma, 66, 70, 8, Relu, true, false),      // K = 8: one partial k tile
+    dense(Mma, 1, 64, 72, NoAct, true, false),     // a single row
+    dense(Mma, 17, 9, 1024, Relu, false, false),   // far below one tile
+    dense(Mma, 100, 130, 264, Gelu, true, false),
+    // Convolutions as strided products: HuBERT's conv layers (3 taps of 32 channels, stride 2)
+    // and its positional conv (8 taps of one 48-channel group, stride 1, written into group 2 or
+    // 1 of a 4-group-wide output).
+    conv(Mma, 70, 64, 3 * 32, Gelu, (32, 2), None),
+    conv(SmallM, 9, 64, 3 * 32, Gelu, (32, 2), None),
+    conv(Mma, 67, 48, 8 * 48, Gelu, (48, 1), Some((4 * 48, 2 * 48))),
+    conv(SmallM, 5, 48, 8 * 48, NoAct, (48, 1), Some((4 * 48, 48))),
+];
+
+pub fn cases() -> Vec<Case> {
+    CASES.iter().map(linear_case).collect()
+}
+
+fn linear_case(c: &LinearCase) -> Case {
+    let (m, n, k) = (c.m, c.n, c.k);
+    let lda = c.conv.map_or(k, |(channels, stride)| channels * stride);
+    let (ldo, column) = c.wide.unwrap_or((n, 0));
+    let act_name = match c.act {
+        Activation::None => "none",
+        Activation::Relu => "relu",
+        Activation::Gelu => "gelu",
+    };
+    let mut config = format!("M={m} N={n} K={k} act={act_name}");
+    config += if c.bias { " bias" } else { "" };
+    config += if c.f32_out { " f32-out" } else { "" };
+    if c.conv.is_some() {
+        config += &format!(" lda={lda} ldo={ldo}");
+    }
+    if column > 0 {
+        config += &format!(" from column {column}");
+    }
+    let mut rng = Rng::new(&config);
+    let x = rng.halves((m - 1) * lda + k, -1.0, 1.0);
+    let w_scale = 2.0 / (k as f32).sqrt(); // keeps x · Wᵀ of order 1, so GELU sees both sides
+    let w = rng.halves(n * k, -w_scale, w_scale);
+    let bias = rng.halves(n, -0.5, 0.5);
+    let out_len = (m - 1) * ldo + column + n;
+
+    let kernel = if c.kernel == Kernel::SmallM { "linear_small_m_f16" } else { "linear_mma_f16" };
+    let tolerance = if c.f32_out { "2e-6*sum|x*w|" } else { "1 ulp16 + 2e-6*sum|x*w|" };
+    let mut case = Case::new(kernel, config, tolerance);
+    let rows = Rows { data: case.buffer("x", &x), count: m, stride: lda };
+    let weights =
+        LinearWeights { weight: case.buffer("w", &w), bias: c.bias.then(|| case.buffer("bias", &bias)), n, k };
+    let view = out_len - column;
+    let out = if c.f32_out {
+        LinearOutput::F32(case.buffer("out", &vec![f32::NAN; out_len]).range(column, view))
+    } else {
+        LinearOutput::F16(case.buffer("out", &nan16(out_len)).range(column, view))
+    };
+    let launch = match (c.kernel, out) {
+        (Kernel::Mma, LinearOutput::F16(o)) => linear_mma_launch(weights, rows, o, ldo, c.act),
+        (Kernel::Mma, LinearOutput::F32(_)) => panic!("the tensor-core GEMM writes f16"),
+        (Kernel::SmallM, _) => linear_small_m_launch(weights, rows, out, ldo, c.act),
+    };
+    case.launch(launch.expect("a supported linear layer"));
+
+    // The twin, and on absolute values the magnitude Σ|x·w| + |b| its f32 sums err by a few
+    // dozen ulps of at most.
+    let bias = c.bias.then_some(bias.as_slice());
+    let mut want = product(c, &widen(&x), &widen(&w), bias.map(widen).as_deref());
+    match c.act {
+        Activation::None => {}
+        Activation::Relu => relu_slice(&mut want),
+        Activation::Gelu => gelu_slice(&mut want),
+    }
+    let abs = |v: &[f16]| -> Vec<f32> { v.iter().map(|h| h.to_f32().abs()).collect() };
+    let magnitude = product(c, &abs(&x), &abs(&w), bias.map(abs).as_deref());
+
+    // Row m's n values at m·ldo + column; the wider output's other columns: never written.
+    let mut expected = vec![f64::NAN; out_len];
+    let mut tol = vec![0.0; out_len];
+    for (i, (&v, &mag)) in want.iter().zip(&magnitude).enumerate() {
+        let at = i / n * ldo + column + i % n;
+        expected[at] = f64::from(v);
+        tol[at] = if c.f32_out { 0.0 } else { ulp16(expected[at]) } + 2e-6 * f64::from(mag);
+    }
+    case.expect_near("out", &expected, &tol);
+    case
+}
+
+/// `x · Wᵀ + b` for the case's `m` rows by the CPU twin of its kind, `[m, n]`.
+fn product(c: &LinearCase, x: &[f32], w: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (m, n, k) = (c.m, c.n, c.k);
+    let weight = Tensor::new([n, k], w.to_vec());
+    let bias_tensor = bias.map(|b| Tensor::new([n], b.to_vec()));
+    match (c.conv, c.kernel) {
+        (Some((channels, stride)), _) => {
+            let input = Tensor::new([x.len() / channels, channels], x.to_vec());
+            conv_time_major(&input, &weight, bias_tensor.as_ref(), stride).into_data()
+        }
+        (None, Kernel::SmallM) => {
+            let mut out = vec![0.0; m * n];
+            linear_few(x, m, &WeightMat::new(&weight), bias, &mut out);
+            out
+        }
+        (None, Kernel::Mma) => linear(&Tensor::new([m, k], x.to_vec()), &weight, bias_tensor.as_ref()).into_data(),
+    }
+}

@@ -1,0 +1,14 @@
+// kernels/attention.cu's entry points for the driver (registry.h).
+#include "registry.h"
+
+namespace attention_cu {
+#include "block_reduce.cuh"  // src/cuda/compile.rs puts it in front of every kernel
+#include "attention.cu"
+}  // namespace attention_cu
+
+REGISTER_ENTRY_POINT(attention_cu, prefill_attention_hd32_f16)
+REGISTER_ENTRY_POINT(attention_cu, prefill_attention_hd64_f16)
+REGISTER_ENTRY_POINT(attention_cu, kv_store_rows_f16)
+REGISTER_ENTRY_POINT(attention_cu, decode_attention_split_hd32_f16)
+REGISTER_ENTRY_POINT(attention_cu, decode_attention_combine_hd32_f16)
+REGISTER_ENTRY_POINT(attention_cu, advance_slots)
