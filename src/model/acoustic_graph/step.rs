@@ -311,12 +311,15 @@ pub struct Trace {
 }
 
 impl Trace {
+    /// Records `width` columns of `data` under `name`; `flipped`: stored channel-reversed.
+    #[allow(clippy::too_many_arguments)]
     fn record<O: AcousticOps + ?Sized>(
         &mut self,
         ops: &O,
         name: &str,
         data: Rows<O::F16>,
         width: usize,
+        flipped: bool,
         seq: Seq<O>,
         lens: &[usize],
     ) -> Result<(), ModelError> {
@@ -330,7 +333,8 @@ impl Trace {
                 for r in 0..valid {
                     let row = (b * seq.stride + r) * data.ld;
                     for c in 0..width {
-                        t[c * valid + r] = all[row + c];
+                        let to = if flipped { width - 1 - c } else { c };
+                        t[to * valid + r] = all[row + c];
                     }
                 }
                 Tensor::new([width, valid], t)
@@ -450,9 +454,12 @@ pub fn run<O: AcousticOps + ?Sized>(
     let (h, m, i2) = (d.hidden, d.mrte, d.inter);
     macro_rules! record {
         ($name:expr, $data:expr, $width:expr, $seq:expr, $pick:expr) => {
+            record!($name, $data, $width, false, $seq, $pick)
+        };
+        ($name:expr, $data:expr, $width:expr, $flipped:expr, $seq:expr, $pick:expr) => {
             if let Some((t, lens)) = trace.as_mut() {
                 let l: Vec<usize> = lens.iter().map($pick).collect();
-                t.record(ops, $name, $data, $width, $seq, &l)?;
+                t.record(ops, $name, $data, $width, $flipped, $seq, &l)?;
             }
         };
     }
@@ -546,7 +553,8 @@ pub fn run<O: AcousticOps + ?Sized>(
         }
         let target = half(coupling.write);
         ops.conv(&Conv { residual: [Some(target), None], ..conv(&coupling.post, skip, out, target) })?;
-        record!(&format!("flow_rev_{c}"), rows(v.z, i2), i2, out, |l: &StepLens| l.out_frames);
+        let flipped = coupling.leaves_flipped;
+        record!(&format!("flow_rev_{c}"), rows(v.z, i2), i2, flipped, out, |l: &StepLens| l.out_frames);
     }
 
     // The generator.

@@ -57,6 +57,8 @@ pub struct CouplingWeights<O: AcousticOps + ?Sized> {
     /// `(half, 0)`, the flips being folded into the weights.
     pub read: usize,
     pub write: usize,
+    /// After this coupling the stored latent is the upstream one channel-reversed.
+    pub leaves_flipped: bool,
     pub pre: ConvWeights<O>,
     pub in_layers: Vec<ConvWeights<O>>,
     pub res_skip: Vec<ConvWeights<O>>,
@@ -389,6 +391,7 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
             couplings.push(CouplingWeights {
                 read,
                 write,
+                leaves_flipped: reversed,
                 pre: up.raw(&pre_w, Some(pre_b), 2 * hf, half, 1, 1)?,
                 in_layers,
                 res_skip,
