@@ -7,8 +7,15 @@ use std::sync::{Arc, OnceLock};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileError, CompileOptions, Ptx};
 use parking_lot::Mutex;
 
-/// Device helpers every kernel file may use (block-wide reductions), compiled in front of each.
-const KERNEL_PRELUDE: &str = include_str!("../../kernels/block_reduce.cuh");
+/// Device helpers every kernel file may use, compiled in front of each: block-wide reductions,
+/// the tensor-core product, Philox random numbers.
+const KERNEL_PRELUDE: &str = concat!(
+    include_str!("../../kernels/block_reduce.cuh"),
+    "\n",
+    include_str!("../../kernels/mma.cuh"),
+    "\n",
+    include_str!("../../kernels/philox.cuh")
+);
 
 /// Every kernel file: (name, CUDA C source).
 pub const KERNELS: &[(&str, &str)] = &[

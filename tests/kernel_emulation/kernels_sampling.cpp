@@ -4,7 +4,8 @@
 #include "registry.h"
 
 namespace sampling_cu {
-#include "block_reduce.cuh"  // src/cuda/compile.rs puts it in front of every kernel
+#include "block_reduce.cuh"  // src/cuda/compile.rs puts the preludes in front of every kernel
+#include "philox.cuh"
 #include "sampling.cu"
 }  // namespace sampling_cu
 
