@@ -176,15 +176,12 @@ impl AcousticOps for TwinOps {
         let pad = op.dilation * (taps - 1) / 2;
         let (x, w, valid) = (self.f16(op.x.data), self.f16(op.w), self.valid(&op.seq));
         let stride = op.seq.stride;
+        // The activated input is the tensor cores' f16 operand: rounded once more.
         let pre = |v: f32| match op.pre {
             PreAct::None => v,
             PreAct::LeakyRelu { slope, gain } => {
                 let v = v * gain;
-                if v >= 0.0 {
-                    v
-                } else {
-                    v * slope
-                }
+                f16::from_f32(if v >= 0.0 { v } else { v * slope }).to_f32()
             }
         };
         // The gathered input matrix [rows, taps · cin] (zeros outside each item), then one GEMM.

@@ -25,6 +25,9 @@ pub const KERNELS: &[(&str, &str)] = &[
     ("embed", include_str!("../../kernels/embed.cu")),
     ("sampling", include_str!("../../kernels/sampling.cu")),
     ("hubert", include_str!("../../kernels/hubert.cu")),
+    ("acoustic_conv", include_str!("../../kernels/acoustic_conv.cu")),
+    ("acoustic", include_str!("../../kernels/acoustic.cu")),
+    ("acoustic_attention", include_str!("../../kernels/acoustic_attention.cu")),
 ];
 
 /// Architectures NVRTC is asked for; `&'static` because cudarc's options want it. sm_80 is the

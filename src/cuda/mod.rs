@@ -13,8 +13,12 @@
 //!   slot counters, sampler);
 //! * [`encoder`]: the post-LN transformer layer BERT and HuBERT share;
 //! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features;
-//! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass.
+//! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass;
+//! * [`acoustic`]: the SoVITS decoder + HiFi-GAN (`model::acoustic_graph` on the GPU), batched
+//!   across sessions, one CUDA graph per step shape; [`acoustic_kernels`]: its launches.
 
+pub mod acoustic;
+pub mod acoustic_kernels;
 pub mod bert;
 mod compile;
 mod device;
@@ -26,6 +30,7 @@ pub mod runtime;
 pub mod t2s;
 pub mod t2s_kernels;
 
+pub use acoustic::{CudaOps, CudaSovits, CudaSovitsOptions};
 pub use bert::CudaBert;
 pub use compile::{
     compile_kernel, declared_kernels, fp16_include_dir, kernels_for, CompiledKernel, KernelCompileError, KERNELS,

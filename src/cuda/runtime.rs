@@ -7,8 +7,9 @@ use std::collections::HashMap;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
 use cudarc::driver::{
-    CudaFunction, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
+    CudaFunction, CudaGraph, CudaSlice, CudaStream, DevicePtr, DeviceRepr, LaunchConfig, PushKernelArg, ValidAsZeroBits,
 };
 use half::f16;
 
@@ -226,6 +227,28 @@ impl Queue {
         Ok(host)
     }
 
+    /// Copies `host` to the start of `dst` (a view of one of this queue's allocations).
+    pub fn write_to<T: DeviceRepr>(&self, dst: Dev<T>, host: &[T]) -> Result<(), CudaError> {
+        assert!(host.len() <= dst.len(), "a write of {} elements into {}", host.len(), dst.len());
+        self.stream.context().bind_to_thread()?;
+        // SAFETY: `dst` covers `host.len()` elements of live device memory (checked above; views
+        // never outlive their executor's allocations), and a copy from pageable host memory
+        // returns once `host` has been read.
+        unsafe { cudarc::driver::result::memcpy_htod_async(dst.raw(), host, self.stream.cu_stream()) }?;
+        Ok(())
+    }
+
+    /// The contents of `src`, after everything queued so far.
+    pub fn read_from<T: DeviceRepr + Default + Clone>(&self, src: Dev<T>) -> Result<Vec<T>, CudaError> {
+        let mut host = vec![T::default(); src.len()];
+        self.stream.context().bind_to_thread()?;
+        // SAFETY: `src` covers `host.len()` elements of live device memory; the synchronisation
+        // below completes the copy before `host` is used.
+        unsafe { cudarc::driver::result::memcpy_dtoh_async(&mut host, src.raw(), self.stream.cu_stream()) }?;
+        self.stream.synchronize()?;
+        Ok(host)
+    }
+
     /// Queues a device-to-device copy of all of `src` into `dst`.
     pub fn copy<T: DeviceRepr>(&self, src: &DeviceBuffer<T>, dst: &mut DeviceBuffer<T>) -> Result<(), CudaError> {
         self.stream.memcpy_dtod(&src.slice, &mut dst.slice)?;
@@ -234,5 +257,32 @@ impl Queue {
 
     pub fn synchronize(&self) -> Result<(), CudaError> {
         Ok(self.stream.synchronize()?)
+    }
+
+    /// Records the launches `queue` makes on this queue as a CUDA graph instead of running
+    /// them. `queue` must only launch (no copies, no synchronisation).
+    pub fn record<E: From<CudaError>>(&self, queue: impl FnOnce() -> Result<(), E>) -> Result<Recording, E> {
+        let stream = &self.stream;
+        stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL).map_err(CudaError::from)?;
+        let queued = std::panic::catch_unwind(std::panic::AssertUnwindSafe(queue));
+        // End the capture even when a launch failed or panicked, so the stream stays usable.
+        let graph = stream.end_capture(CUgraphInstantiate_flags(0));
+        let queued = queued.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        let graph = graph.map_err(CudaError::from)?;
+        queued?;
+        Ok(Recording(graph.ok_or_else(|| CudaError::Driver("the recorded step holds no launch".into()))?))
+    }
+}
+
+/// Launches recorded by [`Queue::record`], replayed on the same stream.
+pub struct Recording(CudaGraph);
+
+// SAFETY: the CUDA graph API requires that one graph is not launched from two threads at once;
+// every owner keeps its recordings behind the lock that serialises its steps.
+unsafe impl Send for Recording {}
+
+impl Recording {
+    pub fn replay(&self) -> Result<(), CudaError> {
+        Ok(self.0.launch()?)
     }
 }

@@ -15,14 +15,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use cudarc::driver::sys::{CUgraphInstantiate_flags, CUstreamCaptureMode};
-use cudarc::driver::CudaGraph;
 use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
-use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue};
+use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launches, embed_positions_launch, kv_store_launch, sample_tokens_launch,
     KvRows, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState, StepRows, DECODE_HEAD_DIM, DECODE_SPLIT,
@@ -125,14 +123,8 @@ struct DeviceState {
     /// The sampler's output: tokens in `[0, max_batch)`, EOS flags in `[max_batch, 2·max_batch)`,
     /// so one copy brings both back.
     sampled: DeviceBuffer<i32>,
-    graphs: HashMap<(usize, bool), StepGraph>,
+    graphs: HashMap<(usize, bool), Recording>,
 }
-
-/// A captured decode step.
-struct StepGraph(CudaGraph);
-// SAFETY: a CudaGraph is only launched while `DeviceState`'s lock is held, so it is never used
-// from two threads at once (the CUDA graph API's requirement).
-unsafe impl Send for StepGraph {}
 
 /// The GPT prior on one GPU.
 pub struct CudaT2s {
@@ -481,10 +473,10 @@ impl CudaT2s {
         self.q.write(&mut st.ids, 0, &ids)?;
         if self.options.graphs {
             if !st.graphs.contains_key(&(bucket, sample)) {
-                let graph = self.capture(st, bucket, sample)?;
+                let graph = self.q.record(|| self.step_launches(st, bucket, sample))?;
                 st.graphs.insert((bucket, sample), graph);
             }
-            st.graphs[&(bucket, sample)].0.launch().map_err(CudaError::from)?;
+            st.graphs[&(bucket, sample)].replay()?;
         } else {
             self.step_launches(st, bucket, sample)?;
         }
@@ -512,18 +504,6 @@ impl CudaT2s {
             out.extend(read(&st, group.len())?);
         }
         Ok(out)
-    }
-
-    fn capture(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<StepGraph, CudaError> {
-        let stream = self.q.stream();
-        stream.begin_capture(CUstreamCaptureMode::CU_STREAM_CAPTURE_MODE_THREAD_LOCAL)?;
-        let queued = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.step_launches(st, rows, sample)));
-        // End the capture even when a launch failed or panicked, so the stream stays usable.
-        let graph = stream.end_capture(CUgraphInstantiate_flags(0));
-        let queued = queued.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        let graph = graph?;
-        queued?;
-        graph.map(StepGraph).ok_or_else(|| CudaError::Driver("the decode step captured an empty graph".into()))
     }
 
     /// Checks a batch before any device work.

@@ -2,6 +2,7 @@
 //! functions of `src/cuda` and its expectations with the CPU twin named in the kernel file's
 //! header comment.
 
+pub mod acoustic;
 pub mod attention;
 pub mod embed;
 pub mod hubert;
@@ -13,8 +14,16 @@ use crate::case::Case;
 
 /// Every case, in the report's order.
 pub fn all() -> Vec<Case> {
-    [norm::cases(), linear::cases(), attention::cases(), embed::cases(), sampling::cases(), hubert::cases()]
-        .into_iter()
-        .flatten()
-        .collect()
+    [
+        norm::cases(),
+        linear::cases(),
+        attention::cases(),
+        embed::cases(),
+        sampling::cases(),
+        hubert::cases(),
+        acoustic::cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }

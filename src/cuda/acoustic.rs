@@ -1,0 +1,175 @@
+//! The acoustic stage on the GPU: [`CudaOps`] runs the acoustic graph's operations
+//! (`model::acoustic_graph`) with the kernels of `kernels/acoustic*.cu` on a queue of its own,
+//! so decoding overlaps the GPT's steps and voice preparation on the other queues, and records
+//! each step shape's launches once as a CUDA graph. [`CudaSovits`] is the whole stage.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cudarc::driver::{DeviceRepr, ValidAsZeroBits};
+use half::f16;
+use parking_lot::Mutex;
+
+use super::acoustic_kernels::{
+    attention_launch, conv_launch, gather_launch, interpolate_launch, overlap_add_launch, prior_sample_launch,
+};
+use super::launch::KernelLaunch;
+use super::ops::{layer_norm_launch, NormWeights};
+use super::runtime::{CudaError, Dev, DeviceBuffer, GpuRuntime, Queue, Recording};
+use crate::model::acoustic_graph::ops::{
+    AcousticOps, Attention, Conv, Gather, Interpolate, LayerNorm, OverlapAdd, PriorSample, View,
+};
+use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape};
+use crate::model::sovits::{SovitsConfig, SovitsWeights};
+use crate::model::ModelError;
+
+/// The acoustic stage on one GPU.
+pub type CudaSovits = BatchedSovits<CudaOps>;
+
+/// What the GPU acoustic stage reserves and how it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CudaSovitsOptions {
+    pub batch: BatchOptions,
+    /// Replay each step shape as a CUDA graph (else launch kernel by kernel).
+    pub graphs: bool,
+}
+
+impl CudaSovitsOptions {
+    /// Room for `max_batch` streaming chunks of the default chunk plan (64 new tokens and 24 of
+    /// context, over up to 256 phones) per step; fewer, longer windows (offline synthesis) fit
+    /// in the same memory.
+    pub fn for_batch(max_batch: usize) -> Self {
+        let capacity = Shape { items: max_batch.max(1), tokens: 96, phones: 256, out_frames: 256 };
+        CudaSovitsOptions { batch: BatchOptions { max_batch: max_batch.max(1), capacity }, graphs: true }
+    }
+}
+
+impl CudaSovits {
+    /// Uploads a SoVITS model to the GPU.
+    pub fn on_gpu(
+        rt: Arc<GpuRuntime>,
+        cfg: SovitsConfig,
+        w: SovitsWeights,
+        options: CudaSovitsOptions,
+    ) -> Result<Self, ModelError> {
+        let ops =
+            CudaOps { q: rt.queue()?, allocations: Mutex::default(), recordings: options.graphs.then(Mutex::default) };
+        BatchedSovits::new(ops, cfg, w, options.batch)
+    }
+}
+
+/// The acoustic graph's executor on the GPU.
+pub struct CudaOps {
+    q: Queue,
+    /// Every allocation the views point into, held only to be freed with the executor.
+    allocations: Mutex<Vec<Box<dyn std::any::Any + Send>>>,
+    /// Per step shape, its recorded launches (`None`: launch eagerly every time).
+    recordings: Option<Mutex<HashMap<Shape, Recording>>>,
+}
+
+impl<T: Send + Sync + 'static> View for Dev<T> {
+    fn len(&self) -> usize {
+        Dev::len(self)
+    }
+
+    fn range(self, start: usize, len: usize) -> Self {
+        Dev::range(self, start, len)
+    }
+}
+
+impl CudaOps {
+    fn run(&self, launch: Result<KernelLaunch, CudaError>) -> Result<(), ModelError> {
+        let launch = launch?;
+        // SAFETY: every launch comes from a builder of `acoustic_kernels` or `ops`, which match the
+        // kernel signatures and check the operands' sizes (`Queue::run`'s contract).
+        unsafe { self.q.run(&launch) }?;
+        Ok(())
+    }
+
+    /// A zeroed allocation of `len` elements, owned by the executor.
+    fn alloc<T: DeviceRepr + ValidAsZeroBits + Send + 'static>(&self, len: usize) -> Result<Dev<T>, ModelError> {
+        let buffer: DeviceBuffer<T> = self.q.zeros(len)?;
+        let dev = buffer.dev().range(0, len);
+        self.allocations.lock().push(Box::new(buffer));
+        Ok(dev)
+    }
+}
+
+impl AcousticOps for CudaOps {
+    type F16 = Dev<f16>;
+    type F32 = Dev<f32>;
+    type I32 = Dev<i32>;
+
+    fn alloc_f16(&self, len: usize) -> Result<Dev<f16>, ModelError> {
+        self.alloc(len)
+    }
+
+    fn alloc_f32(&self, len: usize) -> Result<Dev<f32>, ModelError> {
+        self.alloc(len)
+    }
+
+    fn alloc_i32(&self, len: usize) -> Result<Dev<i32>, ModelError> {
+        self.alloc(len)
+    }
+
+    fn write_f16(&self, dst: Dev<f16>, src: &[f32]) -> Result<(), ModelError> {
+        let halves: Vec<f16> = src.iter().map(|&v| f16::from_f32(v)).collect();
+        Ok(self.q.write_to(dst, &halves)?)
+    }
+
+    fn write_f32(&self, dst: Dev<f32>, src: &[f32]) -> Result<(), ModelError> {
+        Ok(self.q.write_to(dst, src)?)
+    }
+
+    fn write_i32(&self, dst: Dev<i32>, src: &[i32]) -> Result<(), ModelError> {
+        Ok(self.q.write_to(dst, src)?)
+    }
+
+    fn read_f16(&self, src: Dev<f16>) -> Result<Vec<f32>, ModelError> {
+        Ok(self.q.read_from(src)?.into_iter().map(f16::to_f32).collect())
+    }
+
+    fn read_f32(&self, src: Dev<f32>) -> Result<Vec<f32>, ModelError> {
+        Ok(self.q.read_from(src)?)
+    }
+
+    fn gather(&self, op: &Gather<Self>) -> Result<(), ModelError> {
+        self.run(gather_launch(op))
+    }
+
+    fn conv(&self, op: &Conv<Self>) -> Result<(), ModelError> {
+        self.run(conv_launch(op))
+    }
+
+    fn overlap_add(&self, op: &OverlapAdd<Self>) -> Result<(), ModelError> {
+        self.run(overlap_add_launch(op))
+    }
+
+    fn attention(&self, op: &Attention<Self>) -> Result<(), ModelError> {
+        self.run(attention_launch(op))
+    }
+
+    fn layer_norm(&self, op: &LayerNorm<Self>) -> Result<(), ModelError> {
+        assert_eq!(op.gamma.len(), op.cols, "LayerNorm width");
+        let norm = NormWeights { gamma: op.gamma, beta: op.beta, eps: op.eps };
+        self.run(Ok(layer_norm_launch(norm, op.out, op.x, Some(op.residual), op.rows)))
+    }
+
+    fn interpolate(&self, op: &Interpolate<Self>) -> Result<(), ModelError> {
+        self.run(interpolate_launch(op))
+    }
+
+    fn prior_sample(&self, op: &PriorSample<Self>) -> Result<(), ModelError> {
+        self.run(prior_sample_launch(op))
+    }
+
+    fn replay(&self, shape: Shape, step: &dyn Fn() -> Result<(), ModelError>) -> Result<(), ModelError> {
+        let Some(recordings) = &self.recordings else { return step() };
+        let mut recordings = recordings.lock();
+        let recording = match recordings.entry(shape) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert(self.q.record(step)?),
+        };
+        Ok(recording.replay()?)
+    }
+}
