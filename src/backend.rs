@@ -3,19 +3,28 @@
 //! name a backend. `auto` takes the GPU when one works and otherwise says why on stderr and
 //! uses the CPU; `cuda` without a usable GPU is an error.
 //!
-//! On the GPU today: the GPT prior (with the sampler), BERT and HuBERT. The SoVITS decoder and
-//! HiFi-GAN still run on the CPU (issue 5).
+//! On the GPU: the GPT prior (with the sampler), BERT, HuBERT and the acoustic stage (SoVITS
+//! decoder + HiFi-GAN, batched across sessions). Per voice, the small reference encoder and the
+//! prompt-token quantizer run on the CPU on either backend.
 
 use std::sync::Arc;
 
 use crate::cpu::t2s::CpuT2sSession;
-use crate::cpu::{CpuBert, CpuHubert, CpuT2s};
-use crate::cuda::{CudaBert, CudaHubert, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime};
+use crate::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
+use crate::cuda::{
+    CudaBert, CudaHubert, CudaSovits, CudaSovitsOptions, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime,
+};
+use crate::model::acoustic::{BatchResult, Window};
+use crate::model::acoustic_graph::PreparedVoice;
 use crate::model::bert::{BertConfig, BertWeights};
 use crate::model::hubert::HubertWeights;
+use crate::model::sovits::{SovitsConfig, SovitsWeights};
 use crate::model::t2s::{Decoder, T2sConfig, T2sModel};
-use crate::model::{Bert, Hubert, ModelError, T2sPrompt, TextToSemantic};
+use crate::model::{Bert, Hubert, ModelError, SemanticToAudio, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
+
+/// Most chunks the GPU acoustic stage decodes in one step.
+const MAX_ACOUSTIC_BATCH: usize = 64;
 
 /// The `--device` choice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -115,6 +124,19 @@ impl Backend {
     /// BERT on this backend.
     pub fn bert(&self, weights: BertWeights) -> Result<AnyBert, ModelError> {
         self.place("BERT", weights, |rt, w| Ok(AnyBert::Cuda(CudaBert::new(rt, w)?)), |w| AnyBert::Cpu(CpuBert::new(w)))
+    }
+
+    /// The acoustic stage on this backend: on the GPU it decodes up to one chunk per session
+    /// (`--max-sessions`, at most 64) in a step.
+    pub fn acoustic(&self, cfg: SovitsConfig, weights: SovitsWeights) -> Result<AnyAcoustic, ModelError> {
+        let options = CudaSovitsOptions::for_batch(self.gpu_sessions.clamp(1, MAX_ACOUSTIC_BATCH));
+        let gpu_cfg = cfg.clone();
+        self.place(
+            "the SoVITS decoder",
+            weights,
+            |rt, w| Ok(AnyAcoustic::Cuda(CudaSovits::on_gpu(rt, gpu_cfg, w.clone(), options)?)),
+            |w| AnyAcoustic::Cpu(CpuSovits::new(cfg, w)),
+        )
     }
 }
 
@@ -244,6 +266,103 @@ impl Hubert for AnyHubert {
         match self {
             AnyHubert::Cpu(m) => m.forward(wav16k),
             AnyHubert::Cuda(m) => m.forward(wav16k),
+        }
+    }
+}
+
+/// The acoustic stage on either backend (one per loaded model: variant sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+pub enum AnyAcoustic {
+    Cpu(CpuSovits),
+    Cuda(CudaSovits),
+}
+
+/// A voice prepared by [`AnyAcoustic`]; it only works with the backend that prepared it.
+#[derive(Debug)]
+pub enum AnyAcousticVoice {
+    Cpu(Tensor),
+    Cuda(PreparedVoice),
+}
+
+/// Decodes the windows whose voice `pick` accepts with `decode`; the others get an error naming
+/// the mix-up.
+fn decode_picked<'a, V: 'a>(
+    windows: &[Window<'a, AnyAcousticVoice>],
+    pick: impl Fn(&'a AnyAcousticVoice) -> Option<&'a V>,
+    decode: impl FnOnce(&[Window<'a, V>]) -> BatchResult<Vec<f32>>,
+) -> BatchResult<Vec<f32>> {
+    let picked: Vec<Option<Window<'a, V>>> = windows
+        .iter()
+        .map(|w| pick(w.voice).map(|voice| Window { voice, tokens: w.tokens, phones: w.phones, params: w.params }))
+        .collect();
+    let ok: Vec<Window<'a, V>> = picked.iter().flatten().map(|w| Window { ..*w }).collect();
+    let mut decoded = decode(&ok)?.into_iter();
+    Ok(picked
+        .iter()
+        .map(|p| match p {
+            Some(_) => decoded.next().unwrap_or_else(|| Err(ModelError::Device("a window was not decoded".into()))),
+            None => Err(ModelError::Input("a voice prepared for the other backend was passed to this model".into())),
+        })
+        .collect())
+}
+
+impl SemanticToAudio for AnyAcoustic {
+    type Voice = AnyAcousticVoice;
+
+    fn config(&self) -> &SovitsConfig {
+        match self {
+            AnyAcoustic::Cpu(m) => m.config(),
+            AnyAcoustic::Cuda(m) => m.config(),
+        }
+    }
+
+    fn sample_rate(&self) -> u32 {
+        match self {
+            AnyAcoustic::Cpu(m) => m.sample_rate(),
+            AnyAcoustic::Cuda(m) => m.sample_rate(),
+        }
+    }
+
+    fn max_batch(&self) -> usize {
+        match self {
+            AnyAcoustic::Cpu(m) => m.max_batch(),
+            AnyAcoustic::Cuda(m) => m.max_batch(),
+        }
+    }
+
+    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
+        match self {
+            AnyAcoustic::Cpu(m) => m.reference_style(spec),
+            AnyAcoustic::Cuda(m) => m.reference_style(spec),
+        }
+    }
+
+    fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
+        match self {
+            AnyAcoustic::Cpu(m) => m.extract_latent(ssl),
+            AnyAcoustic::Cuda(m) => m.extract_latent(ssl),
+        }
+    }
+
+    fn prepare_voice(&self, ge: &Tensor) -> Result<AnyAcousticVoice, ModelError> {
+        match self {
+            AnyAcoustic::Cpu(m) => m.prepare_voice(ge).map(AnyAcousticVoice::Cpu),
+            AnyAcoustic::Cuda(m) => m.prepare_voice(ge).map(AnyAcousticVoice::Cuda),
+        }
+    }
+
+    fn decode(&self, windows: &[Window<'_, AnyAcousticVoice>]) -> BatchResult<Vec<f32>> {
+        match self {
+            AnyAcoustic::Cpu(m) => decode_picked(
+                windows,
+                |v| if let AnyAcousticVoice::Cpu(t) = v { Some(t) } else { None },
+                |w| m.decode(w),
+            ),
+            AnyAcoustic::Cuda(m) => decode_picked(
+                windows,
+                |v| if let AnyAcousticVoice::Cuda(p) = v { Some(p) } else { None },
+                |w| m.decode(w),
+            ),
         }
     }
 }

@@ -12,16 +12,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::audio;
-use crate::backend::{AnyBert, AnyHubert, AnyT2s, Backend};
+use crate::backend::{AnyAcoustic, AnyBert, AnyHubert, AnyT2s, Backend};
 use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
-use crate::cpu::CpuSovits;
 use crate::error::Error;
 use crate::model::bert::{char_features, expand_features, BertWeights};
 use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::hubert::HubertWeights;
 use crate::model::sampling::SamplingParams;
+use crate::model::sovits::SovitsWeights;
 use crate::model::t2s::{generate, GenerateOptions, T2sModel};
-use crate::model::{Bert, DecodeParams, Hubert, ModelError, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic};
+use crate::model::{
+    Bert, DecodeParams, Hubert, ModelError, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic, Weights,
+};
 use crate::tensor::Tensor;
 use crate::text::segment::{ensure_sentence_end, preprocess, SegmentError, SplitMethod};
 use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
@@ -29,8 +31,8 @@ use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
 /// Output sample rate of v1/v2 models.
 pub const SAMPLE_RATE: u32 = crate::audio::MODEL_RATE;
 
-/// The acoustic stage (SoVITS decoder + HiFi-GAN) of a model pair.
-pub type Acoustic = CpuSovits;
+/// The acoustic stage (SoVITS decoder + HiFi-GAN) of a model pair, on the process's backend.
+pub type Acoustic = AnyAcoustic;
 
 /// A voice's conditioning in the form the acoustic stage decodes with.
 pub type AcousticVoice = <Acoustic as SemanticToAudio>::Voice;
@@ -192,7 +194,8 @@ impl Synthesizer {
             ))
             .into());
         }
-        let acoustic = Arc::new(CpuSovits::load(&sovits)?);
+        let (cfg, weights) = SovitsWeights::load(&Weights::new(&sovits.weights), &sovits.config)?;
+        let acoustic = Arc::new(shared.backend.acoustic(cfg, weights)?);
         Ok(Synthesizer { t2s: Arc::new(t2s), acoustic, shared, symbols })
     }
 
