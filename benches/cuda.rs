@@ -2,12 +2,15 @@
 //! table, and HuBERT's line of issue 5): decode tokens/s at batch 1, 8, 32, 64 and context 300 /
 //! 800 (sampler on the device, CUDA graphs vs kernel-by-kernel launches), the achieved memory
 //! traffic as a share of the measured device copy bandwidth, prefill of 400 positions, BERT on a
-//! 40-character sentence, HuBERT on a 5 s clip, and GPU memory. Prints `no GPU` and exits 0
-//! elsewhere. Run with `cargo bench --bench cuda` (or the built binary with `--bench`).
+//! 40-character sentence, HuBERT on a 5 s clip, GPU memory, and the acoustic stage (`acoustic`:
+//! sentences, a streaming chunk, aggregate audio-seconds per second over 1–256 sessions). Prints
+//! `no GPU` and exits 0 elsewhere. Run with `cargo bench --bench cuda` (or the built binary with
+//! `--bench`).
 //!
 //! Traffic per decode step: every weight once (f16: 24 × (4d² + 2·d·ffn) + V·d elements) plus
 //! each session's KV cache (24 layers × K and V × d × 2 bytes = 48 KiB per position).
 
+mod acoustic;
 mod support;
 
 use std::sync::Arc;
@@ -143,7 +146,7 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     println!("BERT 40 characters (42 tokens, 22 layers): {bert_ms:.2} ms (incl. copy to the host)");
     println!("HuBERT 5 s clip (+0.6 s padding): {hubert_ms:.2} ms (incl. copies)");
     println!("GPU memory in use at the end: {:.1} GiB", (total - free) as f64 / f64::from(1 << 30));
-    Ok(())
+    acoustic::run(&rt)
 }
 
 fn main() {

@@ -6,6 +6,8 @@
 //! `SOVITS_RT_REQUIRE_FIXTURES=1` (set by `.ci/run`), which turns absence into a failure.
 #![allow(dead_code)]
 
+pub mod acoustic;
+
 use std::path::PathBuf;
 
 use sovits_rt::checkpoint::{open_safetensors, TensorStore};

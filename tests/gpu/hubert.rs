@@ -4,7 +4,7 @@
 //! the prompt tokens the SoVITS quantizer (CPU) makes of them equal except where the nearest code
 //! is tied within that tolerance. Needs an NVIDIA GPU; prints SKIP without one (fails instead with
 //! `SOVITS_RT_REQUIRE_GPU=1`).
-mod common;
+use crate::common;
 
 use common::assert_close_rel;
 use sovits_rt::checkpoint::{open_hf_folder, open_sovits};

@@ -6,7 +6,7 @@
 //! within 0.05 absolute under teacher forcing; greedy tokens equal up to the first step whose
 //! top-1 − top-2 margin is below that; BERT within 2e-2 × max|expected|. The sampler kernel alone
 //! is checked against the CPU sampler in tests/gpu_kernels.rs.
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

@@ -1,6 +1,6 @@
 //! Single kernels against their CPU twins. Needs an NVIDIA GPU; prints SKIP without one (fails
 //! instead with `SOVITS_RT_REQUIRE_GPU=1`).
-mod common;
+use crate::common;
 
 use half::f16;
 use sovits_rt::cpu::ops::layer_norm_slice;
