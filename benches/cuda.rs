@@ -8,8 +8,6 @@
 //! Traffic per decode step: every weight once (f16: 24 × (4d² + 2·d·ffn) + V·d elements) plus
 //! each session's KV cache (24 layers × K and V × d × 2 bytes = 48 KiB per position).
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,6 +16,7 @@ use sovits_rt::model::bert::BertWeights;
 use sovits_rt::model::hubert::HubertWeights;
 use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
 use sovits_rt::model::{Bert, Hubert, ModelError, TextToSemantic};
+use sovits_rt::synthetic as support;
 
 const STEPS: usize = 64;
 
