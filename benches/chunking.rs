@@ -4,8 +4,6 @@
 //! streamed waveform and the largest sample step at a join (vs the largest step anywhere in the
 //! whole decode). Run with `cargo bench --bench chunking`.
 
-mod support;
-
 use std::time::Instant;
 
 use sovits_rt::cpu::CpuSovits;
@@ -14,11 +12,12 @@ use std::sync::Arc;
 use sovits_rt::model::acoustic::{snr_db, stream_sentence};
 use sovits_rt::model::chunk::ChunkPlan;
 use sovits_rt::model::{DecodeParams, PriorNoise, SemanticToAudio};
+use sovits_rt::synthetic;
 use sovits_rt::tensor::Tensor;
 
 fn main() {
     let t = Instant::now();
-    let model = CpuSovits::load(&support::sovits(2)).unwrap_or_else(|e| panic!("{e}"));
+    let model = CpuSovits::load(&synthetic::sovits(2)).unwrap_or_else(|e| panic!("{e}"));
     let c = model.config().clone();
     println!("full-size SoVITS built in {:.1} s", t.elapsed().as_secs_f64());
     let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());

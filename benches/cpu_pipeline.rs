@@ -5,14 +5,13 @@
 //!
 //! Each figure is the median of several timed runs after one warm-up, like the anchor's.
 
-mod support;
-
 use std::time::Instant;
 
 use sovits_rt::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
 use sovits_rt::model::sampling::SamplingParams;
 use sovits_rt::model::t2s::{generate, GenerateOptions};
 use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic};
+use sovits_rt::synthetic;
 use sovits_rt::tensor::Tensor;
 
 /// Median wall time in milliseconds of `runs` calls after one warm-up.
@@ -61,7 +60,7 @@ fn main() {
     let rss_start = peak_rss_mb();
 
     // --- GPT prior ---------------------------------------------------------------------------
-    let t2s = CpuT2s::load(&support::gpt(1)).unwrap();
+    let t2s = CpuT2s::load(&synthetic::gpt(1)).unwrap();
     let p200 = prompt(120, 80);
     let prefill = median_ms(7, || {
         t2s.prefill(&p200).unwrap();
@@ -85,7 +84,7 @@ fn main() {
     });
 
     // --- SoVITS decoder + HiFi-GAN -----------------------------------------------------------
-    let sovits = CpuSovits::load(&support::sovits(2)).unwrap();
+    let sovits = CpuSovits::load(&synthetic::sovits(2)).unwrap();
     let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());
     for (secs, phones, upstream) in [(1usize, 15usize, "0.27"), (4, 60, "0.26"), (10, 150, "0.26")] {
         let tokens = ramp(25 * secs, 1024, 5);
@@ -114,7 +113,7 @@ fn main() {
     drop((t2s, sovits));
 
     // --- HuBERT and BERT ----------------------------------------------------------------------
-    let hubert = CpuHubert::load(&support::hubert(4)).unwrap();
+    let hubert = CpuHubert::load(&synthetic::hubert(4)).unwrap();
     let mut wav: Vec<f32> = (0..80_000).map(|i| 0.3 * (i as f32 * 0.031).sin() * (i as f32 * 0.0007).cos()).collect();
     wav.extend(std::iter::repeat_n(0.0, 9_600));
     let t = median_ms(7, || {
@@ -123,7 +122,7 @@ fn main() {
     rows.push(Row { figure: "HuBERT, 5 s clip (+0.6 s zeros)", ours: format!("{t:.0} ms"), upstream: "559 ms" });
     drop(hubert);
 
-    let bert = CpuBert::load(&support::bert(5)).unwrap();
+    let bert = CpuBert::load(&synthetic::bert(5)).unwrap();
     let mut ids = vec![101u32];
     ids.extend(ramp(40, 20_000, 700).into_iter().map(|i| i + 1000));
     ids.push(102);

@@ -10,8 +10,8 @@
 //! Traffic per decode step: every weight once (f16: 24 × (4d² + 2·d·ffn) + V·d elements) plus
 //! each session's KV cache (24 layers × K and V × d × 2 bytes = 48 KiB per position).
 
+#[path = "cuda/acoustic.rs"]
 mod acoustic;
-mod support;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +21,7 @@ use sovits_rt::model::bert::BertWeights;
 use sovits_rt::model::hubert::HubertWeights;
 use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
 use sovits_rt::model::{Bert, Hubert, ModelError, TextToSemantic};
+use sovits_rt::synthetic;
 
 const STEPS: usize = 64;
 
@@ -64,7 +65,7 @@ fn decode(gpu: &CudaT2s, c: &T2sConfig, batch: usize, context: usize) -> Result<
     let mut sessions = Vec::with_capacity(batch);
     let mut tokens = Vec::with_capacity(batch);
     for i in 0..batch {
-        let prompt = support::t2s_prompt(c, phones, context - phones, i as u32);
+        let prompt = synthetic::t2s_prompt(c, phones, context - phones, i as u32);
         let (s, first) = gpu.prefill_and_sample(&prompt, &SamplerSetup::new(&options))?;
         sessions.push(s);
         tokens.push(first.token.min(c.eos() - 1));
@@ -123,14 +124,14 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let prompt = support::t2s_prompt(&c, 150, 250, 7);
+    let prompt = synthetic::t2s_prompt(&c, 150, 250, 7);
     let prefill = median_ms(9, || gpu.prefill(&prompt))?;
 
-    let bert = CudaBert::new(rt.clone(), &BertWeights::load(&support::bert(3))?)?;
+    let bert = CudaBert::new(rt.clone(), &BertWeights::load(&synthetic::bert(3))?)?;
     let ids: Vec<u32> = (0..42u32).map(|i| 100 + i * 37).collect();
     let bert_ms = median_ms(9, || bert.hidden_states_sel(&ids))?;
 
-    let hubert = CudaHubert::new(rt.clone(), &HubertWeights::load(&support::hubert(4))?)?;
+    let hubert = CudaHubert::new(rt.clone(), &HubertWeights::load(&synthetic::hubert(4))?)?;
     // 5 s at 16 kHz plus the 0.6 s of zeros upstream appends.
     let clip: Vec<f32> = (0..89_600).map(|i| if i < 80_000 { (i as f32 * 0.0123).sin() * 0.3 } else { 0.0 }).collect();
     let hubert_ms = median_ms(5, || hubert.forward(&clip))?;

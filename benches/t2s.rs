@@ -7,13 +7,12 @@
 //! plus the KV cache (24 layers × 2 × d × 4 B = 96 KiB per position, f32); the printed GB/s is
 //! that traffic over the measured time.
 
-mod support;
-
 use std::time::Instant;
 
 use sovits_rt::cpu::CpuT2s;
 use sovits_rt::model::t2s::{T2sConfig, T2sModel};
 use sovits_rt::model::TextToSemantic;
+use sovits_rt::synthetic;
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -25,7 +24,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn decode(model: &CpuT2s, batch: usize, steps: usize) -> f64 {
     let c = model.config().clone();
     let mut sessions: Vec<_> =
-        (0..batch).map(|i| model.prefill(&support::t2s_prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
+        (0..batch).map(|i| model.prefill(&synthetic::t2s_prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
     let mut tokens: Vec<u32> = (0..batch as u32).collect();
     let t = Instant::now();
     for _ in 0..steps {
@@ -48,7 +47,7 @@ fn main() {
     println!("threads {}, model built in {:.1} s", rayon::current_num_threads(), t.elapsed().as_secs_f64());
 
     if run("prefill") {
-        let p200 = support::t2s_prompt(&config, 120, 80, 0);
+        let p200 = synthetic::t2s_prompt(&config, 120, 80, 0);
         model.prefill(&p200).unwrap();
         let times = (0..7).map(|_| {
             let t = Instant::now();

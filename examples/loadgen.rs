@@ -1,7 +1,12 @@
 //! Load generator for the WebSocket streaming protocol (`/v1/stream`, docs/PROTOCOL.md).
 //!
 //! N clients run M sessions in total, back to back, against a running server (`--url`) or against
-//! an in-process server on 127.0.0.1 built on the fixture models. Per session it measures, client
+//! an in-process server on 127.0.0.1 built on the fixture models, or with `--synthetic` on
+//! full-size v2 models with seeded random weights that it writes to a temporary folder at start
+//! (about 1.1 GB, removed at exit; `sovits_rt::synthetic`), so a GPU machine needs no model files.
+//! Their GPT never ends a sentence (each would run to 1500 tokens, 60 s), so give `--max-tokens`.
+//! `--device auto|cpu|cuda` picks where the in-process engine runs (default auto: the GPU when
+//! usable, else the CPU). Per session it measures, client
 //! side: time to first audio (first `text` sent → first binary frame), real-time factor (first
 //! `text` → last frame, over the audio's duration at 20 ms a frame), underruns of a player that
 //! starts at the first frame and plays 20 ms per frame in real time, bytes received, and errors by
@@ -13,6 +18,7 @@
 //! cargo run --release --example loadgen -- --concurrency 4 --sessions 8
 //! cargo run --release --example loadgen -- --url ws://127.0.0.1:8080/v1/stream --voice alice --api-key KEY
 //! cargo run --release --example loadgen -- --concurrency 4 --stream-text
+//! cargo run --release --example loadgen -- --synthetic --device cuda --max-sessions 64 --concurrency 64 --max-tokens 200
 //! ```
 
 use std::collections::BTreeMap;
@@ -25,7 +31,9 @@ use anyhow::{bail, Context};
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
+use sovits_rt::backend::Device;
 use sovits_rt::engine::{Engine, EngineConfig, NewVoice, RequestParams, VoiceManifest};
+use sovits_rt::synthetic::{write_model_dir, ModelSizes};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
@@ -33,12 +41,14 @@ use tokio_tungstenite::tungstenite::Message;
 const DEFAULT_TEXT: &str = "今天天气很好，我们一起去公园散步吧。路上的风有点凉，记得多穿一件外套。明天见！";
 /// Every audio frame of the protocol is 20 ms.
 const FRAME_MS: f64 = 20.0;
+/// Seed of the `--synthetic` weights (the same models on every run).
+const SYNTHETIC_SEED: u64 = 1;
 
 #[derive(Parser, Debug, Clone)]
 #[command(name = "loadgen", about = "Load generator for the sovits-rt WebSocket streaming protocol")]
 struct Args {
     /// Target server, e.g. ws://127.0.0.1:8080/v1/stream. Absent: an in-process server on
-    /// 127.0.0.1 with the fixture models and a voice `loadgen`.
+    /// 127.0.0.1 with the fixture (or `--synthetic`) models and a voice `loadgen`.
     #[arg(long)]
     url: Option<String>,
     /// Fixture model folder for the in-process server (gpt.ckpt, sovits.pth, chinese-hubert-base,
@@ -46,6 +56,13 @@ struct Args {
     /// ../shared/fixtures/v2-small.
     #[arg(long)]
     fixtures: Option<PathBuf>,
+    /// In-process server on full-size v2 models with seeded random weights, written to a temporary
+    /// folder at start and removed at exit, instead of the fixture models.
+    #[arg(long, conflicts_with_all = ["url", "fixtures"])]
+    synthetic: bool,
+    /// In-process engine: where the models run (`auto`: the GPU when one is usable, else the CPU).
+    #[arg(long, value_enum, default_value_t = Device::Auto, conflicts_with = "url")]
+    device: Device,
     /// Voice to speak with (default `loadgen`, the in-process server's voice).
     #[arg(long, default_value = "loadgen")]
     voice: String,
@@ -58,6 +75,10 @@ struct Args {
     /// Text each session speaks.
     #[arg(long, default_value = DEFAULT_TEXT)]
     text: String,
+    /// Most semantic tokens per sentence, sent in `start` (25 per second of audio; default: the
+    /// server's 1500-step cap).
+    #[arg(long)]
+    max_tokens: Option<usize>,
     /// Language mode sent in `start`.
     #[arg(long, default_value = "zh")]
     lang: String,
@@ -213,8 +234,11 @@ async fn session(args: &Args, r: &mut SessionResult) -> Result<(), String> {
     let (mut tx, mut rx) = ws.split();
     let idle = Duration::from_secs(args.idle_timeout_s);
 
-    let start = json!({"type": "start", "voice": args.voice, "lang": args.lang, "format": args.format,
+    let mut start = json!({"type": "start", "voice": args.voice, "lang": args.lang, "format": args.format,
         "seed": args.seed + r.index as u64});
+    if let Some(n) = args.max_tokens {
+        start["max_tokens"] = n.into();
+    }
     tx.send(Message::text(start.to_string())).await.map_err(|e| client_err("closed", &e))?;
     // Wait for `ready` (or the error that refuses the session, e.g. `busy`).
     loop {
@@ -463,8 +487,9 @@ fn fixtures_dir(args: &Args) -> PathBuf {
     }
 }
 
-/// The in-process engine on the fixture models, with the voice `args.voice`.
-fn fixture_engine(args: &Args, dir: &Path) -> anyhow::Result<(Arc<Engine>, TempDir)> {
+/// The in-process engine on the models in `dir` (the fixture folder's layout), with the voice
+/// `args.voice` from its `ref.wav` / `ref.txt`.
+fn in_process_engine(args: &Args, dir: &Path) -> anyhow::Result<(Arc<Engine>, TempDir)> {
     let voices = TempDir(std::env::temp_dir().join(format!("sovits-rt-loadgen-{}", std::process::id())));
     let _ = std::fs::remove_dir_all(&voices.0);
     std::fs::create_dir_all(&voices.0).with_context(|| format!("creating {}", voices.0.display()))?;
@@ -476,6 +501,7 @@ fn fixture_engine(args: &Args, dir: &Path) -> anyhow::Result<(Arc<Engine>, TempD
         voices.0.clone(),
     );
     config.max_sessions = args.max_sessions;
+    config.device = args.device;
     let engine = Engine::new(config).with_context(|| format!("loading the models in {}", dir.display()))?;
     let transcript = std::fs::read_to_string(dir.join("ref.txt")).context("reading ref.txt")?;
     let wav = std::fs::read(dir.join("ref.wav")).context("reading ref.wav")?;
@@ -496,16 +522,32 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         bail!("--concurrency must be at least 1");
     }
     let total = args.sessions.unwrap_or(args.concurrency);
-    let mut _voices = None;
+    // Folders removed when the run ends: synthetic models, voices.
+    let mut _temp = Vec::new();
     if args.url.is_none() {
-        let dir = fixtures_dir(&args);
-        eprintln!("loadgen: in-process server on the fixture models in {}", dir.display());
         let loaded = Instant::now();
+        if args.synthetic && args.max_tokens.is_none() {
+            eprintln!("loadgen: warning: the synthetic GPT never ends a sentence; without --max-tokens each runs 1500 tokens (60 s)");
+        }
+        let dir = if args.synthetic {
+            let models = TempDir(std::env::temp_dir().join(format!("sovits-rt-loadgen-models-{}", std::process::id())));
+            let dir = models.0.clone();
+            _temp.push(models);
+            eprintln!("loadgen: writing full-size synthetic models to {}", dir.display());
+            let d = dir.clone();
+            tokio::task::spawn_blocking(move || write_model_dir(&d, &ModelSizes::full(), SYNTHETIC_SEED)).await??;
+            eprintln!("loadgen: models written in {:.1} s", loaded.elapsed().as_secs_f64());
+            dir
+        } else {
+            fixtures_dir(&args)
+        };
+        eprintln!("loadgen: in-process server on the models in {}", dir.display());
         let (engine, voices) = {
             let a = args.clone();
-            tokio::task::spawn_blocking(move || fixture_engine(&a, &dir)).await??
+            tokio::task::spawn_blocking(move || in_process_engine(&a, &dir)).await??
         };
-        _voices = Some(voices);
+        _temp.push(voices);
+        let backend = engine.backend();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let key = args.api_key.clone();
@@ -515,7 +557,7 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             }
         });
         args.url = Some(format!("ws://{addr}/v1/stream"));
-        eprintln!("loadgen: engine ready in {:.1} s, serving on {addr}", loaded.elapsed().as_secs_f64());
+        eprintln!("loadgen: engine ready on {backend} in {:.1} s, serving on {addr}", loaded.elapsed().as_secs_f64());
     }
     let args = Arc::new(args);
     for i in 0..args.warmup {
@@ -587,5 +629,11 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(run(args))
+    // Ctrl-C drops the run, and with it the temporary folders.
+    runtime.block_on(async {
+        tokio::select! {
+            r = run(args) => r,
+            _ = tokio::signal::ctrl_c() => bail!("interrupted"),
+        }
+    })
 }

@@ -3,6 +3,7 @@
 //! Layers (see `../shared/DESIGN.md` and `README.md`): [`checkpoint`] reads the files users
 //! have, [`model`] holds weight structs and the stage traits, [`cpu`] is the f32 reference
 //! implementation of every stage, [`audio`] handles WAV, resampling and spectrograms.
+//! [`synthetic`] builds full-size models with random weights for benchmarks and load tests.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::undocumented_unsafe_blocks)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -17,5 +18,6 @@ pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod server;
+pub mod synthetic;
 pub mod tensor;
 pub mod text;

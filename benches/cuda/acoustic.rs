@@ -26,7 +26,13 @@ fn params(seed: u64) -> DecodeParams {
 }
 
 /// Median ms of one decode call over `windows` windows of `tokens` tokens each.
-fn decode_ms(model: &CudaSovits, voice: &PreparedVoice, phones: &[u32], windows: usize, tokens: usize) -> Result<f64, ModelError> {
+fn decode_ms(
+    model: &CudaSovits,
+    voice: &PreparedVoice,
+    phones: &[u32],
+    windows: usize,
+    tokens: usize,
+) -> Result<f64, ModelError> {
     let vocab = model.config().quantizer.codebook_size as u32;
     let ids: Vec<Vec<u32>> =
         (0..windows).map(|w| (0..tokens as u32).map(|i| (i * 7919 + 13 * w as u32) % vocab).collect()).collect();
@@ -52,7 +58,8 @@ pub fn run(rt: &Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
         CudaSovitsOptions { graphs: false, ..CudaSovitsOptions::for_batch(64) },
     )?;
     println!("\nSoVITS + HiFi-GAN (full-size v2) uploaded twice in {:.1} s", t.elapsed().as_secs_f64());
-    let ge = Tensor::new([cfg.gin_channels], (0..cfg.gin_channels).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect());
+    let ge =
+        Tensor::new([cfg.gin_channels], (0..cfg.gin_channels).map(|i| ((i * 37 % 101) as f32 / 101.0) - 0.5).collect());
     let (v_graphs, v_eager) = (graphs.prepare_voice(&ge)?, eager.prepare_voice(&ge)?);
     let phones: Vec<u32> = (0..60u32).map(|i| 1 + (i * 31) % (cfg.text.text_vocab as u32 - 1)).collect();
 

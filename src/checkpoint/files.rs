@@ -1,6 +1,7 @@
 //! The four kinds of file a GPT-SoVITS install holds, opened with upstream's rules
 //! (research/upstream-v2.md §1.2–1.4): version markers, prefixes, and which model versions
-//! we can run.
+//! we can run; and written back in the same layout, so that models built in memory load
+//! through these same functions.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,7 +9,8 @@ use std::path::{Path, PathBuf};
 use super::pickle::Value;
 use super::store::TensorStore;
 use super::torch::TorchFile;
-use super::{open_safetensors, CheckpointError};
+use super::torch_write::{write_checkpoint, Checkpoint};
+use super::{open_safetensors, write_safetensors, CheckpointError};
 
 /// A GPT (text-to-semantic) checkpoint: `{"weight": {"model.…": tensor}, "config": dict, "info": str}`.
 pub struct GptFile {
@@ -155,4 +157,136 @@ pub fn open_hf_folder(dir: &Path) -> Result<HfFolder, CheckpointError> {
         });
     };
     Ok(HfFolder { dir: dir.to_path_buf(), config, weights })
+}
+
+/// Writes a GPT `.ckpt` that [`open_gpt`] reads back as `file`: the weights under the Lightning
+/// `model.` prefix, `config` and `info` as they are.
+pub fn write_gpt(file: &GptFile, path: &Path) -> Result<(), CheckpointError> {
+    write_checkpoint(
+        path,
+        &Checkpoint {
+            header: *b"PK",
+            weights: &file.weights,
+            name_prefix: "model.",
+            config: &file.config,
+            info: file.info.as_deref(),
+        },
+    )
+}
+
+/// Writes a SoVITS `.pth` that [`open_sovits`] reads back as `file`, version marker included.
+pub fn write_sovits(file: &SovitsFile, path: &Path) -> Result<(), CheckpointError> {
+    write_checkpoint(
+        path,
+        &Checkpoint {
+            header: file.header,
+            weights: &file.weights,
+            name_prefix: "",
+            config: &file.config,
+            info: file.info.as_deref(),
+        },
+    )
+}
+
+/// Writes a Hugging Face folder (`config.json` + `model.safetensors`) into `dir`, creating it.
+pub fn write_hf_folder(folder: &HfFolder, dir: &Path) -> Result<(), CheckpointError> {
+    std::fs::create_dir_all(dir).map_err(|e| CheckpointError::io(dir, e))?;
+    let config_path = dir.join("config.json");
+    let json = serde_json::to_vec_pretty(&folder.config)
+        .map_err(|e| CheckpointError::Config { path: config_path.clone(), reason: e.to_string() })?;
+    std::fs::write(&config_path, json).map_err(|e| CheckpointError::io(&config_path, e))?;
+    write_safetensors(&folder.weights, &dir.join("model.safetensors"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::checkpoint::store::{Bytes, DType};
+
+    /// A path in the temp folder, unique to this test process.
+    fn temp(name: &str) -> PathBuf {
+        std::env::temp_dir().join(format!("sovits-rt-unit-{}-{name}", std::process::id()))
+    }
+
+    /// One tensor of every element type (a scalar and an empty one among them) plus `extra`
+    /// f16 tensors, with arbitrary bytes.
+    fn store(extra: &[(&str, Vec<usize>)]) -> TensorStore {
+        let mut store = TensorStore::new(Path::new("memory"));
+        let mut tensors: Vec<(String, DType, Vec<usize>)> =
+            DType::ALL.iter().enumerate().map(|(i, &d)| (format!("t{i}.{d:?}"), d, vec![2, i + 1])).collect();
+        tensors[0].2 = vec![];
+        tensors[1].2 = vec![0, 3];
+        tensors.extend(extra.iter().map(|(n, s)| (n.to_string(), DType::F16, s.clone())));
+        for (i, (name, dtype, shape)) in tensors.into_iter().enumerate() {
+            let len = shape.iter().product::<usize>() * dtype.size();
+            let bytes = (0..len).map(|j| (j * 37 + i * 11) as u8).collect();
+            let source = store.add_source(Arc::new(Bytes::Owned(bytes)));
+            store.insert(&name, dtype, shape, source, 0..len).unwrap();
+        }
+        store
+    }
+
+    fn assert_same_tensors(got: &TensorStore, want: &TensorStore) {
+        assert_eq!(got.names().collect::<Vec<_>>(), want.names().collect::<Vec<_>>());
+        for name in want.names() {
+            let (g, w) = (got.get(name).unwrap(), want.get(name).unwrap());
+            assert_eq!((g.dtype, g.shape, g.bytes), (w.dtype, w.shape, w.bytes), "{name}");
+        }
+    }
+
+    fn s(x: &str) -> Value {
+        Value::Str(x.into())
+    }
+
+    #[test]
+    fn gpt_files_round_trip() {
+        let config = Value::Dict(vec![
+            (s("model"), Value::Dict(vec![(s("head"), Value::Int(2)), (s("n_layer"), Value::Int(1))])),
+            (s("data"), Value::Dict(vec![(s("max_sec"), Value::Float(54.0))])),
+        ]);
+        let file = GptFile { path: "memory".into(), weights: store(&[]), config, info: Some("GPT-e15".into()) };
+        let path = temp("gpt.ckpt");
+        write_gpt(&file, &path).unwrap();
+        let back = open_gpt(&path).unwrap();
+        assert_same_tensors(&back.weights, &file.weights);
+        assert_eq!((back.config, back.info), (file.config, file.info));
+        std::fs::remove_file(&path).unwrap();
+    }
+
+    #[test]
+    fn sovits_files_round_trip_with_kind_and_version_marker() {
+        let hparams = Value::Object {
+            module: "utils".into(),
+            name: "HParams".into(),
+            args: vec![],
+            state: Some(Box::new(Value::Dict(vec![(
+                s("model"),
+                Value::Dict(vec![(s("upsample_rates"), Value::List([10, 8, 2, 2, 2].map(Value::Int).into()))]),
+            )]))),
+        };
+        for (header, rows, kind) in [(*b"PK", 732, SovitsKind::V2), (*b"00", 322, SovitsKind::V1)] {
+            let weights = store(&[("enc_p.text_embedding.weight", vec![rows, 2])]);
+            let file = SovitsFile { path: "memory".into(), kind, header, weights, config: hparams.clone(), info: None };
+            let path = temp("sovits.pth");
+            write_sovits(&file, &path).unwrap();
+            let back = open_sovits(&path).unwrap();
+            assert_same_tensors(&back.weights, &file.weights);
+            assert_eq!((back.kind, back.header, back.config, back.info), (kind, header, file.config, None));
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+
+    #[test]
+    fn hf_folders_round_trip() {
+        let config = serde_json::json!({"hidden_size": 8, "conv_dim": [4, 4], "model_type": "hubert"});
+        let folder = HfFolder { dir: "memory".into(), config, weights: store(&[]) };
+        let dir = temp("hf");
+        write_hf_folder(&folder, &dir).unwrap();
+        let back = open_hf_folder(&dir).unwrap();
+        assert_same_tensors(&back.weights, &folder.weights);
+        assert_eq!(back.config, folder.config);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -3,6 +3,9 @@
 //! `chinese-hubert-base` / `chinese-roberta-wwm-ext-large` (`config.json` + `pytorch_model.bin`
 //! or `model.safetensors`, fp16 or fp32). research/upstream-v2.md §1 is the specification.
 //!
+//! The same formats are written from memory (`write_gpt`, `write_sovits`, `write_hf_folder`,
+//! `write_safetensors`) so that synthetic models load through the readers unchanged.
+//!
 //! This layer knows file formats only; the architecture each file implies is read from tensor
 //! shapes by `crate::model::config`.
 
@@ -11,11 +14,15 @@ pub mod pickle;
 mod safetensors_file;
 mod store;
 mod torch;
+mod torch_write;
 
 use std::path::{Path, PathBuf};
 
-pub use files::{open_gpt, open_hf_folder, open_sovits, GptFile, HfFolder, SovitsFile, SovitsKind};
-pub use safetensors_file::open_safetensors;
+pub use files::{
+    open_gpt, open_hf_folder, open_sovits, write_gpt, write_hf_folder, write_sovits, GptFile, HfFolder, SovitsFile,
+    SovitsKind,
+};
+pub use safetensors_file::{open_safetensors, write_safetensors};
 pub use store::{DType, TensorStore, TensorView};
 pub use torch::TorchFile;
 

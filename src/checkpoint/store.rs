@@ -30,6 +30,20 @@ pub enum DType {
 }
 
 impl DType {
+    /// Every element type, for tables keyed by type (storage classes, safetensors dtypes).
+    pub const ALL: [DType; 10] = [
+        DType::F16,
+        DType::BF16,
+        DType::F32,
+        DType::F64,
+        DType::I64,
+        DType::I32,
+        DType::I16,
+        DType::I8,
+        DType::U8,
+        DType::Bool,
+    ];
+
     pub fn size(self) -> usize {
         match self {
             DType::F64 | DType::I64 => 8,

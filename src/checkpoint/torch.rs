@@ -64,20 +64,24 @@ impl Seek for PatchedReader<'_> {
     }
 }
 
+/// The `torch.*Storage` class `torch.save` names for tensors of `dtype`.
+pub(super) fn storage_class(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F16 => "HalfStorage",
+        DType::BF16 => "BFloat16Storage",
+        DType::F32 => "FloatStorage",
+        DType::F64 => "DoubleStorage",
+        DType::I64 => "LongStorage",
+        DType::I32 => "IntStorage",
+        DType::I16 => "ShortStorage",
+        DType::I8 => "CharStorage",
+        DType::U8 => "ByteStorage",
+        DType::Bool => "BoolStorage",
+    }
+}
+
 fn storage_dtype(class: &str) -> Option<DType> {
-    Some(match class {
-        "HalfStorage" => DType::F16,
-        "BFloat16Storage" => DType::BF16,
-        "FloatStorage" => DType::F32,
-        "DoubleStorage" => DType::F64,
-        "LongStorage" => DType::I64,
-        "IntStorage" => DType::I32,
-        "ShortStorage" => DType::I16,
-        "CharStorage" => DType::I8,
-        "ByteStorage" => DType::U8,
-        "BoolStorage" => DType::Bool,
-        _ => return None,
-    })
+    DType::ALL.into_iter().find(|&d| storage_class(d) == class)
 }
 
 impl TorchFile {

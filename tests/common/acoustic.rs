@@ -119,7 +119,11 @@ pub fn long_tokens(case: &TensorStore, vocab: usize, n: usize) -> Vec<u32> {
 
 /// `n` windows of different voices, lengths, speeds and chunk positions decoded in one call give
 /// exactly what each gives alone.
-pub fn check_batch_equals_alone<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, dir: &std::path::Path, n: usize) {
+pub fn check_batch_equals_alone<O: AcousticOps + Send + Sync>(
+    model: &BatchedSovits<O>,
+    dir: &std::path::Path,
+    n: usize,
+) {
     let cfg = model.config().clone();
     let case = super::case(dir, "sovits.safetensors");
     let (text, ge) = (u32s(&case, "text"), tensor(&case, "ge"));

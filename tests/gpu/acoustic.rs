@@ -71,7 +71,10 @@ fn gpu_graphs_replay_the_eager_launches() {
         let a = graphs.decode(&[w(&v1), w(&v1)]).unwrap();
         let b = eager.decode(&[w(&v2), w(&v2)]).unwrap();
         for (x, y) in a.iter().zip(&b) {
-            assert!(x.as_ref().unwrap() == y.as_ref().unwrap(), "step {i}: the graph's samples differ from eager launches");
+            assert!(
+                x.as_ref().unwrap() == y.as_ref().unwrap(),
+                "step {i}: the graph's samples differ from eager launches"
+            );
         }
     }
 }
