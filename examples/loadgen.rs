@@ -66,10 +66,12 @@ struct Args {
     /// Voice to speak with (default `loadgen`, the in-process server's voice).
     #[arg(long, default_value = "loadgen")]
     voice: String,
-    /// Clients running at once.
-    #[arg(long, default_value_t = 4)]
-    concurrency: usize,
-    /// Sessions in total (default: = concurrency); each client runs sessions back to back.
+    /// Clients running at once; a list (`1,16,64`) runs each level in turn against the same
+    /// server, one table row each.
+    #[arg(long, value_delimiter = ',', default_value = "4")]
+    concurrency: Vec<usize>,
+    /// Sessions in total per level (default: = its concurrency); each client runs sessions back to
+    /// back.
     #[arg(long)]
     sessions: Option<usize>,
     /// Text each session speaks.
@@ -379,10 +381,14 @@ fn sorted(values: impl Iterator<Item = f64>) -> Vec<f64> {
 
 struct Summary {
     json: Value,
-    table: String,
+    /// One table row, and a line of details.
+    row: String,
 }
 
-fn summarize(args: &Args, results: &[SessionResult], wall: Duration) -> Summary {
+/// The table's header.
+const TABLE_HEADER: &str = "| conc | sessions | errors | TTFA p50 / p95 / p99 ms | server TTFA p50 ms | RTF p50 / p95 | underruns: sessions / stall ms | audio s per wall s |\n|---|---|---|---|---|---|---|---|\n";
+
+fn summarize(args: &Args, concurrency: usize, results: &[SessionResult], wall: Duration) -> Summary {
     let ok: Vec<&SessionResult> = results.iter().filter(|r| r.error.is_none()).collect();
     let mut errors: BTreeMap<String, usize> = BTreeMap::new();
     for r in results {
@@ -407,7 +413,7 @@ fn summarize(args: &Args, results: &[SessionResult], wall: Duration) -> Summary 
     let throughput = audio_s / wall.as_secs_f64().max(1e-9);
 
     let json = json!({
-        "concurrency": args.concurrency,
+        "concurrency": concurrency,
         "sessions": results.len(),
         "ok": ok.len(),
         "errors": errors,
@@ -430,14 +436,10 @@ fn summarize(args: &Args, results: &[SessionResult], wall: Duration) -> Summary 
     } else {
         errors.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(",")
     };
-    let mut table = String::new();
-    table.push_str(
-        "| conc | sessions | errors | TTFA p50 / p95 / p99 ms | server TTFA p50 ms | RTF p50 / p95 | underruns: sessions / stall ms | audio s per wall s |\n",
-    );
-    table.push_str("|---|---|---|---|---|---|---|---|\n");
-    table.push_str(&format!(
+    let mut row = String::new();
+    row.push_str(&format!(
         "| {} | {} | {} | {} / {} / {} | {} | {} / {} | {} / {:.0} | {:.2} |\n",
-        args.concurrency,
+        concurrency,
         results.len(),
         errors_text,
         f(pct(&ttfa, 50.0), 0),
@@ -450,7 +452,7 @@ fn summarize(args: &Args, results: &[SessionResult], wall: Duration) -> Summary 
         stall_ms,
         throughput,
     ));
-    table.push_str(&format!(
+    row.push_str(&format!(
         "({} audio, {}; {:.1} s of audio in {:.1} s wall; {} bytes received; {} underrun frames, worst session stalled {:.0} ms{})\n",
         args.format,
         if args.stream_text {
@@ -465,7 +467,7 @@ fn summarize(args: &Args, results: &[SessionResult], wall: Duration) -> Summary 
         max_stall_ms,
         if warnings.is_empty() { String::new() } else { format!("; warnings {warnings:?}") },
     ));
-    Summary { json, table }
+    Summary { json, row }
 }
 
 /// A temporary directory removed on drop.
@@ -518,10 +520,9 @@ fn in_process_engine(args: &Args, dir: &Path) -> anyhow::Result<(Arc<Engine>, Te
 }
 
 async fn run(mut args: Args) -> anyhow::Result<()> {
-    if args.concurrency == 0 {
+    if args.concurrency.is_empty() || args.concurrency.contains(&0) {
         bail!("--concurrency must be at least 1");
     }
-    let total = args.sessions.unwrap_or(args.concurrency);
     // Folders removed when the run ends: synthetic models, voices.
     let mut _temp = Vec::new();
     if args.url.is_none() {
@@ -560,30 +561,62 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         eprintln!("loadgen: engine ready on {backend} in {:.1} s, serving on {addr}", loaded.elapsed().as_secs_f64());
     }
     let args = Arc::new(args);
-    for i in 0..args.warmup {
-        let r = run_session(&args, total + i).await;
+    // Session indices keep counting across warm-up and levels, so every session's text differs.
+    let next_index = Arc::new(AtomicUsize::new(0));
+    for _ in 0..args.warmup {
+        let r = run_session(&args, next_index.fetch_add(1, Ordering::Relaxed)).await;
         if let Some(e) = &r.error {
             eprintln!("loadgen: warm-up session failed: {e}");
         }
     }
+    let mut summaries = Vec::new();
+    for &concurrency in &args.concurrency {
+        let (results, wall) = run_level(&args, concurrency, &next_index).await;
+        let summary = summarize(&args, concurrency, &results, wall);
+        if !args.json {
+            eprint!("{TABLE_HEADER}{}", summary.row);
+        }
+        summaries.push(summary);
+    }
+    if args.json {
+        for s in &summaries {
+            println!("{}", s.json);
+        }
+    } else {
+        print!("{TABLE_HEADER}");
+        for s in &summaries {
+            print!("{}", s.row);
+        }
+    }
+    Ok(())
+}
+
+/// `concurrency` clients running `--sessions` (default: `concurrency`) sessions back to back:
+/// their results in order, and the wall time.
+async fn run_level(
+    args: &Arc<Args>,
+    concurrency: usize,
+    next_index: &Arc<AtomicUsize>,
+) -> (Vec<SessionResult>, Duration) {
+    let total = args.sessions.unwrap_or(concurrency);
     eprintln!(
         "loadgen: {} session(s), {} client(s), {} → {}",
         total,
-        args.concurrency,
+        concurrency,
         if args.stream_text { "streamed text" } else { "whole text" },
         args.url.as_deref().unwrap_or("?")
     );
-
-    let next_index = Arc::new(AtomicUsize::new(0));
+    let first = next_index.load(Ordering::Relaxed);
+    let end = first + total;
     let started = Instant::now();
     let mut clients = Vec::new();
-    for _ in 0..args.concurrency {
+    for _ in 0..concurrency {
         let (args, next_index) = (args.clone(), next_index.clone());
         clients.push(tokio::spawn(async move {
             let mut out = Vec::new();
             loop {
                 let index = next_index.fetch_add(1, Ordering::Relaxed);
-                if index >= total {
+                if index >= end {
                     return out;
                 }
                 let r = run_session(&args, index).await;
@@ -615,15 +648,10 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
             Err(e) => eprintln!("loadgen: a client task failed: {e}"),
         }
     }
-    let wall = started.elapsed();
+    // The shared counter overshoots by one per client when they stop: restart after this level.
+    next_index.store(end, Ordering::Relaxed);
     results.sort_by_key(|r| r.index);
-    let summary = summarize(&args, &results, wall);
-    if args.json {
-        println!("{}", summary.json);
-    } else {
-        print!("{}", summary.table);
-    }
-    Ok(())
+    (results, started.elapsed())
 }
 
 fn main() -> anyhow::Result<()> {

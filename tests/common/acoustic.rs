@@ -1,7 +1,8 @@
 //! Checks of the batched acoustic graph (`model::acoustic_graph`) that run on any executor: the
-//! CPU twins of its kernels in CI (`tests/acoustic_graph.rs`), the kernels themselves on a GPU
-//! (`tests/gpu_acoustic.rs`). They compare with upstream's tensors (fixture `sovits.safetensors`)
-//! and with the f32 CPU reference (`cpu::sovits`).
+//! CPU twins of its kernels in CI (`tests/acoustic_graph.rs`, on the fixture model), the kernels
+//! themselves on a GPU (`tests/gpu/acoustic.rs`, on full-size random weights). They compare with
+//! upstream's tensors (fixture `sovits.safetensors`) and with the f32 CPU reference
+//! (`cpu::sovits`), intermediate by intermediate.
 //!
 //! Tolerances (fixture README, "Tolerances"): FP16 storage against f32, every tensor within
 //! 2e-2 × max|expected|. Batching is exact: a window decoded among others gives the same samples,
@@ -38,6 +39,39 @@ pub fn tensor(store: &TensorStore, name: &str) -> Tensor {
 
 pub fn seeded(speed: f32, noise_scale: f32, seed: u64, first_frame: usize) -> DecodeParams {
     DecodeParams { speed, noise_scale, noise: PriorNoise::Seeded { seed, first_frame } }
+}
+
+/// What the checks decode: a sentence's tokens and phones, and a style vector.
+pub struct Inputs {
+    pub tokens: Vec<u32>,
+    pub phones: Vec<u32>,
+    pub ge: Tensor,
+}
+
+impl Inputs {
+    /// The fixture's codes (continued with a fixed pseudo-random walk to 120 tokens), phones and
+    /// `ge`.
+    pub fn fixture(dir: &std::path::Path, cfg: &SovitsConfig) -> Inputs {
+        let case = super::case(dir, "sovits.safetensors");
+        let mut tokens = u32s(&case, "codes");
+        while tokens.len() < 120 {
+            let prev = tokens[tokens.len() - 1];
+            tokens.push((prev * 1103 + 12345 + tokens.len() as u32) % cfg.quantizer.codebook_size as u32);
+        }
+        Inputs { tokens, phones: u32s(&case, "text"), ge: tensor(&case, "ge") }
+    }
+
+    /// 120 pseudo-random tokens over 60 phones, `ge` from a synthetic spectrogram through the
+    /// model's own reference encoder.
+    pub fn synthetic(cpu: &CpuSovits) -> Inputs {
+        let cfg = cpu.config();
+        let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());
+        Inputs {
+            tokens: (0..120u32).map(|i| (i * 7919 + 13) % cfg.quantizer.codebook_size as u32).collect(),
+            phones: (0..60u32).map(|i| 1 + (i * 31) % (cfg.text.text_vocab as u32 - 1)).collect(),
+            ge: cpu.reference_style(&spec).unwrap(),
+        }
+    }
 }
 
 /// Every intermediate of the graph against upstream's, for the main case (noise 0) and the other
@@ -86,48 +120,53 @@ pub fn check_upstream_tensors<O: AcousticOps + Send + Sync>(model: &BatchedSovit
     assert_close_rel("speedalt_wav", &waves[0], &f32s(&case, "speedalt_wav").1, FP16_REL);
 }
 
-/// With prior noise (which upstream draws from torch's RNG, so only the CPU reference compares):
-/// the graph's noise is the CPU's draw, per absolute frame, at two speeds.
-pub fn check_cpu_with_noise<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, dir: &std::path::Path) {
-    let (cfg, w) = fixture_sovits(dir);
-    let cpu = CpuSovits::new(cfg.clone(), w);
-    let case = super::case(dir, "sovits.safetensors");
-    let (tokens, phones, ge) = (u32s(&case, "codes"), u32s(&case, "text"), tensor(&case, "ge"));
-    let voice = model.prepare_voice(&ge).unwrap();
-    for params in [seeded(1.0, 0.5, 7, 0), seeded(0.8, 0.7, 3, 17)] {
-        let window = Window { voice: &voice, tokens: &tokens, phones: &phones, params: &params };
+/// Every intermediate and the waveform against the f32 CPU's, without and with prior noise (the
+/// graph's noise is the CPU's draw per absolute frame) and at another speed.
+pub fn check_tensors_against_cpu<O: AcousticOps + Send + Sync>(
+    model: &BatchedSovits<O>,
+    cpu: &CpuSovits,
+    inputs: &Inputs,
+) {
+    let n_flows = model.config().flow.n_flows;
+    let voice = model.prepare_voice(&inputs.ge).unwrap();
+    let (tokens, phones, ge) = (&inputs.tokens[..60], &inputs.phones, &inputs.ge);
+    for params in [seeded(1.0, 0.0, 0, 0), seeded(1.0, 0.5, 7, 0), seeded(0.8, 0.7, 3, 17)] {
+        let window = Window { voice: &voice, tokens, phones, params: &params };
         let (waves, traces) = model.decode_traced(&[window]).unwrap();
-        let want = cpu.decode_traced(&tokens, &phones, &ge, &params).unwrap();
-        assert_close_rel("z_p", traces[0].get("z_p", 0).unwrap().data(), want.z_p.data(), FP16_REL);
-        let last = format!("flow_rev_{}", cfg.flow.n_flows - 1);
-        assert_close_rel("z", traces[0].get(&last, 0).unwrap().data(), want.z.data(), FP16_REL);
-        let wav = cpu.vocode(&want.z, &ge).unwrap();
+        let t = cpu.decode_traced(tokens, phones, ge, &params).unwrap();
+        let mut expected = vec![
+            ("ssl_proj", &t.ssl_proj),
+            ("encoder_ssl", &t.encoder_ssl),
+            ("encoder_text", &t.encoder_text),
+            ("mrte", &t.mrte),
+            ("x", &t.x),
+            ("m_p", &t.m_p),
+            ("logs_p", &t.logs_p),
+            ("z_p", &t.z_p),
+        ];
+        let flow_names: Vec<String> = (0..n_flows).map(|i| format!("flow_rev_{i}")).collect();
+        expected.extend(flow_names.iter().map(|n| n.as_str()).zip(&t.flow_rev));
+        for (name, want) in expected {
+            let got = traces[0].get(name, 0).unwrap_or_else(|| panic!("no trace of {name}"));
+            assert_eq!(got.shape(), want.shape(), "{name}");
+            assert_close_rel(name, got.data(), want.data(), FP16_REL);
+        }
+        let wav = cpu.vocode(&t.z, ge).unwrap();
         assert_close_rel("wav", &waves[0], &wav, FP16_REL);
-        println!("speed {}: waveform SNR vs the f32 CPU {:.1} dB", params.speed, snr_db(&wav, &waves[0]));
+        println!(
+            "speed {}, noise {}: waveform SNR vs the f32 CPU {:.1} dB",
+            params.speed,
+            params.noise_scale,
+            snr_db(&wav, &waves[0])
+        );
     }
-}
-
-/// The fixture's tokens continued with a fixed pseudo-random walk to `n` tokens.
-pub fn long_tokens(case: &TensorStore, vocab: usize, n: usize) -> Vec<u32> {
-    let mut tokens = u32s(case, "codes");
-    while tokens.len() < n {
-        let prev = tokens[tokens.len() - 1];
-        tokens.push((prev * 1103 + 12345 + tokens.len() as u32) % vocab as u32);
-    }
-    tokens
 }
 
 /// `n` windows of different voices, lengths, speeds and chunk positions decoded in one call give
 /// exactly what each gives alone.
-pub fn check_batch_equals_alone<O: AcousticOps + Send + Sync>(
-    model: &BatchedSovits<O>,
-    dir: &std::path::Path,
-    n: usize,
-) {
+pub fn check_batch_equals_alone<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, inputs: &Inputs, n: usize) {
     let cfg = model.config().clone();
-    let case = super::case(dir, "sovits.safetensors");
-    let (text, ge) = (u32s(&case, "text"), tensor(&case, "ge"));
-    let tokens = long_tokens(&case, cfg.quantizer.codebook_size, 120);
+    let (tokens, text, ge) = (&inputs.tokens, &inputs.phones, &inputs.ge);
     let voices: Vec<PreparedVoice> = (0..n)
         .map(|i| {
             let s = 1.0 - 0.3 * i as f32;
@@ -160,63 +199,57 @@ pub fn check_batch_equals_alone<O: AcousticOps + Send + Sync>(
 
 /// Chunked streaming vs the whole decode: within 1 dB of the CPU's figure (the chunk plan, not
 /// the backend, sets it); a bad window is a typed error of its own.
-pub fn check_streaming<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, dir: &std::path::Path) {
-    let (cfg, w) = fixture_sovits(dir);
-    let cpu = CpuSovits::new(cfg.clone(), w);
-    let case = super::case(dir, "sovits.safetensors");
-    let (phones, ge) = (u32s(&case, "text"), tensor(&case, "ge"));
-    let tokens = long_tokens(&case, cfg.quantizer.codebook_size, 100);
+pub fn check_streaming<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, cpu: &CpuSovits, inputs: &Inputs) {
+    let (tokens, phones, ge) = (&inputs.tokens[..100], &inputs.phones, &inputs.ge);
     let params = seeded(1.0, 0.5, 5, 0);
     let plan = ChunkPlan::default();
     let streamed_snr = |m: &dyn Fn() -> (Vec<f32>, Vec<f32>)| {
         let (whole, streamed) = m();
         snr_db(&whole, &streamed)
     };
-    let voice = Arc::new(model.prepare_voice(&ge).unwrap());
+    let voice = Arc::new(model.prepare_voice(ge).unwrap());
     let ours = streamed_snr(&|| {
-        let whole = model.synthesize(&voice, &tokens, &phones, &params).unwrap();
-        (whole, stream_sentence(model, &plan, voice.clone(), &tokens, &phones, &params).unwrap().0)
+        let whole = model.synthesize(&voice, tokens, phones, &params).unwrap();
+        (whole, stream_sentence(model, &plan, voice.clone(), tokens, phones, &params).unwrap().0)
     });
-    let cpu_voice = Arc::new(cpu.prepare_voice(&ge).unwrap());
+    let cpu_voice = Arc::new(cpu.prepare_voice(ge).unwrap());
     let reference = streamed_snr(&|| {
-        let whole = cpu.synthesize(&cpu_voice, &tokens, &phones, &params).unwrap();
-        (whole, stream_sentence(&cpu, &plan, cpu_voice.clone(), &tokens, &phones, &params).unwrap().0)
+        let whole = cpu.synthesize(&cpu_voice, tokens, phones, &params).unwrap();
+        (whole, stream_sentence(cpu, &plan, cpu_voice.clone(), tokens, phones, &params).unwrap().0)
     });
     println!("streamed vs whole decode: graph {ours:.2} dB, CPU {reference:.2} dB");
     assert!((ours - reference).abs() <= 1.0, "graph {ours:.2} dB vs CPU {reference:.2} dB");
 
-    let bad = [tokens[0], cfg.quantizer.codebook_size as u32];
+    let bad = [tokens[0], model.config().quantizer.codebook_size as u32];
     let windows = [
-        Window { voice: voice.as_ref(), tokens: &tokens[..10], phones: &phones, params: &params },
-        Window { voice: voice.as_ref(), tokens: &bad, phones: &phones, params: &params },
+        Window { voice: voice.as_ref(), tokens: &tokens[..10], phones, params: &params },
+        Window { voice: voice.as_ref(), tokens: &bad, phones, params: &params },
     ];
     let out = model.decode(&windows).unwrap();
     assert!(out[0].is_ok());
     assert!(out[1].as_ref().unwrap_err().to_string().contains("outside"), "{:?}", out[1].as_ref().err());
 }
 
-/// The full-size generator's waveform against the f32 CPU's for `seconds` of audio: the FP16
-/// path must keep `min_db` of SNR.
-pub fn check_full_size_snr<O: AcousticOps + Send + Sync>(
+/// Whole sentences of `seconds` of audio against the f32 CPU: the FP16 path keeps `min_db` of
+/// waveform SNR.
+pub fn check_sentence_snr<O: AcousticOps + Send + Sync>(
     model: &BatchedSovits<O>,
     cpu: &CpuSovits,
+    inputs: &Inputs,
     seconds: &[f32],
     min_db: f64,
 ) {
-    let cfg = model.config().clone();
-    let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());
-    let ge = cpu.reference_style(&spec).unwrap();
-    let voice = model.prepare_voice(&ge).unwrap();
-    let cpu_voice = cpu.prepare_voice(&ge).unwrap();
-    let phones: Vec<u32> = (0..60u32).map(|i| 1 + (i * 31) % (cfg.text.text_vocab as u32 - 1)).collect();
+    let cfg = model.config();
+    let voice = model.prepare_voice(&inputs.ge).unwrap();
+    let cpu_voice = cpu.prepare_voice(&inputs.ge).unwrap();
     for &s in seconds {
         let n = (s * 25.0).round() as usize;
         let tokens: Vec<u32> = (0..n as u32).map(|i| (i * 7919 + 13) % cfg.quantizer.codebook_size as u32).collect();
         let params = seeded(1.0, 0.5, 5, 0);
-        let ours = model.synthesize(&voice, &tokens, &phones, &params).unwrap();
-        let want = cpu.synthesize(&cpu_voice, &tokens, &phones, &params).unwrap();
+        let ours = model.synthesize(&voice, &tokens, &inputs.phones, &params).unwrap();
+        let want = cpu.synthesize(&cpu_voice, &tokens, &inputs.phones, &params).unwrap();
         let snr = snr_db(&want, &ours);
-        println!("full-size, {s} s of audio: waveform SNR vs the f32 CPU {snr:.1} dB");
+        println!("{s} s of audio: waveform SNR vs the f32 CPU {snr:.1} dB");
         assert!(snr >= min_db, "{s} s: {snr:.1} dB < {min_db} dB");
     }
 }

@@ -11,7 +11,7 @@ use crate::common;
 use std::sync::OnceLock;
 
 use common::{assert_close_rel, max_abs};
-use sovits_rt::checkpoint::{open_gpt, open_hf_folder};
+use sovits_rt::checkpoint::open_gpt;
 use sovits_rt::cpu::{CpuBert, CpuT2s};
 use sovits_rt::cuda::{CudaBert, CudaT2s, CudaT2sOptions};
 use sovits_rt::model::bert::BertWeights;
@@ -253,17 +253,20 @@ fn v2_small_fixture_gpt_matches_the_cpu_on_the_gpu() {
     assert!(worst <= LOGITS_ABS);
 }
 
+/// The full-size BERT (24 × 1024, 16 heads, FFN 4096) with seeded random weights, built once.
+fn full_size_bert() -> &'static BertWeights {
+    static WEIGHTS: OnceLock<BertWeights> = OnceLock::new();
+    WEIGHTS.get_or_init(|| BertWeights::load(&sovits_rt::synthetic::bert(3)).unwrap())
+}
+
 #[test]
 fn bert_features_match_the_cpu() {
-    let Some(dir) = common::model_fixtures("bert_features_match_the_cpu") else { return };
     let Some(rt) = common::gpu("bert_features_match_the_cpu") else { return };
-    let folder = open_hf_folder(&dir.join("chinese-roberta-wwm-ext-large")).unwrap();
-    let weights = BertWeights::load(&folder).unwrap();
+    let weights = full_size_bert();
     let cpu = CpuBert::new(weights.clone());
-    let gpu = CudaBert::new(rt, &weights).unwrap();
+    let gpu = CudaBert::new(rt, weights).unwrap();
     // 42 tokens ([CLS] + 40 characters + [SEP]: the small-M linear path, one attention tile) and
-    // 100 (tensor-core GEMMs with the GELU epilogue, two attention tiles); ids inside the
-    // fixture's small vocabulary.
+    // 100 (tensor-core GEMMs with the GELU epilogue, two attention tiles).
     let vocab = weights.config.vocab_size as u32;
     for n in [42u32, 100] {
         let ids: Vec<u32> = (0..n).map(|i| (i * 37 + 5) % vocab).collect();
@@ -325,10 +328,9 @@ fn race_is_close(t: &StepTrace, options: &GenerateOptions, step: usize) -> bool 
 
 #[test]
 fn bert_on_another_thread_does_not_disturb_graph_captures() {
-    let Some(dir) = common::model_fixtures("bert_on_another_thread_does_not_disturb_graph_captures") else { return };
     let Some(rt) = common::gpu("bert_on_another_thread_does_not_disturb_graph_captures") else { return };
-    let weights = BertWeights::load(&open_hf_folder(&dir.join("chinese-roberta-wwm-ext-large")).unwrap()).unwrap();
-    let bert = CudaBert::new(rt.clone(), &weights).unwrap();
+    let weights = full_size_bert();
+    let bert = CudaBert::new(rt.clone(), weights).unwrap();
     let ids: Vec<u32> = (0..60u32).map(|i| (i * 37 + 5) % weights.config.vocab_size as u32).collect();
     let alone = bert.hidden_states_sel(&ids).unwrap();
     let model = full_size();
