@@ -21,14 +21,16 @@ FIXTURES="${SOVITS_RT_FIXTURES:-$PWD/../shared/fixtures}/v2-small"
 FIXTURE_FILES=(manifest.json gpt.ckpt t2s.safetensors chinese-hubert-base hubert.safetensors)
 rm -rf "$OUT" && mkdir -p "$OUT/bin" "$OUT/lib" "$OUT/fixtures/v2-small"
 
-# Release executables, located through cargo's JSON messages.
+# The release executables of targets gpu, cuda and loadgen, located through cargo's JSON messages
+# (building an integration test also builds the main binary, which the bundle does not carry).
 executables() {
     cargo "$@" --message-format=json-render-diagnostics |
         python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
-        print(m["target"]["name"], m["executable"])'
+    name = m.get("target", {}).get("name")
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and name in ("gpu", "cuda", "loadgen"):
+        print(name, m["executable"])'
 }
 {
     executables test --release --test gpu --no-run
@@ -86,7 +88,7 @@ step() {
 step "GPU tests" 420 gpu-tests.log bin/gpu --test-threads=1 --nocapture
 step "cuda benchmark" 240 cuda-bench.log bin/cuda --bench
 step "server load (loadgen, full-size random models)" 300 loadgen.log \
-    bin/loadgen --synthetic --device cuda --concurrency 1,16,64,256 --max-sessions 256
+    bin/loadgen --synthetic --device cuda --max-tokens 100 --concurrency 1,16,64,256 --max-sessions 256
 echo
 echo "| step | status | seconds | last figure |"
 echo "|---|---|---:|---|"
