@@ -30,10 +30,6 @@
 // CPU twin: `cpu::acoustic_twins::TwinOps::conv`.
 #include <cuda_fp16.h>
 
-#define CONV_TILE 64
-#define CONV_TILE_K 32
-#define CONV_SKEW 8  // pads shared rows (80-byte stride) so a warp's fragment loads hit 32 different banks
-
 #define PRE_NONE 0
 #define PRE_LEAKY_RELU 1
 #define POST_NONE 0
@@ -76,27 +72,21 @@ extern "C" __global__ void __launch_bounds__(128)
                  const __half* __restrict__ w, const __half* __restrict__ bias, const __half* __restrict__ row_bias,
                  int n, int taps, int dilation, int pre, float pre_slope, float pre_gain, int post, const __half* res0,
                  int ld_res0, const __half* res1, int ld_res1, __half* out_h, float* out_f, int ld_out, int rows) {
-    __shared__ __align__(16) __half xs[CONV_TILE][CONV_TILE_K + CONV_SKEW];
-    __shared__ __align__(16) __half ws[CONV_TILE][CONV_TILE_K + CONV_SKEW];
+    __shared__ __align__(16) __half xs[MMA_TILE][MMA_TILE_K + MMA_SKEW];
+    __shared__ __align__(16) __half ws[MMA_TILE][MMA_TILE_K + MMA_SKEW];
 
-    const int m_base = blockIdx.x * CONV_TILE, n_base = blockIdx.y * CONV_TILE;
+    const int m_base = blockIdx.x * MMA_TILE, n_base = blockIdx.y * MMA_TILE;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int warp_m = (warp >> 1) * 32, warp_n = (warp & 1) * 32;
     const int g = lane >> 2, t4 = lane & 3;  // fragment row group and column pair
     const int K = taps * cin, pad = dilation * (taps - 1) / 2;
 
-    float acc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
-
-    for (int k0 = 0; k0 < K; k0 += CONV_TILE_K) {
+    MmaAccumulator acc;
+    mma_zero(acc);
+    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
         // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
-        for (int vec = threadIdx.x; vec < CONV_TILE * CONV_TILE_K / 8; vec += blockDim.x) {
-            const int row = vec / (CONV_TILE_K / 8), col = (vec % (CONV_TILE_K / 8)) * 8;
+        for (int vec = threadIdx.x; vec < MMA_TILE * MMA_TILE_K / 8; vec += blockDim.x) {
+            const int row = vec / (MMA_TILE_K / 8), col = (vec % (MMA_TILE_K / 8)) * 8;
             const int k = k0 + col;
             uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
             const int m = m_base + row;
@@ -115,29 +105,7 @@ extern "C" __global__ void __launch_bounds__(128)
             *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
         }
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < CONV_TILE_K; kk += 16) {
-            unsigned a[2][4], bf[4][2];
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                const int r = warp_m + 16 * i + g;
-                a[i][0] = pair_at(&xs[r][kk + 2 * t4]);
-                a[i][1] = pair_at(&xs[r + 8][kk + 2 * t4]);
-                a[i][2] = pair_at(&xs[r][kk + 2 * t4 + 8]);
-                a[i][3] = pair_at(&xs[r + 8][kk + 2 * t4 + 8]);
-            }
-            // W's rows are computed columns with k contiguous: exactly the column-major B operand.
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const int c = warp_n + 8 * j + g;
-                bf[j][0] = pair_at(&ws[c][kk + 2 * t4]);
-                bf[j][1] = pair_at(&ws[c][kk + 2 * t4 + 8]);
-            }
-#pragma unroll
-            for (int i = 0; i < 2; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) mma_16x8x16(acc[i][j], a[i], bf[j]);
-        }
+        mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
         __syncthreads();
     }
 

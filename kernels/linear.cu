@@ -100,33 +100,23 @@ extern "C" __global__ void __launch_bounds__(128)
     }
 }
 
-#define TILE 64
-#define TILE_K 32
-#define SKEW 8  // pads shared rows (80-byte stride) so a warp's fragment loads hit 32 different banks
-
 extern "C" __global__ void __launch_bounds__(128)
     linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                    __half* __restrict__ out, int M, int N, int K, int lda, int ldo, int act) {
-    __shared__ __align__(16) __half xs[TILE][TILE_K + SKEW];
-    __shared__ __align__(16) __half ws[TILE][TILE_K + SKEW];
+    __shared__ __align__(16) __half xs[MMA_TILE][MMA_TILE_K + MMA_SKEW];
+    __shared__ __align__(16) __half ws[MMA_TILE][MMA_TILE_K + MMA_SKEW];
 
-    const int m_base = blockIdx.y * TILE, n_base = blockIdx.x * TILE;
+    const int m_base = blockIdx.y * MMA_TILE, n_base = blockIdx.x * MMA_TILE;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int warp_m = (warp >> 1) * 32, warp_n = (warp & 1) * 32;
     const int g = lane >> 2, t = lane & 3;  // fragment row group and column pair
 
-    float acc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; ++i)
-#pragma unroll
-        for (int j = 0; j < 4; ++j)
-#pragma unroll
-            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
-
-    for (int k0 = 0; k0 < K; k0 += TILE_K) {
+    MmaAccumulator acc;
+    mma_zero(acc);
+    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
         // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
-        for (int v = threadIdx.x; v < TILE * TILE_K / 8; v += blockDim.x) {
-            const int row = v / (TILE_K / 8), col = (v % (TILE_K / 8)) * 8;
+        for (int v = threadIdx.x; v < MMA_TILE * MMA_TILE_K / 8; v += blockDim.x) {
+            const int row = v / (MMA_TILE_K / 8), col = (v % (MMA_TILE_K / 8)) * 8;
             const int k = k0 + col;
             uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
             if (m_base + row < M && k < K) xv = *reinterpret_cast<const uint4*>(x + (size_t)(m_base + row) * lda + k);
@@ -135,29 +125,7 @@ extern "C" __global__ void __launch_bounds__(128)
             *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
         }
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < TILE_K; kk += 16) {
-            unsigned a[2][4], b[4][2];
-#pragma unroll
-            for (int i = 0; i < 2; ++i) {
-                const int r = warp_m + 16 * i + g;
-                a[i][0] = pair_at(&xs[r][kk + 2 * t]);
-                a[i][1] = pair_at(&xs[r + 8][kk + 2 * t]);
-                a[i][2] = pair_at(&xs[r][kk + 2 * t + 8]);
-                a[i][3] = pair_at(&xs[r + 8][kk + 2 * t + 8]);
-            }
-            // W's rows are output columns with k contiguous: exactly the column-major B operand.
-#pragma unroll
-            for (int j = 0; j < 4; ++j) {
-                const int n = warp_n + 8 * j + g;
-                b[j][0] = pair_at(&ws[n][kk + 2 * t]);
-                b[j][1] = pair_at(&ws[n][kk + 2 * t + 8]);
-            }
-#pragma unroll
-            for (int i = 0; i < 2; ++i)
-#pragma unroll
-                for (int j = 0; j < 4; ++j) mma_16x8x16(acc[i][j], a[i], b[j]);
-        }
+        mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
         __syncthreads();
     }
     // Accumulator (i, j): elements 0, 1 at row g, columns 2t, 2t+1; elements 2, 3 at row g + 8.

@@ -1,5 +1,6 @@
 // The tensor-core product the GEMM kernels share (linear.cu, acoustic_conv.cu): one
-// `mma.sync.aligned.m16n8k16` (sm_80+) and the register-pair load its fragments are made of.
+// `mma.sync.aligned.m16n8k16` (sm_80+), the register-pair load its fragments are made of, and the
+// K step of a 64×64 block tile that 4 warps compute from operands staged in shared memory.
 // src/cuda/compile.rs puts this file in front of every kernels/*.cu; the emulation includes it
 // with its inline PTX routed to the warp-level emulation (tests/kernel_emulation/mma_prelude.h).
 #include <cuda_fp16.h>
@@ -15,3 +16,51 @@ __device__ __forceinline__ void mma_16x8x16(float* d, const unsigned* a, const u
 }
 
 __device__ __forceinline__ unsigned pair_at(const __half* p) { return *reinterpret_cast<const unsigned*>(p); }
+
+#define MMA_TILE 64    // rows and columns of a block's output tile (4 warps of 32×32)
+#define MMA_TILE_K 32  // k staged in shared memory per step
+#define MMA_SKEW 8     // pads shared rows (80-byte stride) so a warp's fragment loads hit 32 different banks
+
+// A warp's 32×32 quarter of the block tile: 2×4 mma tiles of 16×8, 4 f32 each.
+typedef float MmaAccumulator[2][4][4];
+
+__device__ __forceinline__ void mma_zero(MmaAccumulator acc) {
+#pragma unroll
+    for (int i = 0; i < 2; ++i)
+#pragma unroll
+        for (int j = 0; j < 4; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+}
+
+// acc += the staged 32 k of x rows (warp_m..warp_m + 32) times w rows (warp_n..warp_n + 32,
+// each an output column with k contiguous: exactly the column-major B operand). Accumulator
+// (i, j) then holds elements 0, 1 at row warp_m + 16i + lane/4, columns warp_n + 8j + 2·(lane%4)
+// (+1), and elements 2, 3 eight rows below.
+__device__ __forceinline__ void mma_tile_step(MmaAccumulator acc, const __half (*xs)[MMA_TILE_K + MMA_SKEW],
+                                              const __half (*ws)[MMA_TILE_K + MMA_SKEW], int warp_m, int warp_n,
+                                              int lane) {
+    const int g = lane >> 2, t = lane & 3;  // fragment row group and column pair
+#pragma unroll
+    for (int kk = 0; kk < MMA_TILE_K; kk += 16) {
+        unsigned a[2][4], b[4][2];
+#pragma unroll
+        for (int i = 0; i < 2; ++i) {
+            const int r = warp_m + 16 * i + g;
+            a[i][0] = pair_at(&xs[r][kk + 2 * t]);
+            a[i][1] = pair_at(&xs[r + 8][kk + 2 * t]);
+            a[i][2] = pair_at(&xs[r][kk + 2 * t + 8]);
+            a[i][3] = pair_at(&xs[r + 8][kk + 2 * t + 8]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) {
+            const int n = warp_n + 8 * j + g;
+            b[j][0] = pair_at(&ws[n][kk + 2 * t]);
+            b[j][1] = pair_at(&ws[n][kk + 2 * t + 8]);
+        }
+#pragma unroll
+        for (int i = 0; i < 2; ++i)
+#pragma unroll
+            for (int j = 0; j < 4; ++j) mma_16x8x16(acc[i][j], a[i], b[j]);
+    }
+}
