@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use super::acoustic_kernels::{
     attention_launch, conv_launch, gather_launch, interpolate_launch, overlap_add_launch, prior_sample_launch,
+    MAX_ATTENTION_HEAD_DIM,
 };
 use super::launch::KernelLaunch;
 use super::ops::{layer_norm_launch, NormWeights};
@@ -20,7 +21,7 @@ use crate::model::acoustic_graph::ops::{
     AcousticOps, Attention, Conv, Gather, Interpolate, LayerNorm, OverlapAdd, PriorSample, View,
 };
 use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape};
-use crate::model::sovits::{SovitsConfig, SovitsWeights};
+use crate::model::sovits::{SovitsConfig, SovitsWeights, MRTE_HEADS};
 use crate::model::ModelError;
 
 /// The acoustic stage on one GPU.
@@ -52,10 +53,39 @@ impl CudaSovits {
         w: SovitsWeights,
         options: CudaSovitsOptions,
     ) -> Result<Self, ModelError> {
+        check_supported(&cfg)?;
         let ops =
             CudaOps { q: rt.queue()?, allocations: Mutex::default(), recordings: options.graphs.then(Mutex::default) };
         BatchedSovits::new(ops, cfg, w, options.batch)
     }
+}
+
+/// Refuses, before anything is uploaded, a model whose shapes the kernels do not take (so
+/// `--device auto` runs it on the CPU instead): channel counts must be multiples of 8 (16-byte
+/// vector loads) and attention heads multiples of 32 channels up to 128.
+fn check_supported(cfg: &SovitsConfig) -> Result<(), CudaError> {
+    let t = &cfg.text;
+    let g = &cfg.generator;
+    let mut channels = vec![
+        ("hidden", t.hidden_channels),
+        ("filter", t.filter_channels),
+        ("MRTE", t.mrte_channels),
+        ("latent", cfg.inter_channels / 2),
+        ("flow", cfg.flow.hidden),
+        ("generator", g.upsample_initial_channel),
+    ];
+    channels.extend((0..g.upsample_rates.len()).map(|i| ("generator stage", g.stage_channels(i))));
+    if let Some((what, c)) = channels.iter().find(|(_, c)| !c.is_multiple_of(8)) {
+        return Err(CudaError::Unsupported(format!("{what} width {c} (the kernels read 8 channels at a time)")));
+    }
+    for (what, hd) in [("encoder", t.head_dim()), ("MRTE", t.mrte_channels / MRTE_HEADS)] {
+        if !hd.is_multiple_of(32) || hd > MAX_ATTENTION_HEAD_DIM {
+            return Err(CudaError::Unsupported(format!(
+                "{what} attention heads of {hd} channels (multiples of 32 up to {MAX_ATTENTION_HEAD_DIM})"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The acoustic graph's executor on the GPU.

@@ -89,7 +89,7 @@ struct Progress {
     segments: usize,
 }
 
-/// The sending side of a session, held by the driver, the scheduler and the vocoder while they
+/// The sending side of a session, held by the driver and both schedulers while they
 /// work for it. When the last holder lets go the event channel closes and the session stops
 /// counting as active.
 pub(crate) struct SessionPipe {

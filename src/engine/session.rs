@@ -147,7 +147,7 @@ impl Driver {
             if closing && self.queued.is_empty() {
                 break;
             }
-            // Poll: sentences may be waiting for room ahead of the vocoder, and the engine may
+            // Poll: sentences may be waiting for room ahead of the audio, and the engine may
             // have ended the session (a slow client) while no input arrives.
             let wait = if self.queued.is_empty() { 100 } else { 10 };
             let msg = input.recv_timeout(Duration::from_millis(wait));
@@ -181,7 +181,7 @@ impl Driver {
         let _ = self.setup.pair.scheduler.send(ToScheduler::End { pipe: self.pipe.clone() });
     }
 
-    /// Prepares and hands over queued sentences while there is room ahead of the vocoder.
+    /// Prepares and hands over queued sentences while there is room ahead of the audio.
     fn submit_ready(&mut self) {
         while self.pipe.control.segments_in_flight.load(Ordering::SeqCst) < SEGMENTS_AHEAD {
             let Some(sentence) = self.queued.pop_front() else { return };
