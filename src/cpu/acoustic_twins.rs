@@ -159,6 +159,7 @@ impl AcousticOps for TwinOps {
     }
 
     fn gather(&self, op: &Gather<Self>) -> Result<(), ModelError> {
+        assert!(op.width.is_multiple_of(8), "a lookup of {} channels: the kernel copies 8 at a time", op.width);
         let (table, ids, valid) = (self.f16(op.table), self.i32(op.ids), self.valid(&op.seq));
         let w = op.width;
         let mut values = Vec::with_capacity(op.seq.rows() * w);
@@ -172,6 +173,13 @@ impl AcousticOps for TwinOps {
 
     fn conv(&self, op: &Conv<Self>) -> Result<(), ModelError> {
         let (cin, taps, n) = (op.cin, op.taps, op.n);
+        // The kernel's 16-byte loads: the graph must keep every input in whole vectors of 8.
+        assert!(
+            cin.is_multiple_of(8) && op.x.ld.is_multiple_of(8) && op.x.data.start.is_multiple_of(8),
+            "a convolution input of {cin} channels, {} apart, from element {}: the kernels read 8 at a time",
+            op.x.ld,
+            op.x.data.start
+        );
         let k = taps * cin;
         let pad = op.dilation * (taps - 1) / 2;
         let (x, w, valid) = (self.f16(op.x.data), self.f16(op.w), self.valid(&op.seq));

@@ -61,20 +61,18 @@ impl CudaSovits {
 }
 
 /// Refuses, before anything is uploaded, a model whose shapes the kernels do not take (so
-/// `--device auto` runs it on the CPU instead): channel counts must be multiples of 8 (16-byte
-/// vector loads) and attention heads multiples of 32 channels up to 128.
+/// `--device auto` runs it on the CPU instead): the encoders' and the flow's channel counts must
+/// be multiples of 8 (16-byte vector loads; the generator's are padded to that at load) and
+/// attention heads multiples of 32 channels up to 128.
 fn check_supported(cfg: &SovitsConfig) -> Result<(), CudaError> {
     let t = &cfg.text;
-    let g = &cfg.generator;
-    let mut channels = vec![
+    let channels = [
         ("hidden", t.hidden_channels),
         ("filter", t.filter_channels),
         ("MRTE", t.mrte_channels),
         ("latent", cfg.inter_channels / 2),
         ("flow", cfg.flow.hidden),
-        ("generator", g.upsample_initial_channel),
     ];
-    channels.extend((0..g.upsample_rates.len()).map(|i| ("generator stage", g.stage_channels(i))));
     if let Some((what, c)) = channels.iter().find(|(_, c)| !c.is_multiple_of(8)) {
         return Err(CudaError::Unsupported(format!("{what} width {c} (the kernels read 8 channels at a time)")));
     }
@@ -201,5 +199,25 @@ impl AcousticOps for CudaOps {
             std::collections::hash_map::Entry::Vacant(e) => e.insert(self.q.record(step)?),
         };
         Ok(recording.replay()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Weights;
+    use crate::synthetic::ModelSizes;
+
+    #[test]
+    fn shapes_the_kernels_cannot_take_are_refused_before_upload() {
+        let file = ModelSizes::tiny().sovits.build(1);
+        let (cfg, _) = SovitsWeights::load(&Weights::new(&file.weights), &file.config).unwrap();
+        assert!(check_supported(&cfg).is_ok());
+        let mut odd = cfg.clone();
+        odd.text.filter_channels = 100;
+        assert!(check_supported(&odd).unwrap_err().to_string().contains("filter width 100"));
+        let mut heads = cfg.clone();
+        heads.text.n_heads = 4; // 192 / 4 = 48 channels per head
+        assert!(check_supported(&heads).unwrap_err().to_string().contains("heads of 48"));
     }
 }

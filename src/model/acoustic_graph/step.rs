@@ -9,7 +9,7 @@ use super::ops::{
     AcousticOps, Attention, Conv, Gather, Interpolate, LayerNorm, Out, OverlapAdd, PostAct, PreAct, PriorSample,
     Relative, Rows, Seq, View,
 };
-use super::weights::{ConvWeights, EncoderLayerWeights, GraphWeights, PreparedVoice};
+use super::weights::{vector_width, ConvWeights, EncoderLayerWeights, GraphWeights, PreparedVoice};
 use crate::model::sovits::{SovitsConfig, FINAL_LRELU_SLOPE, LAYER_NORM_EPS, LRELU_SLOPE, MRTE_HEADS};
 use crate::model::{DecodeParams, ModelError, PriorNoise};
 use crate::tensor::Tensor;
@@ -89,9 +89,9 @@ impl Dims {
             flow_hidden: cfg.flow.hidden,
             flow_layers: cfg.flow.wn_layers,
             flows: cfg.flow.n_flows,
-            initial: g.upsample_initial_channel,
+            initial: vector_width(g.upsample_initial_channel),
             stages: (0..g.upsample_rates.len())
-                .map(|i| (g.upsample_kernel_sizes[i], g.upsample_rates[i], g.stage_channels(i)))
+                .map(|i| (g.upsample_kernel_sizes[i], g.upsample_rates[i], vector_width(g.stage_channels(i))))
                 .collect(),
         }
     }

@@ -265,14 +265,12 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
         };
 
         let (flow, flow_conds, flipped) = Self::flow(&up, cfg, w)?;
-        let conv_pre = if flipped {
+        // The generator's widths, padded to whole 16-byte vectors (zero weights: exact).
+        let mut conv_pre = padded_conv(&w.dec.conv_pre, vector_width(w.dec.conv_pre.weight.dim(0)), cfg.inter_channels);
+        if flipped {
             // An odd number of couplings leaves the latent channel-reversed: conv_pre reads it so.
-            let mut c = w.dec.conv_pre.clone();
-            c.weight = reverse_inputs(&c.weight);
-            up.conv(&c, 1)?
-        } else {
-            up.conv(&w.dec.conv_pre, 1)?
-        };
+            conv_pre.weight = reverse_inputs(&conv_pre.weight);
+        }
         let g = &cfg.generator;
         let n_kernels = g.resblock_kernel_sizes.len();
         let stages = w
@@ -282,17 +280,19 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
             .enumerate()
             .map(|(i, ups)| {
                 let (cin, cout, k) = (ups.weight.dim(0), ups.weight.dim(1), ups.weight.dim(2));
+                let (cin_p, cout_p) = (vector_width(cin), vector_width(cout));
                 // cols[i, j·cout + co] = Σ_ci x[i, ci] · W[ci, co, j].
                 let src = ups.weight.data();
-                let mut wt = vec![0.0; k * cout * cin];
+                let mut wt = vec![0.0; k * cout_p * cin_p];
                 for ci in 0..cin {
                     for co in 0..cout {
                         for j in 0..k {
-                            wt[(j * cout + co) * cin + ci] = src[(ci * cout + co) * k + j];
+                            wt[(j * cout_p + co) * cin_p + ci] = src[(ci * cout + co) * k + j];
                         }
                     }
                 }
-                let bias = ups.bias.as_ref().map_or(vec![0.0; cout], |b| b.data().to_vec());
+                let mut bias = ups.bias.as_ref().map_or(vec![0.0; cout], |b| b.data().to_vec());
+                bias.resize(cout_p, 0.0);
                 let resblocks = (0..n_kernels)
                     .map(|j| {
                         let rb = &w.dec.resblocks[i * n_kernels + j];
@@ -300,20 +300,27 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
                             .iter()
                             .zip(&rb.convs2)
                             .zip(&g.resblock_dilations[j])
-                            .map(|((c1, c2), &d)| Ok((up.conv(c1, d)?, up.conv(c2, 1)?)))
+                            .map(|((c1, c2), &d)| {
+                                Ok((
+                                    up.conv(&padded_conv(c1, cout_p, cout_p), d)?,
+                                    up.conv(&padded_conv(c2, cout_p, cout_p), 1)?,
+                                ))
+                            })
                             .collect::<Result<Vec<_>, ModelError>>()
                     })
                     .collect::<Result<Vec<_>, ModelError>>()?;
                 Ok(StageWeights {
-                    up: up.raw(&wt, None, k * cout, cin, 1, 1)?,
+                    up: up.raw(&wt, None, k * cout_p, cin_p, 1, 1)?,
                     up_bias: up.f16(&bias)?,
                     k,
                     u: g.upsample_rates[i],
-                    cout,
+                    cout: cout_p,
                     resblocks,
                 })
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
+        let post = &w.dec.conv_post;
+        let conv_post = padded_conv(post, 1, vector_width(post.weight.dim(1)));
 
         let weights = GraphWeights {
             ssl_table: up.f16(&table)?,
@@ -324,16 +331,19 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
             mrte,
             proj: up.conv(&e.proj, 1)?,
             flow,
-            conv_pre,
+            conv_pre: up.conv(&conv_pre, 1)?,
             stages,
-            conv_post: up.conv(&w.dec.conv_post, 1)?,
+            conv_post: up.conv(&conv_post, 1)?,
         };
         let cond = &w.dec.cond;
         let conditioner = Conditioner {
             gin: cfg.gin_channels,
             flow: flow_conds,
             flow_hidden: cfg.flow.hidden,
-            generator: (squeeze_1x1(&cond.weight), cond.bias.as_ref().map_or(vec![], |b| b.data().to_vec())),
+            generator: {
+                let padded = padded_conv(cond, vector_width(cond.weight.dim(0)), cfg.gin_channels);
+                (squeeze_1x1(&padded.weight), padded.bias.map_or(vec![], |b| b.data().to_vec()))
+            },
         };
         Ok((weights, conditioner))
     }
@@ -402,6 +412,30 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
         }
         Ok((couplings, conds, reversed))
     }
+}
+
+/// `c` channels rounded up to whole 16-byte vectors of f16 (the kernels' loads).
+pub fn vector_width(c: usize) -> usize {
+    c.div_ceil(8) * 8
+}
+
+/// `c` with `out` outputs and `inp` inputs, the added ones zero (their outputs stay zero through
+/// the generator, and nothing reads them with a non-zero weight).
+fn padded_conv(c: &Conv1d, out: usize, inp: usize) -> Conv1d {
+    let (n, cin, k) = (c.weight.dim(0), c.weight.dim(1), c.weight.dim(2));
+    if (n, cin) == (out, inp) {
+        return c.clone();
+    }
+    let mut w = vec![0.0; out * inp * k];
+    for o in 0..n {
+        w[o * inp * k..o * inp * k + cin * k].copy_from_slice(&c.weight.data()[o * cin * k..(o + 1) * cin * k]);
+    }
+    let bias = c.bias.as_ref().map(|b| {
+        let mut b = b.data().to_vec();
+        b.resize(out, 0.0);
+        Tensor::new([out], b)
+    });
+    Conv1d { weight: Tensor::new([out, inp, k], w), bias }
 }
 
 /// A `[out, in, 1]` convolution weight as `[out, in]`.
