@@ -19,10 +19,10 @@ use sovits_rt::model::Weights;
 /// The fixture model on the twins, the CPU reference, and the fixture's inputs.
 fn models(dir: &std::path::Path, max_batch: usize) -> (BatchedSovits<TwinOps>, CpuSovits, Inputs) {
     let (cfg, w) = fixture_sovits(dir);
-    let capacity = Shape { items: max_batch, tokens: 96, phones: 64, out_frames: 256 };
+    let room_for = vec![Shape { items: max_batch, tokens: 96, phones: 64, out_frames: 256 }];
     let inputs = Inputs::fixture(dir, &cfg);
     let cpu = CpuSovits::new(cfg.clone(), w.clone());
-    (BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch, capacity }).unwrap(), cpu, inputs)
+    (BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch, room_for }).unwrap(), cpu, inputs)
 }
 
 #[test]
@@ -61,7 +61,7 @@ fn full_size_graph_on_twins_keeps_30_db() {
     let file = sovits_rt::synthetic::sovits(2);
     let (cfg, w) = SovitsWeights::load(&Weights::new(&file.weights), &file.config).unwrap();
     let cpu = CpuSovits::new(cfg.clone(), w.clone());
-    let capacity = Shape { items: 1, tokens: 32, phones: 64, out_frames: 64 };
-    let model = BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch: 1, capacity }).unwrap();
+    let room_for = vec![Shape { items: 1, tokens: 32, phones: 64, out_frames: 64 }];
+    let model = BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch: 1, room_for }).unwrap();
     check_sentence_snr(&model, &cpu, &Inputs::synthetic(&cpu), &[1.0], 30.0);
 }

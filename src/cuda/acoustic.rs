@@ -20,15 +20,17 @@ use super::runtime::{CudaError, Dev, DeviceBuffer, GpuRuntime, Queue, Recording}
 use crate::model::acoustic_graph::ops::{
     AcousticOps, Attention, Conv, Gather, Interpolate, LayerNorm, OverlapAdd, PriorSample, View,
 };
-use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape};
+use crate::model::acoustic_graph::step::bucket;
+use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape, Workspace};
 use crate::model::sovits::{SovitsConfig, SovitsWeights, MRTE_HEADS};
+use crate::model::t2s::MAX_STEPS;
 use crate::model::ModelError;
 
 /// The acoustic stage on one GPU.
 pub type CudaSovits = BatchedSovits<CudaOps>;
 
 /// What the GPU acoustic stage reserves and how it runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CudaSovitsOptions {
     pub batch: BatchOptions,
     /// Replay each step shape as a CUDA graph (else launch kernel by kernel).
@@ -37,11 +39,14 @@ pub struct CudaSovitsOptions {
 
 impl CudaSovitsOptions {
     /// Room for `max_batch` streaming chunks of the default chunk plan (64 new tokens and 24 of
-    /// context, over up to 256 phones) per step; fewer, longer windows (offline synthesis) fit
-    /// in the same memory.
+    /// context, over up to 256 phones) per step, and for the longest sentence alone (upstream's
+    /// 1,500 tokens at the slowest speed, 0.25: offline synthesis).
     pub fn for_batch(max_batch: usize) -> Self {
-        let capacity = Shape { items: max_batch.max(1), tokens: 96, phones: 256, out_frames: 256 };
-        CudaSovitsOptions { batch: BatchOptions { max_batch: max_batch.max(1), capacity }, graphs: true }
+        let max_batch = max_batch.max(1);
+        let chunks = Shape { items: max_batch, tokens: 96, phones: 256, out_frames: 256 };
+        let longest =
+            Shape { items: 1, tokens: bucket(MAX_STEPS), phones: 1024, out_frames: bucket(4 * 2 * MAX_STEPS + 1) };
+        CudaSovitsOptions { batch: BatchOptions { max_batch, room_for: vec![chunks, longest] }, graphs: true }
     }
 }
 
@@ -219,5 +224,34 @@ mod tests {
         let mut heads = cfg.clone();
         heads.text.n_heads = 4; // 192 / 4 = 48 channels per head
         assert!(check_supported(&heads).unwrap_err().to_string().contains("heads of 48"));
+    }
+
+    /// The workspace holds a full batch of the default plan's chunks, and the longest sentence
+    /// the GPT can give (1,500 tokens) at the slowest speed alone: offline synthesis never finds a
+    /// sentence too long for the GPU.
+    #[test]
+    fn the_workspace_holds_a_batch_of_chunks_and_the_longest_sentence() {
+        use crate::model::acoustic::Window;
+        use crate::model::acoustic_graph::{PreparedVoice, StepItem};
+        use crate::model::{DecodeParams, PriorNoise};
+        let file = ModelSizes::tiny().sovits.build(1);
+        let (cfg, _) = SovitsWeights::load(&Weights::new(&file.weights), &file.config).unwrap();
+        let voice = PreparedVoice { mrte: vec![], flow: vec![], generator: vec![] };
+        let fits = |max_batch: usize, windows: usize, tokens: usize, phones: usize, speed: f32| {
+            let ids = vec![0u32; tokens.max(phones)];
+            let params =
+                DecodeParams { speed, noise_scale: 0.5, noise: PriorNoise::Seeded { seed: 0, first_frame: 0 } };
+            let w = Window { voice: &voice, tokens: &ids[..tokens], phones: &ids[..phones], params: &params };
+            let items: Vec<StepItem<'_>> = (0..windows)
+                .map(|_| StepItem { tokens: w.tokens, phones: w.phones, voice: w.voice, params: w.params })
+                .collect();
+            let room = CudaSovitsOptions::for_batch(max_batch).batch.room_for;
+            Workspace::<CudaOps>::would_fit(&cfg, &room, Shape::of(&cfg, &items))
+        };
+        for max_batch in [1, 16, 64] {
+            assert!(fits(max_batch, max_batch, 88, 200, 1.0), "{max_batch} chunks");
+            assert!(fits(max_batch, 1, MAX_STEPS, 600, 0.25), "the longest sentence, batch {max_batch}");
+            assert!(!fits(max_batch, 1, 4 * MAX_STEPS, 600, 0.25), "four times the longest sentence");
+        }
     }
 }

@@ -16,13 +16,13 @@ use crate::model::{ModelError, PriorNoise, SemanticToAudio};
 use crate::tensor::Tensor;
 
 /// How much a [`BatchedSovits`] takes on per step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchOptions {
     /// Most windows in one step.
     pub max_batch: usize,
-    /// The workspace holds any step no larger than this one (in total: fewer, longer windows
-    /// fit too).
-    pub capacity: Shape,
+    /// The workspace holds any step no larger, in total, than one of these (fewer, longer windows
+    /// than a shape's fit too).
+    pub room_for: Vec<Shape>,
 }
 
 /// The acoustic stage on an executor `O`.
@@ -41,7 +41,7 @@ impl<O: AcousticOps> BatchedSovits<O> {
     /// Lays the weights out on `ops` and reserves the workspace.
     pub fn new(ops: O, cfg: SovitsConfig, w: SovitsWeights, options: BatchOptions) -> Result<Self, ModelError> {
         let (weights, conditioner) = GraphWeights::load(&ops, &cfg, &w)?;
-        let workspace = Workspace::new(&ops, &cfg, options.capacity)?;
+        let workspace = Workspace::new(&ops, &cfg, &options.room_for)?;
         let analyzer = VoiceAnalyzer::new(cfg.clone(), w.ref_enc, w.ssl_proj, w.codebook);
         Ok(BatchedSovits {
             cfg,

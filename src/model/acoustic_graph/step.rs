@@ -32,7 +32,7 @@ pub struct StepItem<'a> {
 }
 
 /// Rounds `n` up to its bucket: few distinct sizes (each is a captured graph), little padding.
-fn bucket(n: usize) -> usize {
+pub fn bucket(n: usize) -> usize {
     let step = match n {
         0..=64 => 16,
         65..=256 => 32,
@@ -172,14 +172,15 @@ pub struct Workspace<O: AcousticOps + ?Sized> {
 }
 
 impl<O: AcousticOps + ?Sized> Workspace<O> {
-    /// Room for any step no larger than `capacity` (in every buffer).
-    pub fn new(ops: &O, cfg: &SovitsConfig, capacity: Shape) -> Result<Self, ModelError> {
+    /// Room for any step no larger, in total, than one of `room_for`.
+    pub fn new(ops: &O, cfg: &SovitsConfig, room_for: &[Shape]) -> Result<Self, ModelError> {
         let dims = Dims::new(cfg);
-        let size = Self::plan(&dims, capacity, &mut |_| ());
+        let sizes: Vec<Layout> = room_for.iter().map(|&s| Self::plan(&dims, s, &mut |_| ())).collect();
+        let most = |f: fn(&Layout) -> usize| sizes.iter().map(f).max().unwrap_or(0);
         Ok(Workspace {
-            f16: ops.alloc_f16(size.f16)?,
-            f32: ops.alloc_f32(size.f32)?,
-            i32: ops.alloc_i32(size.i32)?,
+            f16: ops.alloc_f16(most(|l| l.f16))?,
+            f32: ops.alloc_f32(most(|l| l.f32))?,
+            i32: ops.alloc_i32(most(|l| l.i32))?,
             dims,
         })
     }
@@ -188,6 +189,15 @@ impl<O: AcousticOps + ?Sized> Workspace<O> {
     pub fn fits(&self, shape: Shape) -> bool {
         let size = Self::plan(&self.dims, shape, &mut |_| ());
         size.f16 <= self.f16.len() && size.f32 <= self.f32.len() && size.i32 <= self.i32.len()
+    }
+
+    /// Whether a step of `shape` fits a workspace made with room for `room_for`, before making it.
+    pub fn would_fit(cfg: &SovitsConfig, room_for: &[Shape], shape: Shape) -> bool {
+        let dims = Dims::new(cfg);
+        let need = Self::plan(&dims, shape, &mut |_| ());
+        let sizes: Vec<Layout> = room_for.iter().map(|&s| Self::plan(&dims, s, &mut |_| ())).collect();
+        let most = |f: fn(&Layout) -> usize| sizes.iter().map(f).max().unwrap_or(0);
+        need.f16 <= most(|l| l.f16) && need.f32 <= most(|l| l.f32) && need.i32 <= most(|l| l.i32)
     }
 
     /// The layout of a step of `shape`; `regions` receives each buffer's (start, len) in order:
