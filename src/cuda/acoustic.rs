@@ -21,7 +21,7 @@ use crate::model::acoustic_graph::ops::{
     AcousticOps, Attention, Conv, Gather, Interpolate, LayerNorm, OverlapAdd, PriorSample, View,
 };
 use crate::model::acoustic_graph::step::bucket;
-use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape, Workspace};
+use crate::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape};
 use crate::model::sovits::{SovitsConfig, SovitsWeights, MRTE_HEADS};
 use crate::model::t2s::MAX_STEPS;
 use crate::model::ModelError;
@@ -246,7 +246,7 @@ mod tests {
                 .map(|_| StepItem { tokens: w.tokens, phones: w.phones, voice: w.voice, params: w.params })
                 .collect();
             let room = CudaSovitsOptions::for_batch(max_batch).batch.room_for;
-            Workspace::<CudaOps>::would_fit(&cfg, &room, Shape::of(&cfg, &items))
+            crate::model::acoustic_graph::Workspace::<CudaOps>::would_fit(&cfg, &room, Shape::of(&cfg, &items))
         };
         for max_batch in [1, 16, 64] {
             assert!(fits(max_batch, max_batch, 88, 200, 1.0), "{max_batch} chunks");
