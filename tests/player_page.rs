@@ -66,6 +66,7 @@ fn player_page_speaks_and_decodes_opus() {
     };
     assert_eq!(v["ok"], true, "{v}");
     assert_eq!(v["errors"], serde_json::json!([]), "{v}");
+    assert_eq!(v["close_code"], 1000, "{v}");
     let frames = v["frames"].as_u64().unwrap();
     assert!(frames > 0, "{v}");
     // Every packet decodes to 960 samples; a decoder may trim the 312-sample pre-skip.
@@ -93,7 +94,13 @@ fn player_page_speaks_and_decodes_opus() {
         return;
     };
     assert_eq!(v["ok"], false, "{v}");
-    assert_eq!(v["errors"][0]["code"], "unknown_voice", "{v}");
+    // The error event, then the close frame with its documented code: never a bare 1006 (issue 17).
+    assert_eq!(
+        v["errors"],
+        serde_json::json!([{"code": "unknown_voice", "message": v["errors"][0]["message"]}]),
+        "{v}"
+    );
+    assert_eq!(v["close_code"], 4004, "{v}");
     assert_eq!(v["frames"], 0, "{v}");
     println!("player_page_speaks_and_decodes_opus: {:.1?}", t0.elapsed());
 }

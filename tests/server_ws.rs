@@ -43,8 +43,11 @@ enum Got {
     Frame(Vec<u8>),
     /// A close frame and its code.
     Close(Option<u16>),
-    /// The connection ended (without or after a close frame).
+    /// The connection ended cleanly (after the closing handshake, or a plain TCP end).
     End,
+    /// The connection broke: a reset, or a protocol error (e.g. no close frame before the end).
+    /// The text is read only through `Debug`, in failure messages.
+    Broken(#[allow(dead_code)] String),
 }
 
 async fn connect(addr: SocketAddr, query: &str) -> Ws {
@@ -61,7 +64,8 @@ async fn recv(ws: &mut Ws) -> Got {
     loop {
         let msg = tokio::time::timeout(RECV_LIMIT, ws.next()).await.expect("the server sent nothing for 120 s");
         return match msg {
-            None | Some(Err(_)) => Got::End,
+            None | Some(Err(tungstenite::Error::ConnectionClosed)) => Got::End,
+            Some(Err(e)) => Got::Broken(e.to_string()),
             Some(Ok(Message::Text(t))) => {
                 Got::Event(serde_json::from_str(&t).unwrap_or_else(|e| panic!("event is not JSON ({e}): {t}")))
             }
@@ -77,7 +81,7 @@ async fn recv_until_close(ws: &mut Ws) -> Vec<Got> {
     let mut items = Vec::new();
     loop {
         let got = recv(ws).await;
-        let last = matches!(got, Got::Close(_) | Got::End);
+        let last = matches!(got, Got::Close(_) | Got::End | Got::Broken(_));
         items.push(got);
         if last {
             return items;
@@ -92,18 +96,35 @@ async fn recv_event(ws: &mut Ws, kind: &str) -> Value {
     }
 }
 
-/// Expects a fatal `error` with `code`, then a close frame (1000), then the end of the connection;
-/// returns the error's message.
+/// The close code docs/PROTOCOL.md gives for a fatal error code.
+fn documented_close_code(code: &str) -> u16 {
+    match code {
+        "bad_request" | "bad_input" => 4000,
+        "unknown_voice" => 4004,
+        "busy" => 4029,
+        "too_large" => 1009,
+        "slow_client" => 1008,
+        "shutting_down" => 1001,
+        other => panic!("no documented close code for {other}"),
+    }
+}
+
+/// Expects a fatal `error` with `code`, then a close frame with its documented close code, then a
+/// clean end of the connection; returns the error's message.
 async fn expect_fatal(ws: &mut Ws, code: &str) -> String {
     let error = recv_event(ws, "error").await;
     assert_eq!(error["code"], code, "{error}");
     let message = error["message"].as_str().unwrap_or_default().to_string();
     assert!(!message.is_empty(), "{error}");
+    let close = documented_close_code(code);
     match recv(ws).await {
-        Got::Close(Some(1000)) => {}
-        other => panic!("expected a close frame (1000) after the {code} error, got {other:?}"),
+        Got::Close(Some(c)) if c == close => {}
+        other => panic!("expected a close frame ({close}) after the {code} error, got {other:?}"),
     }
-    assert!(matches!(recv(ws).await, Got::End), "the connection should end after the close");
+    match recv(ws).await {
+        Got::End => {}
+        other => panic!("the connection should end cleanly after the close, got {other:?}"),
+    }
     message
 }
 
@@ -150,7 +171,7 @@ fn check_stream(items: &[Got]) -> Stream {
                 assert_eq!(*code, Some(1000), "close code");
                 assert_eq!(i, items.len() - 1);
             }
-            Got::End => panic!("the connection ended without a close frame"),
+            Got::End | Got::Broken(_) => panic!("the connection ended without a close frame: {item:?}"),
         }
     }
     assert!(matches!(items.last(), Some(Got::Close(_))), "no close frame after done");
@@ -425,19 +446,21 @@ fn ws_cancel_disconnect_and_slow_client_end_the_session() {
         assert_eq!(error_count(&engine.metrics().render(), "slow_client"), slow_before + 1);
         // What was buffered arrives, but never a done: the session was dropped.
         let (mut audio, mut events) = (0usize, Vec::new());
-        loop {
+        let ending = loop {
             match recv(&mut ws).await {
                 Got::Frame(f) => audio += f.len(),
                 Got::Event(v) => events.push(v),
-                Got::Close(_) | Got::End => break,
+                other => break other,
             }
-        }
+        };
         let kinds: Vec<&str> = events.iter().map(|v| v["type"].as_str().unwrap_or("?")).collect();
         println!("slow client: {audio} bytes of PCM buffered, events {kinds:?}, drained after {:.1?}", t.elapsed());
         assert!(events.iter().all(|v| v["type"] != "done"), "{events:?}");
         // The error is sent once the session is dropped; it reaches a client that reads again.
         assert!(events.iter().any(|v| v["type"] == "error" && v["code"] == "slow_client"), "{events:?}");
         assert!(audio < 48_000 * 2 * 10, "{audio} bytes reached a client that never read");
+        assert!(matches!(ending, Got::Close(Some(1008))), "expected the slow_client close frame, got {ending:?}");
+        assert!(matches!(recv(&mut ws).await, Got::End), "the connection should end cleanly after the close");
     });
     println!("ws_cancel_disconnect_and_slow_client_end_the_session: {:.1?}", t0.elapsed());
 }
@@ -560,4 +583,98 @@ fn ws_rejects_bad_input_with_the_documented_codes() {
         idle().await;
     });
     println!("ws_rejects_bad_input_with_the_documented_codes: {:.1?}", t0.elapsed());
+}
+
+/// Sends `first`, then a burst of messages the server will never act on, all without reading —
+/// a client that pipelines. Errors writing the burst are ignored: what matters is what arrives.
+async fn pipeline(ws: &mut Ws, first: Message) {
+    ws.feed(first).await.unwrap();
+    let filler = json!({"type": "text", "text": "好".repeat(300)}).to_string();
+    for _ in 0..200 {
+        if ws.feed(Message::text(filler.clone())).await.is_err() {
+            return;
+        }
+    }
+    let _ = ws.flush().await;
+}
+
+#[test]
+fn ws_error_event_and_close_frame_reach_a_pipelining_client() {
+    let Some(dir) = common::model_fixtures("ws_error_event_and_close_frame_reach_a_pipelining_client") else { return };
+    let (engine, _voices) = test_engine::engine(&dir, 1);
+    runtime().block_on(async {
+        let addr = test_engine::serve(engine.clone(), None).await;
+        // The server refuses the first message while ~180 KB it never reads are still arriving.
+        // Closing a socket with unread input resets it, and a reset can discard the error event
+        // and close frame before the client reads them: the server must finish the closing
+        // handshake first. Repeated, since a reset's effect depends on timing.
+        let cases = [
+            (Message::text(start("nobody", "opus", 1).to_string()), "unknown_voice", "nobody"),
+            (Message::text(json!({"type": "text", "text": "你好"}).to_string()), "bad_request", "start first"),
+            (Message::binary(vec![0u8; 64]), "bad_request", "binary"),
+        ];
+        for round in 0..5 {
+            for (first, code, want) in &cases {
+                let mut ws = connect(addr, "").await;
+                pipeline(&mut ws, first.clone()).await;
+                let message = expect_fatal(&mut ws, code).await;
+                assert!(message.contains(want), "round {round}: {message}");
+            }
+        }
+        // A session that had started: the oversized message ends it the same way.
+        let mut ws = connect(addr, "").await;
+        send(&mut ws, start("alice", "opus", 1)).await;
+        recv_event(&mut ws, "ready").await;
+        pipeline(&mut ws, Message::text(json!({"type": "text", "text": "好".repeat(7000)}).to_string())).await;
+        let mut before = Vec::new();
+        let error = loop {
+            match recv(&mut ws).await {
+                Got::Event(v) if v["type"] == "error" => break v,
+                other => before.push(other),
+            }
+        };
+        assert_eq!(error["code"], "too_large", "{error} after {before:?}");
+        assert!(matches!(recv(&mut ws).await, Got::Close(Some(1009))));
+        assert!(matches!(recv(&mut ws).await, Got::End));
+        assert!(test_engine::wait_idle(&engine, Duration::from_secs(5)).await.is_ok());
+    });
+}
+
+#[test]
+fn ws_sessions_are_told_when_the_server_stops() {
+    let Some(dir) = common::model_fixtures("ws_sessions_are_told_when_the_server_stops") else { return };
+    let (engine, _voices) = test_engine::engine(&dir, 4);
+    runtime().block_on(async {
+        let (addr, stop, served) = test_engine::serve_stoppable(engine.clone()).await;
+        // One session speaking, one connection that has not sent `start` yet.
+        let mut speaking = connect(addr, "").await;
+        send(&mut speaking, start("alice", "opus", 3)).await;
+        recv_event(&mut speaking, "ready").await;
+        send(&mut speaking, json!({"type": "text", "text": LONG})).await;
+        until_first_frame(&mut speaking).await;
+        let mut waiting = connect(addr, "").await;
+
+        let t = Instant::now();
+        stop.send(()).unwrap();
+        expect_fatal(&mut waiting, "shutting_down").await;
+        let mut rest = Vec::new();
+        let error = loop {
+            match recv(&mut speaking).await {
+                Got::Event(v) if v["type"] == "error" => break v,
+                other @ (Got::Frame(_) | Got::Event(_)) => rest.push(other),
+                other => panic!("the speaking session ended without an error: {other:?}"),
+            }
+        };
+        assert_eq!(error["code"], "shutting_down", "{error}");
+        assert!(rest.iter().all(|g| !matches!(g, Got::Event(v) if v["type"] == "done")), "{rest:?}");
+        assert!(matches!(recv(&mut speaking).await, Got::Close(Some(1001))));
+        assert!(matches!(recv(&mut speaking).await, Got::End));
+
+        // The server returns once its sessions are closed, and the speaking one was cancelled.
+        let result = tokio::time::timeout(Duration::from_secs(10), served).await;
+        println!("stopped: clients told and server returned after {:.1?}", t.elapsed());
+        assert!(matches!(result, Ok(Ok(Ok(())))), "{result:?}");
+        assert!(test_engine::wait_idle(&engine, Duration::from_secs(5)).await.is_ok());
+        assert!(tokio_tungstenite::connect_async(format!("ws://{addr}/v1/stream")).await.is_err(), "still accepting");
+    });
 }

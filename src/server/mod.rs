@@ -6,6 +6,7 @@
 mod auth;
 mod http_speech;
 mod http_voices;
+mod shutdown;
 mod stream_out;
 mod ws;
 
@@ -21,6 +22,7 @@ use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
+use shutdown::{Shutdown, DRAIN_TIMEOUT};
 
 /// The player page served at `/` (also an OBS browser source).
 const PLAYER_HTML: &str = include_str!("player.html");
@@ -41,6 +43,7 @@ pub struct ServerConfig {
 pub(crate) struct AppState {
     pub engine: Arc<Engine>,
     pub api_key: Option<Arc<str>>,
+    pub shutdown: Arc<Shutdown>,
 }
 
 /// Listening on anything but loopback exposes voice cloning to the network: require a key.
@@ -54,8 +57,7 @@ pub fn check_bind(listen: &SocketAddr, api_key: Option<&str>) -> Result<(), Stri
 }
 
 /// Every route.
-pub fn router(engine: Arc<Engine>, api_key: Option<String>) -> Router {
-    let state = AppState { engine, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from) };
+fn router(state: AppState) -> Router {
     Router::new()
         .route("/", get(|| async { Html(PLAYER_HTML) }))
         .route("/healthz", get(healthz))
@@ -72,17 +74,44 @@ pub fn router(engine: Arc<Engine>, api_key: Option<String>) -> Router {
 
 /// Serves until the listener fails or the process is stopped (Ctrl-C ends it gracefully).
 pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<String>) -> std::io::Result<()> {
-    let app = router(engine, api_key);
+    serve_until(listener, engine, api_key, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+}
+
+/// Serves until the listener fails or `stop` resolves. Then no new connection is taken, HTTP
+/// requests in flight finish, and every WebSocket session gets a `shutting_down` error and a close
+/// frame (1001) before the server returns — waiting at most [`DRAIN_TIMEOUT`] for them.
+pub async fn serve_until(
+    listener: TcpListener,
+    engine: Arc<Engine>,
+    api_key: Option<String>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let shutdown = Arc::new(Shutdown::new());
+    let state =
+        AppState { engine, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), shutdown: shutdown.clone() };
+    let app = router(state);
     // Audio frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm holds a
     // frame until the client's delayed ACK (~40 ms).
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
+    let signal = shutdown.clone();
+    let stop = async move {
+        stop.await;
+        // HTTP requests in flight drain after this returns; the WebSocket sessions are told now.
+        signal.stop();
+    };
+    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    if shutdown.is_stopping() {
+        let left = shutdown.drain(DRAIN_TIMEOUT).await;
+        if left > 0 {
+            eprintln!("warning: {left} WebSocket sessions did not close within {DRAIN_TIMEOUT:?}");
+        }
+    }
+    served
 }
 
 /// The HTTP status of an engine error code.

@@ -23,6 +23,8 @@ pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 const SEND_TIMEOUT: Duration = Duration::from_secs(5);
 /// A connection that sends no `start` within this time is closed.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the closing handshake may take: the client's close frame is awaited this long.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The fields of `start` itself; any other field is a sampling parameter, checked by the engine
 /// (`merge_params`: unknown names and out-of-range values are `bad_request`).
@@ -66,17 +68,46 @@ async fn send(tx: &mut Tx, msg: Message) -> Result<(), WsError> {
     }
 }
 
-/// Sends the error (unless the client is gone) and closes.
-async fn close_with(tx: &mut Tx, state: &AppState, e: WsError) {
-    if e.code == "disconnected" {
+/// The WebSocket close code that ends a connection after error `code` (docs/PROTOCOL.md):
+/// 1001 going away (shutdown), 1008 policy (a client too slow), 1009 too big, 1011 a server-side
+/// failure, 4xxx the client's request (4000 bad request, 4004 unknown voice, 4029 busy: try again).
+fn close_code(code: &str) -> u16 {
+    match code {
+        "bad_request" | "bad_input" => 4000,
+        "unknown_voice" => 4004,
+        "busy" => 4029,
+        "too_large" => 1009,
+        "slow_client" => 1008,
+        "shutting_down" => 1001,
+        _ => 1011,
+    }
+}
+
+/// How a session ended without an error.
+enum Ending {
+    /// `done` was sent: close normally.
+    Done,
+    /// The client went away: nothing to send.
+    ClientGone,
+}
+
+/// Ends the connection the WebSocket way: a close frame with `code`, then the client's messages are
+/// read (and dropped) until its own close frame or the end of the stream, for at most
+/// [`CLOSE_TIMEOUT`]. Dropping a TCP connection with unread data resets it, and a reset can discard
+/// what the client had not read yet — the error event and the close frame that say why it ended.
+async fn close(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, code: u16, reason: &str) {
+    let frame = CloseFrame { code, reason: reason.to_string().into() };
+    if tokio::time::timeout(CLOSE_TIMEOUT, tx.send(Message::Close(Some(frame)))).await.is_err() {
         return;
     }
-    if !e.counted {
-        state.engine.metrics().error(e.code);
-    }
-    let _ = send_json(tx, json!({"type": "error", "code": e.code, "message": e.message})).await;
-    let reason = CloseFrame { code: if e.code == "slow_client" { 1008 } else { 1000 }, reason: e.code.into() };
-    let _ = tokio::time::timeout(Duration::from_secs(1), tx.send(Message::Close(Some(reason)))).await;
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        while let Some(Ok(msg)) = rx.next().await {
+            if matches!(msg, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Reads the next control message: `Ok(None)` when the client is gone.
@@ -134,18 +165,34 @@ fn parse_start(m: &Map<String, Value>) -> Result<(SessionRequest, OutputFormat, 
 }
 
 async fn run(socket: WebSocket, state: AppState) {
+    let _open = state.shutdown.open();
     let (mut tx, mut rx) = socket.split();
-    if let Err(e) = session(&mut tx, &mut rx, &state).await {
-        close_with(&mut tx, &state, e).await;
-    }
+    let ended = tokio::select! {
+        ended = session(&mut tx, &mut rx, &state) => ended,
+        // Dropping the session cancels it; the client is told why.
+        () = state.shutdown.stopping() => Err(WsError::new("shutting_down", "the server is shutting down; reconnect later")),
+    };
+    let (code, reason) = match ended {
+        Ok(Ending::Done) => (1000, "done"),
+        Ok(Ending::ClientGone) => return,
+        Err(e) if e.code == "disconnected" => return,
+        Err(e) => {
+            if !e.counted {
+                state.engine.metrics().error(e.code);
+            }
+            let _ = send_json(&mut tx, json!({"type": "error", "code": e.code, "message": e.message})).await;
+            (close_code(e.code), e.code)
+        }
+    };
+    close(&mut tx, &mut rx, code, reason).await;
 }
 
-async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState) -> Result<(), WsError> {
+async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState) -> Result<Ending, WsError> {
     let start = match tokio::time::timeout(START_TIMEOUT, next_control(rx)).await {
         Err(_) => return Err(bad("no start message within 30 s")),
         Ok(m) => match m? {
             Some(m) => m,
-            None => return Ok(()),
+            None => return Ok(Ending::ClientGone),
         },
     };
     match kind(&start)? {
@@ -177,7 +224,7 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
                 let Some(m) = control? else {
                     // The client is gone: free the session at once.
                     out.session.cancel();
-                    return Ok(());
+                    return Ok(Ending::ClientGone);
                 };
                 match kind(&m)? {
                     "text" => out.session.push_text(string_field(&m, "text")?.ok_or_else(|| bad("text needs a \"text\" string"))?),
@@ -189,7 +236,7 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
                 }
             }
             event = out.next() => {
-                let Some(event) = event else { return Ok(()) };
+                let Some(event) = event else { return Ok(Ending::Done) };
                 match event {
                     OutEvent::Segment { index, text } => send_json(tx, json!({"type": "segment", "index": index, "text": text})).await?,
                     OutEvent::Audio { first_frame, chunk } => {
@@ -208,8 +255,7 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
                     OutEvent::Done(stats) => {
                         send_json(tx, json!({"type": "done", "ttfa_ms": stats.ttfa_ms, "rtf": stats.rtf, "tokens": stats.tokens,
                             "audio_ms": stats.audio_ms, "segments": stats.segments, "cancelled": stats.cancelled})).await?;
-                        let _ = tx.send(Message::Close(Some(CloseFrame { code: 1000, reason: "done".into() }))).await;
-                        return Ok(());
+                        return Ok(Ending::Done);
                     }
                     // The engine counted a client too slow for its event buffer when it dropped it.
                     OutEvent::Failed { code, message } => return Err(WsError { code, message, counted: code == "slow_client" }),

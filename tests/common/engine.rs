@@ -57,6 +57,19 @@ pub async fn serve(engine: Arc<Engine>, api_key: Option<&str>) -> SocketAddr {
     addr
 }
 
+/// Like [`serve`], stopped by sending on the returned channel; the task ends when the server has.
+pub async fn serve_stoppable(
+    engine: Arc<Engine>,
+) -> (SocketAddr, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(sovits_rt::server::serve_until(listener, engine, None, async {
+        let _ = stopped.await;
+    }));
+    (addr, stop, served)
+}
+
 /// Waits up to `limit` for the engine to count no active session; returns how long it took.
 pub async fn wait_idle(engine: &Engine, limit: std::time::Duration) -> Result<std::time::Duration, usize> {
     let t = std::time::Instant::now();
