@@ -21,15 +21,15 @@ fn main() {
     let c = model.config().clone();
     println!("full-size SoVITS built in {:.1} s", t.elapsed().as_secs_f64());
     let spec = Tensor::new([1025, 250], (0..1025 * 250).map(|i| ((i * 37 % 101) as f32 / 101.0) * 2.0).collect());
-    let ge = model.reference_style(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let ge = model.reference_style(&spec, None).unwrap_or_else(|e| panic!("{e}"));
     let voice = Arc::new(model.prepare_voice(&ge).unwrap_or_else(|e| panic!("{e}")));
     // A 6 s sentence: 150 tokens (a fixed pseudo-random walk) over 60 phones.
     let vocab = c.quantizer.codebook_size as u32;
     let tokens: Vec<u32> = (0..150u32).map(|i| (i * 7919 + 13) % vocab).collect();
     let phones: Vec<u32> = (0..60u32).map(|i| 1 + (i * 31) % (c.text.text_vocab as u32 - 1)).collect();
     let params = DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded { seed: 5, first_frame: 0 } };
-    let z = model.decode_latent(&tokens, &phones, &ge, &params).unwrap_or_else(|e| panic!("{e}"));
-    let whole = model.vocode(&z, &ge).unwrap_or_else(|e| panic!("{e}"));
+    let z = model.decode_latent(&tokens, &phones, &voice, &params).unwrap_or_else(|e| panic!("{e}"));
+    let whole = model.vocode(&z, &voice).unwrap_or_else(|e| panic!("{e}"));
     let max_step = whole.windows(2).map(|w| (w[1] - w[0]).abs()).fold(0.0f32, f32::max);
     println!("| first chunk | joins | SNR vs whole decode | largest step at a join | largest step anywhere |");
     println!("|------------:|------:|--------------------:|-----------------------:|----------------------:|");

@@ -7,10 +7,12 @@
 
 use std::time::Instant;
 
-use sovits_rt::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
+use sovits_rt::cpu::{CpuBert, CpuHubert, CpuSovits, CpuSpeakerNet, CpuT2s};
 use sovits_rt::model::sampling::SamplingParams;
+use sovits_rt::model::speaker::SpeakerWeights;
 use sovits_rt::model::t2s::{generate, GenerateOptions};
-use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic};
+use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic, Weights};
+use sovits_rt::speaker_verifier::embed_reference;
 use sovits_rt::synthetic;
 use sovits_rt::tensor::Tensor;
 
@@ -92,9 +94,9 @@ fn main() {
         let params =
             DecodeParams { speed: 1.0, noise_scale: 0.5, noise: PriorNoise::Seeded { seed: 3, first_frame: 0 } };
         let t = median_ms(if secs == 10 { 3 } else { 5 }, || {
-            let ge = sovits.reference_style(&spec).unwrap();
-            let z = sovits.decode_latent(&tokens, &phone_ids, &ge, &params).unwrap();
-            let wav = sovits.vocode(&z, &ge).unwrap();
+            let style = sovits.prepare_voice(&sovits.reference_style(&spec, None).unwrap()).unwrap();
+            let z = sovits.decode_latent(&tokens, &phone_ids, &style, &params).unwrap();
+            let wav = sovits.vocode(&z, &style).unwrap();
             assert_eq!(wav.len(), 1280 * tokens.len());
         });
         let figure = match secs {
@@ -130,6 +132,23 @@ fn main() {
         bert.hidden_states_sel(&ids).unwrap();
     });
     rows.push(Row { figure: "BERT-large, 40 characters", ours: format!("{t:.0} ms"), upstream: "292 ms" });
+    drop(bert);
+
+    // --- Speaker verification (v2Pro/v2ProPlus voices, once per reference clip) ---------------
+    let file = synthetic::speaker_verifier(6);
+    let (cfg, w) = SpeakerWeights::load(&Weights::new(&file.weights)).unwrap();
+    let sv = CpuSpeakerNet::new(cfg, w);
+    drop(file);
+    let clip: Vec<f32> = (0..320_000).map(|i| 0.3 * (i as f32 * 0.013).sin() * (i as f32 * 0.0003).cos()).collect();
+    let t = median_ms(3, || {
+        embed_reference(&sv, &clip).unwrap();
+    });
+    rows.push(Row {
+        figure: "SV embedding (full-size ERes2NetV2), 10 s clip",
+        ours: format!("{t:.0} ms"),
+        upstream: "not measured",
+    });
+    drop(sv);
     rows.push(Row {
         figure: "peak RSS, whole benchmark",
         ours: format!("{:.0} MB", peak_rss_mb()),

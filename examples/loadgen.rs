@@ -551,9 +551,9 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         let backend = engine.backend();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let key = args.api_key.clone();
+        let options = sovits_rt::server::ServerOptions { api_key: args.api_key.clone(), ..Default::default() };
         tokio::spawn(async move {
-            if let Err(e) = sovits_rt::server::serve(listener, engine, key).await {
+            if let Err(e) = sovits_rt::server::serve(listener, engine, options).await {
                 eprintln!("loadgen: server failed: {e}");
             }
         });
@@ -571,8 +571,14 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
     }
     let mut summaries = Vec::new();
     for &concurrency in &args.concurrency {
+        let before = scrape(&args).await;
         let (results, wall) = run_level(&args, concurrency, &next_index).await;
-        let summary = summarize(&args, concurrency, &results, wall);
+        let mut summary = summarize(&args, concurrency, &results, wall);
+        if let (Some(before), Some(after)) = (before, scrape(&args).await) {
+            let (line, json) = stage_timings(&before, &after);
+            summary.row.push_str(&line);
+            summary.json["server_stages"] = json;
+        }
         if !args.json {
             eprint!("{TABLE_HEADER}{}", summary.row);
         }
@@ -589,6 +595,59 @@ async fn run(mut args: Args) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The server's `/metrics` (its URL from the WebSocket URL) as series → value; `None` when it
+/// cannot be read (the run goes on without the server's side).
+async fn scrape(args: &Args) -> Option<BTreeMap<String, f64>> {
+    let ws = args.url.as_deref()?;
+    let base = ws.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+    let url = format!("{}/metrics", base.split("/v1/").next()?);
+    let mut request = reqwest::Client::new().get(&url);
+    if let Some(key) = &args.api_key {
+        request = request.bearer_auth(key);
+    }
+    let text = request.send().await.ok()?.text().await.ok()?;
+    Some(
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' ').and_then(|(k, v)| Some((k.to_string(), v.parse().ok()?))))
+            .collect(),
+    )
+}
+
+/// The server's own figures over one level (the difference of two scrapes): mean time per step
+/// of each stage with its mean batch size, and the mean TTFA it observed — printed beside the
+/// clients' TTFA, so one run shows where the time went.
+fn stage_timings(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> (String, Value) {
+    let delta = |k: &str| after.get(k).copied().unwrap_or(0.0) - before.get(k).copied().unwrap_or(0.0);
+    let mean = |name: &str, labels: &str| {
+        let n = delta(&format!("{name}_count{labels}"));
+        (n > 0.0).then(|| delta(&format!("{name}_sum{labels}")) / n)
+    };
+    let mut parts = Vec::new();
+    let mut json = serde_json::Map::new();
+    for stage in ["queue_wait", "gpt_prefill", "gpt_step", "acoustic_step", "encode"] {
+        let labels = format!("{{stage=\"{stage}\"}}");
+        let Some(seconds) = mean("sovits_stage_seconds", &labels) else { continue };
+        let batch = mean("sovits_batch_size", &labels);
+        let steps = delta(&format!("sovits_stage_seconds_count{labels}"));
+        parts.push(match batch {
+            Some(b) => format!("{stage} {:.2} ms × {steps:.0} (batch {b:.1})", seconds * 1e3),
+            None => format!("{stage} {:.2} ms × {steps:.0}", seconds * 1e3),
+        });
+        json.insert(stage.into(), json!({"mean_ms": seconds * 1e3, "steps": steps, "mean_batch": batch}));
+    }
+    let ttfa = mean("sovits_ttfa_seconds", "").map(|s| s * 1e3);
+    json.insert("ttfa_mean_ms".into(), json!(ttfa));
+    let behind = delta("sovits_sessions_fell_behind_total");
+    json.insert("sessions_fell_behind".into(), json!(behind));
+    let line = format!(
+        "(server stage timings: {}; server TTFA mean {} ms; {behind:.0} sessions fell behind)\n",
+        if parts.is_empty() { "none recorded".to_string() } else { parts.join(", ") },
+        ttfa.map_or("-".into(), |t| format!("{t:.0}")),
+    );
+    (line, Value::Object(json))
 }
 
 /// `concurrency` clients running `--sessions` (default: `concurrency`) sessions back to back:

@@ -72,8 +72,7 @@ extern "C" __global__ void __launch_bounds__(128)
                  const __half* __restrict__ w, const __half* __restrict__ bias, const __half* __restrict__ row_bias,
                  int n, int taps, int dilation, int pre, float pre_slope, float pre_gain, int post, const __half* res0,
                  int ld_res0, const __half* res1, int ld_res1, __half* out_h, float* out_f, int ld_out, int rows) {
-    __shared__ __align__(16) __half xs[MMA_TILE][MMA_TILE_K + MMA_SKEW];
-    __shared__ __align__(16) __half ws[MMA_TILE][MMA_TILE_K + MMA_SKEW];
+    __shared__ __align__(16) MmaStage xs, ws;
 
     const int m_base = blockIdx.x * MMA_TILE, n_base = blockIdx.y * MMA_TILE;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -81,33 +80,21 @@ extern "C" __global__ void __launch_bounds__(128)
     const int g = lane >> 2, t4 = lane & 3;  // fragment row group and column pair
     const int K = taps * cin, pad = dilation * (taps - 1) / 2;
 
+    // A(row, k..k+7), gathered from the row's own item: the convolution's input matrix is never
+    // materialised (see the entry point's comment for A).
+    const auto taps_of_x = [&](int row, int k) {
+        const int m = m_base + row;
+        if (m >= rows) return make_uint4(0, 0, 0, 0);
+        const int b = m / stride, t = m - b * stride;
+        const int valid = lens[b] * len_scale;
+        const int tap = k / cin, ci = k - tap * cin;
+        const int s = t + tap * dilation - pad;
+        if (t >= valid || s < 0 || s >= valid) return make_uint4(0, 0, 0, 0);
+        const uint4 raw = *reinterpret_cast<const uint4*>(x + ((size_t)b * stride + s) * ldx + ci);
+        return conv_pre_act(raw, pre, pre_slope, pre_gain);
+    };
     MmaAccumulator acc;
-    mma_zero(acc);
-    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
-        // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
-        for (int vec = threadIdx.x; vec < MMA_TILE * MMA_TILE_K / 8; vec += blockDim.x) {
-            const int row = vec / (MMA_TILE_K / 8), col = (vec % (MMA_TILE_K / 8)) * 8;
-            const int k = k0 + col;
-            uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
-            const int m = m_base + row;
-            if (m < rows && k < K) {
-                const int b = m / stride, t = m - b * stride;
-                const int valid = lens[b] * len_scale;
-                const int tap = k / cin, ci = k - tap * cin;
-                const int s = t + tap * dilation - pad;
-                if (t < valid && s >= 0 && s < valid) {
-                    const uint4 raw = *reinterpret_cast<const uint4*>(x + ((size_t)b * stride + s) * ldx + ci);
-                    xv = conv_pre_act(raw, pre, pre_slope, pre_gain);
-                }
-            }
-            if (n_base + row < n && k < K) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
-            *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
-            *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
-        }
-        __syncthreads();
-        mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
-        __syncthreads();
-    }
+    mma_block_product(acc, xs, ws, taps_of_x, w, n_base, n, K);
 
     // Accumulator (i, j): elements 0, 1 at row g, columns 2·t4, 2·t4 + 1; elements 2, 3 at row g + 8.
     // So a thread holds both halves of each gate pair (the host interleaves the gate's weights).

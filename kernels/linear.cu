@@ -103,8 +103,7 @@ extern "C" __global__ void __launch_bounds__(128)
 extern "C" __global__ void __launch_bounds__(128)
     linear_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                    __half* __restrict__ out, int M, int N, int K, int lda, int ldo, int act) {
-    __shared__ __align__(16) __half xs[MMA_TILE][MMA_TILE_K + MMA_SKEW];
-    __shared__ __align__(16) __half ws[MMA_TILE][MMA_TILE_K + MMA_SKEW];
+    __shared__ __align__(16) MmaStage xs, ws;
 
     const int m_base = blockIdx.y * MMA_TILE, n_base = blockIdx.x * MMA_TILE;
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -112,22 +111,11 @@ extern "C" __global__ void __launch_bounds__(128)
     const int g = lane >> 2, t = lane & 3;  // fragment row group and column pair
 
     MmaAccumulator acc;
-    mma_zero(acc);
-    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
-        // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
-        for (int v = threadIdx.x; v < MMA_TILE * MMA_TILE_K / 8; v += blockDim.x) {
-            const int row = v / (MMA_TILE_K / 8), col = (v % (MMA_TILE_K / 8)) * 8;
-            const int k = k0 + col;
-            uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
-            if (m_base + row < M && k < K) xv = *reinterpret_cast<const uint4*>(x + (size_t)(m_base + row) * lda + k);
-            if (n_base + row < N && k < K) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
-            *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
-            *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
-        }
-        __syncthreads();
-        mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
-        __syncthreads();
-    }
+    const auto row_of_x = [&](int row, int k) {
+        const int m = m_base + row;
+        return m < M ? *reinterpret_cast<const uint4*>(x + (size_t)m * lda + k) : make_uint4(0, 0, 0, 0);
+    };
+    mma_block_product(acc, xs, ws, row_of_x, w, n_base, N, K);
     // Accumulator (i, j): elements 0, 1 at row g, columns 2t, 2t+1; elements 2, 3 at row g + 8.
 #pragma unroll
     for (int i = 0; i < 2; ++i)

@@ -1,6 +1,7 @@
 // The tensor-core product the GEMM kernels share (linear.cu, acoustic_conv.cu): one
-// `mma.sync.aligned.m16n8k16` (sm_80+), the register-pair load its fragments are made of, and the
-// K step of a 64×64 block tile that 4 warps compute from operands staged in shared memory.
+// `mma.sync.aligned.m16n8k16` (sm_80+), the register-pair load its fragments are made of, the
+// K step of a 64×64 block tile that 4 warps compute from operands staged in shared memory, and
+// the K loop that stages them (each kernel says only how its x rows are gathered).
 // src/cuda/compile.rs puts this file in front of every kernels/*.cu; the emulation includes it
 // with its inline PTX routed to the warp-level emulation (tests/kernel_emulation/mma_prelude.h).
 #include <cuda_fp16.h>
@@ -62,5 +63,36 @@ __device__ __forceinline__ void mma_tile_step(MmaAccumulator acc, const __half (
         for (int i = 0; i < 2; ++i)
 #pragma unroll
             for (int j = 0; j < 4; ++j) mma_16x8x16(acc[i][j], a[i], b[j]);
+    }
+}
+
+typedef __half MmaStage[MMA_TILE][MMA_TILE_K + MMA_SKEW];
+
+// acc = the warp's quarter of x·wᵀ for the block tile at (m_base, n_base): the whole K loop.
+// `load_x(row, k)` returns the 8 halves k..k+7 of tile row `row` (k < K; zeros where the row does
+// not exist), so linear.cu reads plain rows and acoustic_conv.cu gathers conv taps with masking.
+// w is n rows of K contiguous halves; xs and ws are the block's shared staging tiles.
+template <class LoadX>
+__device__ __forceinline__ void mma_block_product(MmaAccumulator acc, MmaStage xs, MmaStage ws, LoadX load_x,
+                                                  const __half* w, int n_base, int n, int K) {
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int warp_m = (warp >> 1) * 32, warp_n = (warp & 1) * 32;
+    mma_zero(acc);
+    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
+        // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
+        for (int vec = threadIdx.x; vec < MMA_TILE * MMA_TILE_K / 8; vec += blockDim.x) {
+            const int row = vec / (MMA_TILE_K / 8), col = (vec % (MMA_TILE_K / 8)) * 8;
+            const int k = k0 + col;
+            uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
+            if (k < K) {
+                xv = load_x(row, k);
+                if (n_base + row < n) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
+            }
+            *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
+            *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
+        }
+        __syncthreads();
+        mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
+        __syncthreads();
     }
 }

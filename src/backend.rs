@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use crate::cpu::t2s::CpuT2sSession;
-use crate::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s};
+use crate::cpu::{CpuBert, CpuHubert, CpuSovits, CpuT2s, StyleColumns};
 use crate::cuda::{
     CudaBert, CudaHubert, CudaSovits, CudaSovitsOptions, CudaT2s, CudaT2sOptions, CudaT2sSession, GpuRuntime,
 };
@@ -65,7 +65,7 @@ impl Backend {
         match GpuRuntime::open(0) {
             Ok(rt) => Ok(Backend { gpu: Some(rt), gpu_sessions: sessions.max(1), fall_back: device == Device::Auto }),
             Err(e) if device == Device::Auto => {
-                eprintln!("sovits-rt: no usable GPU ({e}); running on the CPU");
+                tracing::warn!("no usable GPU ({e}); running on the CPU");
                 Ok(Self::cpu())
             }
             Err(e) => Err(ModelError::Device(format!("--device cuda: {e}"))),
@@ -78,6 +78,12 @@ impl Backend {
             None => "cpu".into(),
             Some(rt) => format!("cuda ({}, sm_{}{})", rt.gpu.name, rt.gpu.capability.0, rt.gpu.capability.1),
         }
+    }
+
+    /// Reads the GPU's memory in use (total − free, bytes); `None` on the CPU.
+    pub fn device_memory_probe(&self) -> Option<Box<dyn Fn() -> Option<u64> + Send + Sync>> {
+        let rt = self.gpu.clone()?;
+        Some(Box::new(move || rt.memory().ok().map(|(free, total)| total.saturating_sub(free) as u64)))
     }
 
     /// Builds a model on the GPU, or on the CPU without one; under `--device auto` a model the
@@ -93,7 +99,7 @@ impl Backend {
         match gpu(rt.clone(), &weights) {
             Ok(model) => Ok(model),
             Err(e) if self.fall_back => {
-                eprintln!("sovits-rt: {what} cannot run on the GPU ({e}); running it on the CPU");
+                tracing::warn!("{what} cannot run on the GPU ({e}); running it on the CPU");
                 Ok(cpu(weights))
             }
             Err(e) => Err(e),
@@ -280,7 +286,7 @@ pub enum AnyAcoustic {
 /// A voice prepared by [`AnyAcoustic`]; it only works with the backend that prepared it.
 #[derive(Debug)]
 pub enum AnyAcousticVoice {
-    Cpu(Tensor),
+    Cpu(StyleColumns),
     Cuda(PreparedVoice),
 }
 
@@ -330,10 +336,10 @@ impl SemanticToAudio for AnyAcoustic {
         }
     }
 
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
+    fn reference_style(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<Tensor, ModelError> {
         match self {
-            AnyAcoustic::Cpu(m) => m.reference_style(spec),
-            AnyAcoustic::Cuda(m) => m.reference_style(spec),
+            AnyAcoustic::Cpu(m) => m.reference_style(spec, speaker),
+            AnyAcoustic::Cuda(m) => m.reference_style(spec, speaker),
         }
     }
 

@@ -18,6 +18,7 @@ pub mod error;
 pub mod model;
 pub mod pipeline;
 pub mod server;
+pub mod speaker_verifier;
 pub mod synthetic;
 pub mod tensor;
 pub mod text;

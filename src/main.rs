@@ -11,10 +11,11 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use sovits_rt::backend::Backend;
-use sovits_rt::model::sampling::SamplingParams;
-use sovits_rt::pipeline::{PromptText, SynthParams, Synthesizer, SAMPLE_RATE};
-use sovits_rt::text::segment::{preprocess, SplitMethod};
-use sovits_rt::text::{phonemize, LangMode, SymbolSet};
+use sovits_rt::engine::RequestParams;
+use sovits_rt::model::TextToSemantic as _;
+use sovits_rt::pipeline::{PromptText, Synthesizer, SAMPLE_RATE};
+use sovits_rt::text::segment::SplitMethod;
+use sovits_rt::text::{phonemize_text, LangMode, SymbolSet};
 
 #[derive(Parser)]
 #[command(name = "sovits-rt", version, about = "Realtime GPT-SoVITS voice-cloning engine")]
@@ -60,6 +61,10 @@ struct SynthArgs {
     /// Reference clip (WAV, 3-10 s, any sample rate, mono or stereo).
     #[arg(long = "ref")]
     reference: PathBuf,
+    /// More reference clips whose styles are averaged in (upstream's aux_ref_audio_paths);
+    /// repeatable. The prompt tokens and transcript come from --ref only.
+    #[arg(long = "aux-ref")]
+    aux_references: Vec<PathBuf>,
     /// Transcript of the reference clip.
     #[arg(long)]
     ref_text: Option<String>,
@@ -84,29 +89,20 @@ struct SynthArgs {
     /// Output WAV path.
     #[arg(long)]
     out: PathBuf,
-    #[arg(long, default_value_t = 15)]
-    top_k: usize,
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f32,
-    #[arg(long, default_value_t = 1.0)]
-    temperature: f32,
-    #[arg(long, default_value_t = 1.35)]
-    repetition_penalty: f32,
-    /// Speaking rate (latent-space interpolation, like upstream's speed_factor).
-    #[arg(long, default_value_t = 1.0)]
-    speed: f32,
-    /// Prior noise scale of the SoVITS decoder.
-    #[arg(long, default_value_t = 0.5)]
-    noise_scale: f32,
-    /// Stop after this many semantic tokens (25 per second of audio); upstream's early_stop_num.
-    #[arg(long)]
-    max_tokens: Option<usize>,
-    /// Random seed; the same seed gives the same audio. Drawn at random when absent.
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    params: cli::params::RequestParamArgs,
 }
 
 fn main() {
+    // Library logs (sessions, fallbacks, warnings) on stderr; RUST_LOG picks the level (info).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -128,8 +124,7 @@ fn print_phonemes(a: PhonemizeArgs) -> anyhow::Result<()> {
     let mode = LangMode::parse(&a.lang)?;
     let method = SplitMethod::parse(&a.split)?;
     let symbols = SymbolSet::V2;
-    for (i, sentence) in preprocess(&a.text, mode, method)?.iter().enumerate() {
-        let p = phonemize(sentence, mode, symbols)?;
+    for (i, (sentence, p)) in phonemize_text(&a.text, mode, method, symbols)?.iter().enumerate() {
         println!("sentence {i}: {sentence}");
         if p.retried_with_dot_prefix {
             println!("  (fewer than 6 phones: redone as {:?}, like upstream)", p.effective_text);
@@ -169,28 +164,18 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
     let method = SplitMethod::parse(&a.split)?;
     let reference_input = input_arg(a.ref_text, a.ref_phones, ["ref-text", "ref-phones"])?;
     let target = input_arg(a.text, a.phones, ["text", "phones"])?;
-    let sampling = SamplingParams {
-        top_k: a.top_k,
-        top_p: a.top_p,
-        temperature: a.temperature,
-        repetition_penalty: a.repetition_penalty,
-    };
-    sampling.validate()?;
-    if !a.speed.is_finite() || a.speed <= 0.0 || !a.noise_scale.is_finite() || a.noise_scale < 0.0 {
-        anyhow::bail!("--speed must be > 0 and --noise-scale >= 0");
-    }
-    let seed = a.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
-    });
+    // The same parameters, ranges and messages as every server route.
+    let request = a.params.apply(&RequestParams::default())?;
 
     let t = Instant::now();
     let backend = Backend::select(a.models.device(), 1)?;
     let paths = a.models.paths();
     let synth = Synthesizer::load(&paths, backend)?;
     eprintln!(
-        "loaded models on {} in {:.0} ms ({:?} symbols)",
+        "loaded models on {} in {:.0} ms ({} SoVITS, {:?} symbols)",
         synth.backend().describe(),
         t.elapsed().as_secs_f64() * 1e3,
+        synth.sovits_kind(),
         synth.symbols()
     );
 
@@ -199,7 +184,7 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
         Input::Text(text) => PromptText::Text { text, mode: ref_mode },
         Input::Phones(p) => PromptText::Phones(synth.symbols().parse_phones(&p)?),
     };
-    let voice = synth.prepare_voice(&a.reference, &transcript)?;
+    let voice = synth.prepare_voice(&a.reference, &a.aux_references, &transcript)?;
     eprintln!(
         "reference: {} prompt tokens, {} prompt phones in {:.0} ms",
         voice.prompt_tokens.len(),
@@ -207,7 +192,8 @@ fn synth(a: SynthArgs) -> anyhow::Result<()> {
         t.elapsed().as_secs_f64() * 1e3
     );
 
-    let params = SynthParams { sampling, speed: a.speed, noise_scale: a.noise_scale, seed, max_tokens: a.max_tokens };
+    let params = request.synth_params(synth.t2s().config().vocab);
+    let seed = params.seed;
     let out = match target {
         Input::Text(text) => synth.synthesize_text(&voice, &text, mode, method, &params)?,
         Input::Phones(p) => {

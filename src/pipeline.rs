@@ -14,7 +14,9 @@ use std::time::Instant;
 use crate::audio;
 use crate::backend::{AnyAcoustic, AnyBert, AnyHubert, AnyT2s, Backend};
 use crate::checkpoint::{open_gpt, open_hf_folder, open_sovits, SovitsKind};
+use crate::cpu::speaker::CpuSpeakerNet;
 use crate::error::Error;
+use crate::model::acoustic::voice_style;
 use crate::model::bert::{char_features, expand_features, BertWeights};
 use crate::model::bert_tokenizer::BertTokenizer;
 use crate::model::hubert::HubertWeights;
@@ -24,6 +26,7 @@ use crate::model::t2s::{generate, GenerateOptions, T2sModel};
 use crate::model::{
     Bert, DecodeParams, Hubert, ModelError, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic, Weights,
 };
+use crate::speaker_verifier::{embed_reference, SpeakerVerifier};
 use crate::tensor::Tensor;
 use crate::text::segment::{ensure_sentence_end, preprocess, SegmentError, SplitMethod};
 use crate::text::{phonemize, Lang, LangMode, Phonemized, SymbolSet, TextError};
@@ -37,13 +40,16 @@ pub type Acoustic = AnyAcoustic;
 /// A voice's conditioning in the form the acoustic stage decodes with.
 pub type AcousticVoice = <Acoustic as SemanticToAudio>::Voice;
 
-/// Where a GPT-SoVITS install keeps the four model files.
+/// Where a GPT-SoVITS install keeps the model files.
 #[derive(Debug, Clone)]
 pub struct ModelPaths {
     pub gpt: PathBuf,
     pub sovits: PathBuf,
     pub hubert: PathBuf,
     pub bert: PathBuf,
+    /// The speaker-verification checkpoint (or its folder) for v2Pro/v2ProPlus models; `None` =
+    /// upstream's place beside HuBERT ([`SpeakerVerifier::locate`]).
+    pub sv: Option<PathBuf>,
 }
 
 /// Silence appended after every sentence (upstream `fragment_interval`, 0.3 s).
@@ -56,22 +62,33 @@ pub struct Synthesizer {
     acoustic: Arc<Acoustic>,
     shared: Arc<SharedModels>,
     symbols: SymbolSet,
+    kind: SovitsKind,
+    /// The speaker-verification net, for v2Pro/v2ProPlus models only.
+    speaker: Option<Arc<CpuSpeakerNet>>,
 }
 
-/// The models every voice family uses: HuBERT for reference clips and BERT for Chinese text,
-/// and the backend every model of the process runs on. Loaded once per process and shared by
-/// all model pairs.
+/// The models every voice family uses: HuBERT for reference clips, BERT for Chinese text and,
+/// for v2Pro/v2ProPlus families, the speaker-verification net (loaded on first need); and the
+/// backend every model of the process runs on. Loaded once per process and shared by all model
+/// pairs.
 pub struct SharedModels {
     hubert: AnyHubert,
     featurizer: BertFeaturizer,
+    speaker: SpeakerVerifier,
     backend: Backend,
 }
 
 impl SharedModels {
-    pub fn load(hubert: &Path, bert: &Path, backend: Backend) -> Result<Self, Error> {
+    /// `sv` is `--sv`: where the speaker-verification checkpoint is ([`SpeakerVerifier::locate`]).
+    pub fn load(hubert: &Path, bert: &Path, sv: Option<&Path>, backend: Backend) -> Result<Self, Error> {
         let featurizer = BertFeaturizer::load(bert, &backend)?;
+        let speaker = SpeakerVerifier::locate(sv, hubert);
         let hubert = backend.hubert(HubertWeights::load(&open_hf_folder(hubert)?)?)?;
-        Ok(SharedModels { hubert, featurizer, backend })
+        Ok(SharedModels { hubert, featurizer, speaker, backend })
+    }
+
+    pub fn speaker_verifier(&self) -> &SpeakerVerifier {
+        &self.speaker
     }
 
     pub fn backend(&self) -> &Backend {
@@ -157,7 +174,7 @@ fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet
     let gpt = if gpt_phone_rows >= SymbolSet::V2.len() { SymbolSet::V2 } else { SymbolSet::V1 };
     let sovits = match sovits {
         SovitsKind::V1 => SymbolSet::V1,
-        SovitsKind::V2 => SymbolSet::V2,
+        SovitsKind::V2 | SovitsKind::V2Pro | SovitsKind::V2ProPlus => SymbolSet::V2,
     };
     if gpt != sovits {
         return Err(format!(
@@ -170,7 +187,7 @@ fn shared_symbols(gpt_phone_rows: usize, sovits: SovitsKind) -> Result<SymbolSet
 impl Synthesizer {
     /// Loads and cross-checks the models.
     pub fn load(paths: &ModelPaths, backend: Backend) -> Result<Self, Error> {
-        let shared = Arc::new(SharedModels::load(&paths.hubert, &paths.bert, backend)?);
+        let shared = Arc::new(SharedModels::load(&paths.hubert, &paths.bert, paths.sv.as_deref(), backend)?);
         Self::load_pair(&paths.gpt, &paths.sovits, shared)
     }
 
@@ -195,8 +212,15 @@ impl Synthesizer {
             .into());
         }
         let (cfg, weights) = SovitsWeights::load(&Weights::new(&sovits.weights), &sovits.config)?;
+        let speaker = if sovits.kind.is_pro() { Some(shared.speaker.net(sovits_path)?) } else { None };
         let acoustic = Arc::new(shared.backend.acoustic(cfg, weights)?);
-        Ok(Synthesizer { t2s: Arc::new(t2s), acoustic, shared, symbols })
+        Ok(Synthesizer { t2s: Arc::new(t2s), acoustic, shared, symbols, kind: sovits.kind, speaker })
+    }
+
+    /// The speaker-verification checkpoint a voice of this pair depends on (Pro models only), so
+    /// that a prepared voice is redone when it changes.
+    pub fn speaker_file(&self) -> Option<&Path> {
+        self.speaker.as_ref().and(self.shared.speaker.loaded_file())
     }
 
     /// The GPT, shared with the engine's scheduler thread.
@@ -221,8 +245,15 @@ impl Synthesizer {
         self.symbols
     }
 
-    /// Prepares a voice from a reference WAV and its transcript.
-    pub fn prepare_voice(&self, wav: &Path, transcript: &PromptText) -> Result<Voice, Error> {
+    /// The SoVITS model's version (from its header, as upstream decides it).
+    pub fn sovits_kind(&self) -> SovitsKind {
+        self.kind
+    }
+
+    /// Prepares a voice from a reference WAV and its transcript, with optional extra reference
+    /// clips (upstream's `aux_ref_audio_paths`): every clip's style is averaged into `ge`; the
+    /// prompt tokens and phones come from the main clip only.
+    pub fn prepare_voice(&self, wav: &Path, aux: &[PathBuf], transcript: &PromptText) -> Result<Voice, Error> {
         let prompt = match transcript {
             PromptText::Phones(ids) => self.phone_features(ids.clone()),
             PromptText::Text { text, mode } => {
@@ -231,12 +262,26 @@ impl Synthesizer {
             }
         };
         check_phones(&prompt.phone_ids)?;
-        let (samples, rate) = audio::read_wav(wav)?;
+        let (samples, rate) = audio::read_wav_at_most(wav, audio::REFERENCE_MAX_SECONDS)?;
         let reference = audio::prepare_reference(&samples, rate)?;
         let ssl = self.shared.hubert.forward(&reference.wav16k)?;
         let prompt_tokens = self.acoustic.extract_latent(&ssl.t())?;
-        let ge = self.acoustic.reference_style(&reference.spec)?;
-        Ok(Voice { prompt_tokens, ge, prompt })
+        let mut styles = vec![self.reference_style(&reference.style)?];
+        for path in aux {
+            let (samples, rate) = audio::read_wav_at_most(path, audio::REFERENCE_MAX_SECONDS)?;
+            styles.push(self.reference_style(&audio::style_reference(&samples, rate)?)?);
+        }
+        Ok(Voice { prompt_tokens, ge: voice_style(&styles)?, prompt })
+    }
+
+    /// One clip's style: its spectrogram through the reference encoder, with its SV embedding for
+    /// Pro models.
+    fn reference_style(&self, reference: &audio::StyleReference) -> Result<Tensor, Error> {
+        let embedding = match &self.speaker {
+            Some(net) => Some(embed_reference(net, &reference.wav32k)?),
+            None => None,
+        };
+        Ok(self.acoustic.reference_style(&reference.spec, embedding.as_ref())?)
     }
 
     /// Phone ids given directly: BERT features are zeros, as upstream gives every non-Chinese segment.

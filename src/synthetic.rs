@@ -1,6 +1,7 @@
-//! Full-size GPT-SoVITS v2 models with seeded random weights and the real tensor names and
-//! shapes, for benchmarks and load tests (research/upstream-v2.md §1.2, §1.4, Appendix B). Built
-//! in memory, they go through the same loaders and shape inference as real files;
+//! Full-size GPT-SoVITS v2 models and the v2Pro speaker-verification net with seeded random
+//! weights and the real tensor names and shapes, for benchmarks and load tests
+//! (research/upstream-v2.md §1.2, §1.4, Appendix B). Built in memory, they go through the same
+//! loaders and shape inference as real files;
 //! [`write_model_dir`] puts a whole set on disk in the formats a GPT-SoVITS install has (with a
 //! reference clip and its transcript), so a server can be started on full-size models with no
 //! file to carry. [`ModelSizes::tiny`] shrinks what the loaders let shrink, for tests.
@@ -15,7 +16,8 @@ use half::f16;
 use crate::audio::write_wav_i16;
 use crate::checkpoint::pickle::Value;
 use crate::checkpoint::{
-    write_gpt, write_hf_folder, write_sovits, CheckpointError, GptFile, HfFolder, SovitsFile, SovitsKind, TensorStore,
+    write_gpt, write_hf_folder, write_sovits, CheckpointError, GptFile, HfFolder, SovitsFile, SovitsKind,
+    SpeakerVerifierFile, TensorStore,
 };
 use crate::error::Error;
 use crate::model::t2s::T2sConfig;
@@ -181,6 +183,25 @@ impl Builder {
     fn norm(&mut self, prefix: &str, w: &str, b: &str, c: usize) {
         self.add(&format!("{prefix}.{w}"), &[c]);
         self.add(&format!("{prefix}.{b}"), &[c]);
+    }
+
+    /// An eval-mode `BatchNorm2d`: gains and variances near 1.
+    fn batch_norm(&mut self, prefix: &str, c: usize) {
+        for (name, centre) in [("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0)] {
+            let data: Vec<f32> = (0..c).map(|_| centre + 0.05 * self.noise.next()).collect();
+            self.put(&format!("{prefix}.{name}"), &[c], &data);
+        }
+    }
+
+    /// ERes2NetV2's `AFF(channels=c)`: `local_att` = conv (2c → c/4) + BN, SiLU, conv (→ c) + BN.
+    fn aff(&mut self, prefix: &str, c: usize) {
+        let inter = c / 4;
+        self.add(&format!("{prefix}.local_att.0.weight"), &[inter, 2 * c, 1, 1]);
+        self.add(&format!("{prefix}.local_att.0.bias"), &[inter]);
+        self.batch_norm(&format!("{prefix}.local_att.1"), inter);
+        self.add(&format!("{prefix}.local_att.3.weight"), &[c, inter, 1, 1]);
+        self.add(&format!("{prefix}.local_att.3.bias"), &[c]);
+        self.batch_norm(&format!("{prefix}.local_att.4"), c);
     }
 }
 
@@ -365,6 +386,66 @@ impl BertSizes {
     }
 }
 
+/// The v2Pro speaker-verification net (ERes2NetV2 as `sv.ckpt` stores it): stem 64 wide,
+/// expansion 4 (so that `forward3` returns 20480 values), an unused `seg_1` head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakerSizes {
+    /// Blocks in layer1..layer4.
+    pub num_blocks: [usize; 4],
+    /// Res2Net group width of each layer.
+    pub widths: [usize; 4],
+    /// Groups per block.
+    pub scale: usize,
+}
+
+impl SpeakerSizes {
+    /// Upstream's `pretrained_eres2netv2w24s4ep4.ckpt`: `ERes2NetV2(baseWidth=24, scale=4,
+    /// expansion=4)`, 45.6 M parameters used by `forward3`.
+    pub fn full() -> Self {
+        SpeakerSizes { num_blocks: [3, 4, 6, 3], widths: [24, 48, 96, 192], scale: 4 }
+    }
+
+    pub fn build(&self, seed: u64) -> SpeakerVerifierFile {
+        let (m, expansion, feat_dim, embedding) = (64, 4, crate::audio::FBANK_BINS, 192);
+        let mut b = Builder::new("synthetic-sv.ckpt", seed);
+        b.add("conv1.weight", &[m, 1, 3, 3]);
+        b.batch_norm("bn1", m);
+        let mut cin = m;
+        for (l, (&blocks, &width)) in self.num_blocks.iter().zip(&self.widths).enumerate() {
+            let cout = (m << l) * expansion;
+            for j in 0..blocks {
+                let p = format!("layer{}.{j}", l + 1);
+                b.add(&format!("{p}.conv1.weight"), &[width * self.scale, cin, 1, 1]);
+                b.batch_norm(&format!("{p}.bn1"), width * self.scale);
+                for k in 0..self.scale {
+                    b.add(&format!("{p}.convs.{k}.weight"), &[width, width, 3, 3]);
+                    b.batch_norm(&format!("{p}.bns.{k}"), width);
+                }
+                for k in 0..if l >= 2 { self.scale - 1 } else { 0 } {
+                    b.aff(&format!("{p}.fuse_models.{k}"), width);
+                }
+                b.add(&format!("{p}.conv3.weight"), &[cout, width * self.scale, 1, 1]);
+                b.batch_norm(&format!("{p}.bn3"), cout);
+                if j == 0 {
+                    b.add(&format!("{p}.shortcut.0.weight"), &[cout, cin, 1, 1]);
+                    b.batch_norm(&format!("{p}.shortcut.1"), cout);
+                }
+                cin = cout;
+            }
+        }
+        b.add("layer3_ds.weight", &[cin, cin / 2, 3, 3]);
+        b.aff("fuse34", cin);
+        // `TSTP` pooling (mean and std over time) of the [C, F/8, T] map feeds this unused head.
+        b.linear("seg_1", embedding, 2 * cin * feat_dim.div_ceil(8));
+        SpeakerVerifierFile { path: "synthetic-sv.ckpt".into(), weights: b.store }
+    }
+}
+
+/// The full-size speaker-verification net (upstream's pretrained sizes).
+pub fn speaker_verifier(seed: u64) -> SpeakerVerifierFile {
+    SpeakerSizes::full().build(seed)
+}
+
 /// The first `size` tokens of the synthetic BERT vocabulary: `[PAD]`, `[unused1]`…`[unused99]`,
 /// then `[UNK]` = 100, `[CLS]` = 101, `[SEP]` = 102, `[MASK]` = 103 as in the real one, the 32
 /// ASCII punctuation characters, and the CJK ideographs from U+4E00 on. At the real size (21128)
@@ -421,6 +502,7 @@ pub fn write_model_dir(dir: &Path, sizes: &ModelSizes, seed: u64) -> Result<Mode
         sovits: dir.join("sovits.pth"),
         hubert: dir.join("chinese-hubert-base"),
         bert: dir.join("chinese-roberta-wwm-ext-large"),
+        sv: None,
     };
     let write_bert = || -> Result<(), CheckpointError> {
         write_hf_folder(&sizes.bert.build(seed + 3), &models.bert)?;
@@ -486,7 +568,7 @@ mod tests {
     fn reference_clip_is_a_usable_reference() {
         let clip = reference_clip();
         let prepared = crate::audio::prepare_reference(&clip, SAMPLE_RATE).unwrap();
-        assert_eq!(prepared.spec.shape()[1], clip.len() / 640);
+        assert_eq!(prepared.style.spec.shape()[1], clip.len() / 640);
         let peak = clip.iter().fold(0.0f32, |m, v| m.max(v.abs()));
         assert!(peak > 0.1 && peak < 1.0, "{peak}");
     }

@@ -10,6 +10,7 @@ use common::acoustic::{
     check_batch_equals_alone, check_sentence_snr, check_streaming, check_tensors_against_cpu, check_upstream_tensors,
     fixture_sovits, Inputs,
 };
+use sovits_rt::checkpoint::open_sovits;
 use sovits_rt::cpu::acoustic_twins::TwinOps;
 use sovits_rt::cpu::CpuSovits;
 use sovits_rt::model::acoustic_graph::{BatchOptions, BatchedSovits, Shape};
@@ -25,10 +26,18 @@ fn models(dir: &std::path::Path, max_batch: usize) -> (BatchedSovits<TwinOps>, C
     (BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch, room_for }).unwrap(), cpu, inputs)
 }
 
+/// Every model of the fixture sets (v2, and each v2Pro/v2ProPlus: the Pro conditioning enters
+/// through the prepared voice, the wider generator through the shapes).
 #[test]
 fn graph_on_twins_matches_upstream_tensor_by_tensor() {
-    let Some(dir) = common::model_fixtures("graph_on_twins_matches_upstream_tensor_by_tensor") else { return };
-    check_upstream_tensors(&models(&dir, 1).0, &dir);
+    for c in common::sovits_cases("graph_on_twins_matches_upstream_tensor_by_tensor") {
+        eprintln!("{}", c.model.display());
+        let file = open_sovits(&c.model).unwrap();
+        let (cfg, w) = SovitsWeights::load(&Weights::new(&file.weights), &file.config).unwrap();
+        let room_for = vec![Shape { items: 1, tokens: 96, phones: 64, out_frames: 256 }];
+        let model = BatchedSovits::new(TwinOps::new(), cfg, w, BatchOptions { max_batch: 1, room_for }).unwrap();
+        check_upstream_tensors(&model, &c.dir, &c.case);
+    }
 }
 
 #[test]

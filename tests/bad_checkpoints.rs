@@ -63,11 +63,19 @@ fn version_markers_follow_upstream() {
         let f = open_sovits(&p).unwrap();
         assert_eq!(&f.header, marker);
     }
-    for (marker, version) in [(b"02", "v3"), (b"03", "v3"), (b"04", "v4"), (b"05", "v2Pro"), (b"06", "v2ProPlus")] {
+    for (marker, version) in [(b"02", "v3"), (b"03", "v3"), (b"04", "v4")] {
         let p = edited(&sovits, "newer.pth", |b| b[..2].copy_from_slice(marker));
         let e = open_sovits(&p).err().unwrap();
         assert!(matches!(e, CheckpointError::UnsupportedVersion { .. }), "{e}");
         assert!(e.to_string().contains(version) && e.to_string().contains("not supported yet"), "{e}");
+    }
+    // "05"/"06" mark v2Pro/v2ProPlus: a v2 model's weights behind them are refused, naming the file.
+    for (marker, version) in [(b"05", "v2Pro"), (b"06", "v2ProPlus")] {
+        let p = edited(&sovits, "pro-header.pth", |b| b[..2].copy_from_slice(marker));
+        let e = open_sovits(&p).err().unwrap();
+        assert!(matches!(e, CheckpointError::Format { .. }), "{e}");
+        assert!(e.to_string().contains(version) && e.to_string().contains("Pro header"), "{e}");
+        assert_names_file(&e, &p);
     }
     let p = edited(&sovits, "xy.pth", |b| b[..2].copy_from_slice(b"XY"));
     assert!(matches!(open_sovits(&p), Err(CheckpointError::BadMagic { .. })));

@@ -51,6 +51,15 @@ fn voices_are_added_listed_and_removed() {
             .output()
             .unwrap()
     };
+    let add_with = |name: &str, flags: &[&str]| {
+        bin()
+            .args(["voice", "add", name, "--lang", "zh", "--voices", v, "--text", transcript.trim()])
+            .arg("--ref")
+            .arg(&reference)
+            .args(flags)
+            .output()
+            .unwrap()
+    };
     let o = add("alice", &reference);
     assert!(o.status.success(), "{}", text(&o));
     let o = add("alice", &reference);
@@ -59,6 +68,19 @@ fn voices_are_added_listed_and_removed() {
     assert!(!o.status.success() && text(&o).contains("invalid voice name"), "{}", text(&o));
     let o = add("notwav", &dir.join("ref.txt"));
     assert!(!o.status.success() && text(&o).contains("cannot read this WAV"), "{}", text(&o));
+    // Every request parameter can be a voice default, checked with the server's ranges.
+    let o = add_with("bob", &["--seed", "11", "--max-tokens", "40", "--top-k", "5", "--noise-scale", "0.3"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(voices.join("bob/voice.json")).unwrap()).unwrap();
+    let d = &manifest["defaults"];
+    assert_eq!((d["seed"].as_u64(), d["max_tokens"].as_u64(), d["top_k"].as_u64()), (Some(11), Some(40), Some(5)));
+    assert!((d["noise_scale"].as_f64().unwrap() - 0.3).abs() < 1e-6, "{manifest}");
+    let o = add_with("carol", &["--speed", "100"]);
+    assert!(!o.status.success() && text(&o).contains("speed = 100 is out of range"), "{}", text(&o));
+    let o = bin().args(["voice", "rm", "bob", "--voices", v]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+
     let o = bin().args(["voice", "list", "--voices", v]).output().unwrap();
     let listed = text(&o);
     assert!(listed.starts_with("alice\tzh\tbase models"), "{listed}");

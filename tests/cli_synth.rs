@@ -111,7 +111,12 @@ fn synth_explains_user_mistakes() {
         (vec!["--split", "cut9"], "cut9"),
         (vec!["--top-p", "0"], "top_p"),
         (vec!["--temperature=-1"], "temperature"),
-        (vec!["--speed", "0"], "--speed"),
+        // The server's ranges and messages (engine::params), not the CLI's own.
+        (vec!["--speed", "0"], "speed = 0 is out of range"),
+        (vec!["--speed", "100"], "speed = 100 is out of range"),
+        (vec!["--speed", "0.01"], "speed = 0.01 is out of range"),
+        (vec!["--top-k", "100000"], "top_k = 100000 is out of range"),
+        (vec!["--noise-scale", "50"], "noise_scale = 50 is out of range"),
     ];
     for (extra, needle) in cases {
         let o = synth(&dir, &extra, &out);
@@ -188,4 +193,46 @@ fn synth_rejects_bad_reference_clips() {
         assert!(!o.status.success());
         assert!(stderr(&o).contains(needle), "{}", stderr(&o));
     }
+}
+
+/// A v2ProPlus pair end to end: `--sv` names the speaker-verification checkpoint, `--aux-ref`
+/// averages a second clip in (the reference reversed and at half level); without the SV file the
+/// error names the model and where the file was looked for.
+#[test]
+fn synth_speaks_with_a_pro_model() {
+    let Some(dir) = common::model_fixtures("synth_speaks_with_a_pro_model") else { return };
+    let Some(pro) = common::pro_fixtures("synth_speaks_with_a_pro_model") else { return };
+    let sovits = common::sovits_cases("synth_speaks_with_a_pro_model")
+        .into_iter()
+        .find(|c| c.case.starts_with("sovits_v2pro"))
+        .map(|c| c.model)
+        .expect("a Pro model in the set");
+    let d = out_dir();
+    let call = |extra: Vec<&str>, out: &Path| Call { sovits: sovits.clone(), extra, ..Call::new(&dir) }.run(&dir, out);
+    let sv = pro.join("sv.ckpt");
+    let base = vec!["--seed", "7", "--top-k", "5", "--max-tokens", "30", "--sv", sv.to_str().unwrap()];
+    let (one, two) = (d.join("pro.wav"), d.join("pro-aux.wav"));
+    let o = call(base.clone(), &one);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let aux = d.join("aux.wav");
+    let mut reader = hound::WavReader::open(pro.join("ref.wav")).unwrap();
+    let spec = reader.spec();
+    let mut clip: Vec<i16> = reader.samples::<i16>().map(|s| s.unwrap() / 2).collect();
+    clip.reverse();
+    let mut w = hound::WavWriter::create(&aux, spec).unwrap();
+    clip.iter().for_each(|&s| w.write_sample(s).unwrap());
+    w.finalize().unwrap();
+    let o = call([base.clone(), vec!["--aux-ref", aux.to_str().unwrap()]].concat(), &two);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |p: &Path| hound::WavReader::open(p).unwrap().into_samples::<i16>().map(|s| s.unwrap()).collect();
+    let (a, b): (Vec<i16>, Vec<i16>) = (read(&one), read(&two));
+    assert!(a.iter().any(|&s| s.unsigned_abs() > 300), "audio is silent");
+    assert_eq!(a.len(), b.len(), "the same seed gives the same tokens");
+    assert_ne!(a, b, "the auxiliary clip changes the style");
+
+    let missing = pro.join("missing-sv-folder");
+    let o = call(vec!["--sv", missing.to_str().unwrap()], &d.join("never.wav"));
+    assert!(!o.status.success());
+    let log = stderr(&o);
+    assert!(log.contains("missing-sv-folder") && log.contains(sovits.file_name().unwrap().to_str().unwrap()), "{log}");
 }

@@ -7,8 +7,8 @@ mod common;
 use proptest::prelude::*;
 use sovits_rt::text::en::EnglishG2p;
 
-/// Cases that currently match exactly; the test fails if fewer do.
-const EXPECTED_PASSES: usize = 57;
+/// Exact matches required, as a rate over the cases present (the developer set matches all).
+const MIN_RATE: f64 = 0.95;
 
 /// `clean_text` (not `g2p`) prepends `,` when English yields fewer phones than this.
 const CLEANER_MIN_PHONES: usize = 4;
@@ -27,7 +27,7 @@ fn english_g2p_matches_fixtures() {
     let g2p = EnglishG2p::shared().unwrap();
     let cases = common::g2p_cases(&dir, "en");
     let got = |c: &common::G2pCase| as_cleaner_would(g2p.g2p(&c.norm_text));
-    common::assert_matches("en g2p", &cases, |c| c.phones.clone(), got, EXPECTED_PASSES);
+    common::assert_matches("en g2p", &cases, |c| c.phones.clone(), got, MIN_RATE);
 }
 
 #[test]

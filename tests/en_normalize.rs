@@ -5,14 +5,15 @@ mod common;
 
 use sovits_rt::text::en_normalize::text_normalize;
 
-/// Cases matched exactly at the time of writing (35 `clean_text` cases + 22 pipeline segments).
-const ACHIEVED: usize = 57;
+/// Exact matches required, as a rate over the cases present (every one of the developer set's
+/// 57 matched when this was written).
+const MIN_RATE: f64 = 0.95;
 
 #[test]
 fn english_norm_text_matches_fixtures() {
     let Some(dir) = common::text_fixtures("english_norm_text_matches_fixtures") else { return };
     let cases = common::g2p_cases(&dir, "en");
-    common::assert_matches("en norm_text", &cases, |c| c.norm_text.clone(), |c| text_normalize(&c.text), ACHIEVED);
+    common::assert_matches("en norm_text", &cases, |c| c.norm_text.clone(), |c| text_normalize(&c.text), MIN_RATE);
 }
 
 mod never_panics {

@@ -9,8 +9,8 @@ mod common;
 use proptest::prelude::*;
 use sovits_rt::text::ja::{text_normalize, JapaneseG2p};
 
-/// Cases that currently match exactly; the test fails if fewer do.
-const EXPECTED_PASSES: usize = 21;
+/// Exact matches required, as a rate over the cases present (the developer set matches all).
+const MIN_RATE: f64 = 0.9;
 
 /// The loaded dictionary, or `None` (with a SKIP line) when it is not installed and not required.
 fn g2p() -> Option<&'static JapaneseG2p> {
@@ -28,7 +28,7 @@ fn japanese_g2p_matches_fixtures() {
         let phones = common::unk_mapped(g2p.g2p(&norm_text));
         (norm_text, phones)
     };
-    common::assert_matches("ja", &cases, want, got, EXPECTED_PASSES);
+    common::assert_matches("ja", &cases, want, got, MIN_RATE);
 }
 
 #[test]

@@ -5,8 +5,8 @@ mod common;
 use proptest::prelude::*;
 use sovits_rt::text::ko::KoreanG2p;
 
-/// Exact matches achieved on the public fixtures; the test fails if fewer pass.
-const EXPECTED_PASSES: usize = 11;
+/// Exact matches required, as a rate over the cases present (the developer set matches all).
+const MIN_RATE: f64 = 0.9;
 
 fn g2p() -> &'static KoreanG2p {
     KoreanG2p::shared().unwrap_or_else(|e| panic!("{e}"))
@@ -18,7 +18,7 @@ fn fixtures_match_exactly() {
     let cases = common::g2p_cases(&dir, "ko");
     // `korean.py` has no `text_normalize`: the cleaner's `norm_text` is the text itself.
     let want = |c: &common::G2pCase| (c.norm_text.clone(), c.phones.clone());
-    common::assert_matches("ko", &cases, want, |c| (c.text.clone(), g2p().g2p(&c.text)), EXPECTED_PASSES);
+    common::assert_matches("ko", &cases, want, |c| (c.text.clone(), g2p().g2p(&c.text)), MIN_RATE);
 }
 
 #[test]

@@ -3,19 +3,16 @@
 //! punctuation only, empty and very long input, in every language mode and cut method.
 use proptest::prelude::*;
 use sovits_rt::text::lang_segment::LangSegmentError;
-use sovits_rt::text::segment::{preprocess, SegmentError, SplitMethod};
-use sovits_rt::text::{phonemize, LangMode, SymbolSet, TextError};
+use sovits_rt::text::segment::{SegmentError, SplitMethod};
+use sovits_rt::text::{phonemize_text, LangMode, SymbolSet, TextError};
 
 const MODES: [&str; 11] = ["zh", "en", "ja", "ko", "yue", "auto", "auto_yue", "all_zh", "all_ja", "all_ko", "all_yue"];
 
-/// Runs the whole frontend like `sovits-rt phonemize`; only typed errors may come back.
+/// Runs the whole frontend as `sovits-rt phonemize` and `synth` do; only typed errors may come back.
 fn frontend(text: &str, mode: &str, method: &str) -> Result<usize, TextError> {
     let mode = LangMode::parse(mode)?;
-    let mut phones = 0;
-    for sentence in preprocess(text, mode, SplitMethod::parse(method)?)? {
-        phones += phonemize(&sentence, mode, SymbolSet::V2)?.phone_ids().len();
-    }
-    Ok(phones)
+    let sentences = phonemize_text(text, mode, SplitMethod::parse(method)?, SymbolSet::V2)?;
+    Ok(sentences.iter().map(|(_, p)| p.phone_ids().len()).sum())
 }
 
 fn mixed_text() -> impl Strategy<Value = String> {
@@ -41,7 +38,10 @@ proptest! {
 
     #[test]
     fn arbitrary_text_gives_phones_or_a_typed_error(text in mixed_text(), mode in 0usize..MODES.len(), cut in 0usize..6) {
-        let _ = frontend(&text, MODES[mode], &format!("cut{cut}"));
+        match frontend(&text, MODES[mode], &format!("cut{cut}")) {
+            Ok(phones) => prop_assert!(phones > 0, "{text:?} in {}: no phones and no error", MODES[mode]),
+            Err(e) => prop_assert!(!e.to_string().is_empty(), "{text:?}: an error without a message"),
+        }
     }
 }
 
@@ -51,7 +51,10 @@ fn edge_inputs_never_panic() {
     assert!(long.chars().count() > 100_000);
     for text in ["", " ", "\n\n", "。。。", "...", "!?", "😀", "\u{200f}\u{200e}", &long] {
         for mode in MODES {
-            let _ = frontend(text, mode, "cut5");
+            match frontend(text, mode, "cut5") {
+                Ok(phones) => assert!(phones > 0, "{text:?} in {mode}: no phones and no error"),
+                Err(e) => assert!(!e.to_string().is_empty(), "{text:?} in {mode}: an error without a message"),
+            }
         }
     }
 }

@@ -5,8 +5,8 @@ mod common;
 use proptest::prelude::*;
 use sovits_rt::text::yue::{text_normalize, CantoneseG2p};
 
-/// Exact matches achieved on the public fixtures; the test fails if fewer pass.
-const EXPECTED_PASSES: usize = 9;
+/// Exact matches required, as a rate over the cases present (the developer set matches all).
+const MIN_RATE: f64 = 0.9;
 
 fn g2p() -> &'static CantoneseG2p {
     CantoneseG2p::shared().unwrap_or_else(|e| panic!("{e}"))
@@ -21,20 +21,14 @@ fn g2p_matches_fixtures() {
         let (phones, word2ph) = g2p().g2p(&c.norm_text);
         (common::unk_mapped(phones), word2ph)
     };
-    common::assert_matches("yue g2p", &cases, want, got, EXPECTED_PASSES);
+    common::assert_matches("yue g2p", &cases, want, got, MIN_RATE);
 }
 
 #[test]
 fn text_normalize_matches_fixtures() {
     let Some(dir) = common::text_fixtures("yue text_normalize_matches_fixtures") else { return };
     let cases = common::g2p_cases(&dir, "yue");
-    common::assert_matches(
-        "yue norm_text",
-        &cases,
-        |c| c.norm_text.clone(),
-        |c| text_normalize(&c.text),
-        EXPECTED_PASSES,
-    );
+    common::assert_matches("yue norm_text", &cases, |c| c.norm_text.clone(), |c| text_normalize(&c.text), MIN_RATE);
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod common;
 
 use sovits_rt::text::zh::MandarinG2p;
 
-/// Cases that currently match exactly; the test fails if fewer do.
-const EXPECTED_PASSES: usize = 93;
+/// Exact matches required, as a rate over the cases present (the developer set matches all).
+const MIN_RATE: f64 = 0.9;
 
 #[test]
 fn mandarin_g2p_matches_fixtures() {
@@ -19,5 +19,5 @@ fn mandarin_g2p_matches_fixtures() {
         (phones.collect::<Vec<_>>(), c.word2ph.clone().unwrap_or_default())
     };
     let cases = common::g2p_cases(&dir, "zh");
-    common::assert_matches("zh g2p", &cases, want, |c| g2p.g2p(&c.norm_text), EXPECTED_PASSES);
+    common::assert_matches("zh g2p", &cases, want, |c| g2p.g2p(&c.norm_text), MIN_RATE);
 }

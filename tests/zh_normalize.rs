@@ -8,9 +8,9 @@ mod common;
 use sovits_rt::text::yue;
 use sovits_rt::text::zh_normalize::{normalize_sentences, text_normalize};
 
-/// Exact matches achieved on the public fixtures; the test fails below these counts.
-const ZH_EXPECTED_PASSES: usize = 93;
-const YUE_EXPECTED_PASSES: usize = 9;
+/// Exact matches required, as rates over the cases present (the developer set matches all).
+const ZH_MIN_RATE: f64 = 0.95;
+const YUE_MIN_RATE: f64 = 0.9;
 
 /// Upstream's cleaner turns `￥` / `^` into `,` (later mapped to pause phones) before
 /// `text_normalize` when the language is zh; the caller does that, so the test does too.
@@ -21,7 +21,7 @@ fn mandarin_cleaner_input(text: &str) -> String {
     }
 }
 
-fn check(lang: &str, normalize: impl Fn(&str) -> String, expected_passes: usize) {
+fn check(lang: &str, normalize: impl Fn(&str) -> String, min_rate: f64) {
     let Some(dir) = common::text_fixtures("zh_normalize") else { return };
     let cases = common::g2p_cases(&dir, lang);
     let mut passes = 0;
@@ -33,18 +33,17 @@ fn check(lang: &str, normalize: impl Fn(&str) -> String, expected_passes: usize)
             println!("MISMATCH {} {:?}\n   got      {got:?}\n   expected {:?}", case.id, case.text, case.norm_text);
         }
     }
-    println!("{lang}: {passes}/{} exact", cases.len());
-    assert!(passes >= expected_passes, "only {passes} exact matches, expected at least {expected_passes}");
+    common::assert_rate(lang, passes, cases.len(), min_rate);
 }
 
 #[test]
 fn mandarin_norm_text_matches_fixtures() {
-    check("zh", |text| text_normalize(&mandarin_cleaner_input(text)), ZH_EXPECTED_PASSES);
+    check("zh", |text| text_normalize(&mandarin_cleaner_input(text)), ZH_MIN_RATE);
 }
 
 #[test]
 fn cantonese_norm_text_confirms_shared_normalizer() {
-    check("yue", yue::text_normalize, YUE_EXPECTED_PASSES);
+    check("yue", yue::text_normalize, YUE_MIN_RATE);
 }
 
 /// Inputs chosen to exercise each rule and its quirks; the expected values were produced by

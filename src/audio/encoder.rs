@@ -9,6 +9,7 @@
 
 use crate::audio::flac_stream::{FlacError, FlacStreamEncoder};
 use crate::audio::mouth::MouthMeter;
+use crate::audio::mp3_stream::{Mp3Error, Mp3StreamEncoder};
 use crate::audio::ogg_opus::{OggOpusError, OggOpusWriter};
 use crate::audio::opus_stream::{self, OpusPacketizer, OpusStreamError};
 use crate::audio::stream_resample::{ResampleError, StreamResampler};
@@ -18,7 +19,7 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Names accepted by [`OutputFormat::parse`], for error messages and help texts.
-pub const FORMAT_NAMES: &str = "opus, ogg, wav, pcm (alias raw), flac";
+pub const FORMAT_NAMES: &str = "opus, ogg, wav, pcm (alias raw), flac, mp3";
 
 /// A format or rate the caller asked for that we do not produce.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,6 +43,8 @@ pub enum EncodeError {
     Ogg(#[from] OggOpusError),
     #[error(transparent)]
     Flac(#[from] FlacError),
+    #[error(transparent)]
+    Mp3(#[from] Mp3Error),
     #[error("this audio stream is already finished; create a new AudioStreamEncoder for the next utterance")]
     Finished,
 }
@@ -59,10 +62,12 @@ pub enum OutputFormat {
     Pcm,
     /// FLAC, mono 16-bit, streamed frame by frame.
     Flac,
+    /// MP3, mono 64 kbit/s CBR, streamed frame by frame.
+    Mp3,
 }
 
 impl OutputFormat {
-    pub const ALL: [Self; 5] = [Self::Opus, Self::OggOpus, Self::Wav, Self::Pcm, Self::Flac];
+    pub const ALL: [Self; 6] = [Self::Opus, Self::OggOpus, Self::Wav, Self::Pcm, Self::Flac, Self::Mp3];
 
     /// Case-insensitive: "opus", "ogg", "wav", "pcm", "raw", "flac".
     pub fn parse(s: &str) -> Result<Self, FormatError> {
@@ -72,6 +77,7 @@ impl OutputFormat {
             "wav" => Ok(Self::Wav),
             "pcm" | "raw" => Ok(Self::Pcm),
             "flac" => Ok(Self::Flac),
+            "mp3" => Ok(Self::Mp3),
             _ => Err(FormatError::UnknownFormat { given: s.to_owned() }),
         }
     }
@@ -84,6 +90,7 @@ impl OutputFormat {
             Self::Wav => "wav",
             Self::Pcm => "pcm",
             Self::Flac => "flac",
+            Self::Mp3 => "mp3",
         }
     }
 
@@ -96,6 +103,7 @@ impl OutputFormat {
             Self::Wav => "audio/wav",
             Self::Pcm => "audio/pcm",
             Self::Flac => "audio/flac",
+            Self::Mp3 => "audio/mpeg",
         }
     }
 
@@ -108,7 +116,7 @@ impl OutputFormat {
     pub fn sample_rate(self, rate: OutputRate) -> u32 {
         match self {
             Self::Opus | Self::OggOpus => opus_stream::SAMPLE_RATE,
-            Self::Wav | Self::Pcm | Self::Flac => rate.hz(),
+            Self::Wav | Self::Pcm | Self::Flac | Self::Mp3 => rate.hz(),
         }
     }
 }
@@ -188,6 +196,7 @@ enum Sink {
         piece_bytes: usize,
     },
     Flac(FlacStreamEncoder),
+    Mp3(Mp3StreamEncoder),
 }
 
 /// Streaming encoder for one utterance: `push` model chunks (32 kHz mono f32), then `finish` once.
@@ -239,6 +248,7 @@ impl AudioStreamEncoder {
                 Sink::Pcm { piece: Vec::with_capacity(piece_bytes), piece_bytes }
             }
             OutputFormat::Flac => Sink::Flac(FlacStreamEncoder::new(out_rate)?),
+            OutputFormat::Mp3 => Sink::Mp3(Mp3StreamEncoder::new(out_rate)?),
         };
         Ok(Self {
             format,
@@ -327,15 +337,17 @@ impl AudioStreamEncoder {
                 packets.clear();
                 chunk.frames.push(ogg.finish(real)?);
             }
-            Sink::Wav | Sink::Flac(_) => {}
+            Sink::Wav | Sink::Flac(_) | Sink::Mp3(_) => {}
             Sink::Pcm { piece, .. } => {
                 if !piece.is_empty() {
                     chunk.frames.push(std::mem::take(piece));
                 }
             }
         }
-        if let Sink::Flac(f) = &mut self.sink {
-            push_nonempty(&mut chunk.frames, f.finish()?);
+        match &mut self.sink {
+            Sink::Flac(f) => push_nonempty(&mut chunk.frames, f.finish()?),
+            Sink::Mp3(m) => push_nonempty(&mut chunk.frames, m.finish()?),
+            _ => {}
         }
         self.buf = buf;
         Ok(chunk)
@@ -351,7 +363,7 @@ impl AudioStreamEncoder {
             Sink::Ogg { ogg, .. } => chunk.frames.push(ogg.header()?),
             Sink::Wav => chunk.frames.push(wav_header(self.rate, None).to_vec()),
             Sink::Flac(f) => chunk.frames.push(f.header()?),
-            Sink::Opus(_) | Sink::Pcm { .. } => {}
+            Sink::Opus(_) | Sink::Pcm { .. } | Sink::Mp3(_) => {}
         }
         Ok(())
     }
@@ -387,6 +399,7 @@ fn encode(sink: &mut Sink, samples: &[f32], frames: &mut Vec<Vec<u8>>) -> Result
             }
         }
         Sink::Flac(f) => push_nonempty(frames, f.push(samples)?),
+        Sink::Mp3(m) => push_nonempty(frames, m.push(samples)?),
     }
     Ok(())
 }
@@ -431,8 +444,8 @@ mod tests {
         }
         assert_eq!("RAW".parse::<OutputFormat>(), Ok(OutputFormat::Pcm));
         assert_eq!(OutputFormat::parse(" Ogg "), Ok(OutputFormat::OggOpus));
-        let err = OutputFormat::parse("mp3").unwrap_err().to_string();
-        assert!(err.contains("mp3") && err.contains(FORMAT_NAMES), "{err}");
+        let err = OutputFormat::parse("aac").unwrap_err().to_string();
+        assert!(err.contains("aac") && err.contains(FORMAT_NAMES), "{err}");
         assert_eq!(OutputRate::from_hz(24_000), Ok(OutputRate::Hz24000));
         assert!(OutputRate::from_hz(44_100).unwrap_err().to_string().contains("24000, 32000, 48000"));
     }

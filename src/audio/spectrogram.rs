@@ -99,13 +99,18 @@ fn reflect_pad(y: &[f32], pad: usize) -> Vec<f32> {
     out
 }
 
-/// The reference spectrogram of `TTS._get_ref_spec` for v1/v2 models: mono `samples` at `rate`
-/// → resampled to 32 kHz → peak guard → [`spectrogram`] with [`SpectrogramParams::V2`].
-pub fn reference_spectrogram(samples: &[f32], rate: u32) -> Result<Tensor, AudioError> {
-    let p = SpectrogramParams::V2;
-    let mut y = resample(samples, rate, p.sample_rate)?;
+/// The 32 kHz reference signal of `TTS._get_ref_spec`: mono `samples` at `rate` → torchaudio
+/// resampler to 32 kHz → peak guard. Both the spectrogram and (v2Pro) the SV features start here.
+pub fn reference_wav_32k(samples: &[f32], rate: u32) -> Result<Vec<f32>, AudioError> {
+    let mut y = resample(samples, rate, SpectrogramParams::V2.sample_rate)?;
     peak_guard(&mut y);
-    spectrogram(&y, &p)
+    Ok(y)
+}
+
+/// The reference spectrogram of `TTS._get_ref_spec` for v1/v2 models: [`reference_wav_32k`]
+/// → [`spectrogram`] with [`SpectrogramParams::V2`].
+pub fn reference_spectrogram(samples: &[f32], rate: u32) -> Result<Tensor, AudioError> {
+    spectrogram(&reference_wav_32k(samples, rate)?, &SpectrogramParams::V2)
 }
 
 #[cfg(test)]

@@ -15,6 +15,12 @@ use super::AudioError;
 ///
 /// Accepts PCM integer (8, 16, 24, 32 bit) and 32-bit float, any rate and channel count.
 pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), AudioError> {
+    read_wav_at_most(path, f64::INFINITY)
+}
+
+/// [`read_wav`] for a file that must not be longer than `max_seconds`: the length is checked from
+/// the header, before any sample is read, so a long file costs neither time nor memory.
+pub fn read_wav_at_most(path: &Path, max_seconds: f64) -> Result<(Vec<f32>, u32), AudioError> {
     let read_err = |e: hound::Error| AudioError::Read { path: path.to_path_buf(), reason: e.to_string() };
     let mut reader = WavReader::open(path).map_err(|e| match e {
         hound::Error::Unsupported => unsupported(path, "an encoding hound cannot decode (compressed or unusual)"),
@@ -29,6 +35,10 @@ pub fn read_wav(path: &Path) -> Result<(Vec<f32>, u32), AudioError> {
     }
     if spec.channels == 0 {
         return Err(AudioError::Read { path: path.to_path_buf(), reason: "the header gives 0 channels".into() });
+    }
+    let seconds = reader.duration() as f64 / spec.sample_rate as f64;
+    if seconds > max_seconds {
+        return Err(AudioError::TooLong { path: path.to_path_buf(), seconds, max_seconds });
     }
     let interleaved: Vec<f32> = match (spec.sample_format, spec.bits_per_sample) {
         (SampleFormat::Float, 32) => reader.samples::<f32>().collect::<Result<_, _>>().map_err(read_err)?,

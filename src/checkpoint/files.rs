@@ -29,6 +29,34 @@ pub enum SovitsKind {
     V1,
     /// v2: 732-symbol table, reference encoder over the first 704 bins.
     V2,
+    /// v2Pro (header `05`): v2 plus the speaker-verification conditioning (`sv_emb`, `prelu`,
+    /// `ge_to512`); needs the SV network's embedding of each reference.
+    V2Pro,
+    /// v2ProPlus (header `06`): v2Pro with a wider generator; the same code.
+    V2ProPlus,
+}
+
+impl SovitsKind {
+    /// Whether the model conditions on a speaker-verification embedding of the reference.
+    pub fn is_pro(self) -> bool {
+        matches!(self, SovitsKind::V2Pro | SovitsKind::V2ProPlus)
+    }
+
+    /// Upstream's name for the version.
+    pub fn name(self) -> &'static str {
+        match self {
+            SovitsKind::V1 => "v1",
+            SovitsKind::V2 => "v2",
+            SovitsKind::V2Pro => "v2Pro",
+            SovitsKind::V2ProPlus => "v2ProPlus",
+        }
+    }
+}
+
+impl std::fmt::Display for SovitsKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A SoVITS checkpoint: `{"weight": {name: tensor}, "config": utils.HParams, "info": str}`.
@@ -97,23 +125,28 @@ pub fn open_gpt(path: &Path) -> Result<GptFile, CheckpointError> {
 }
 
 /// Opens a SoVITS `.pth`, rejecting model versions we cannot run with a clear error.
+///
+/// As upstream (`get_sovits_version_from_path_fast`), the two header bytes decide v2Pro (`05`)
+/// and v2ProPlus (`06`); the pickled `model.version` is ignored. A file whose header and weights
+/// disagree (Pro weights behind a v1/v2 header, or the reverse) is refused: upstream would load it
+/// and fail inside MRTE at the first decode.
 pub fn open_sovits(path: &Path) -> Result<SovitsFile, CheckpointError> {
     let header = read_header(path)?;
     let unsupported = |v: &str| CheckpointError::UnsupportedVersion { path: path.to_path_buf(), version: v.into() };
-    match &header {
-        b"PK" | b"00" | b"01" => {}
+    let pro = match &header {
+        b"PK" | b"00" | b"01" => None,
         b"02" => return Err(unsupported("v3")),
         b"03" => return Err(unsupported("v3 (LoRA)")),
         b"04" => return Err(unsupported("v4 (LoRA)")),
-        b"05" => return Err(unsupported("v2Pro")),
-        b"06" => return Err(unsupported("v2ProPlus")),
+        b"05" => Some(SovitsKind::V2Pro),
+        b"06" => Some(SovitsKind::V2ProPlus),
         _ => {
             return Err(CheckpointError::BadMagic {
                 path: path.to_path_buf(),
                 found: String::from_utf8_lossy(&header).into(),
             })
         }
-    }
+    };
     let file = TorchFile::open(path)?;
     let weights = file.tensors(weight_dict(&file, "SoVITS")?)?;
     if weights.names().any(|n| n.starts_with("model.")) {
@@ -125,11 +158,37 @@ pub fn open_sovits(path: &Path) -> Result<SovitsFile, CheckpointError> {
     if weights.names().any(|n| n.starts_with("cfm.")) {
         return Err(unsupported("v3/v4"));
     }
-    if weights.contains("sv_emb.weight") {
-        return Err(unsupported("v2Pro/v2ProPlus"));
-    }
-    let rows = weights.require("enc_p.text_embedding.weight")?.shape.first().copied();
-    let kind = if rows == Some(322) { SovitsKind::V1 } else { SovitsKind::V2 };
+    let has_sv = weights.contains("sv_emb.weight");
+    let kind = match pro {
+        Some(kind) if has_sv => kind,
+        Some(kind) => {
+            return Err(CheckpointError::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the header marks a {kind} model but the weights have no speaker-verification projection \
+                     (sv_emb.weight): a v2 model with a Pro header"
+                ),
+            })
+        }
+        None if has_sv => {
+            return Err(CheckpointError::Format {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the weights are a v2Pro/v2ProPlus model's (sv_emb.weight) but the header is {:?}, not the Pro \
+                     marker '05'/'06' (was the file re-saved or its first two bytes changed?)",
+                    String::from_utf8_lossy(&header)
+                ),
+            })
+        }
+        None => {
+            let rows = weights.require("enc_p.text_embedding.weight")?.shape.first().copied();
+            if rows == Some(322) {
+                SovitsKind::V1
+            } else {
+                SovitsKind::V2
+            }
+        }
+    };
     let config = file.root.get("config").cloned().unwrap_or(Value::None);
     Ok(SovitsFile { path: path.to_path_buf(), kind, header, weights, config, info: info(&file) })
 }

@@ -1,7 +1,8 @@
 //! Reading the files users already have, as they are: GPT-SoVITS GPT `.ckpt` and SoVITS `.pth`
 //! (torch zip + pickle, fp16, GPT-SoVITS version header bytes) and the Hugging Face folders
 //! `chinese-hubert-base` / `chinese-roberta-wwm-ext-large` (`config.json` + `pytorch_model.bin`
-//! or `model.safetensors`, fp16 or fp32). research/upstream-v2.md §1 is the specification.
+//! or `model.safetensors`, fp16 or fp32), and the bare ERes2NetV2 state dict of the v2Pro
+//! speaker-verification branch. research/upstream-v2.md §1 is the specification.
 //!
 //! The same formats are written from memory (`write_gpt`, `write_sovits`, `write_hf_folder`,
 //! `write_safetensors`) so that synthetic models load through the readers unchanged.
@@ -12,6 +13,7 @@
 mod files;
 pub mod pickle;
 mod safetensors_file;
+mod speaker_file;
 mod store;
 mod torch;
 mod torch_write;
@@ -23,6 +25,7 @@ pub use files::{
     SovitsKind,
 };
 pub use safetensors_file::{open_safetensors, write_safetensors};
+pub use speaker_file::{open_speaker_verifier, SpeakerVerifierFile};
 pub use store::{DType, TensorStore, TensorView};
 pub use torch::TorchFile;
 
@@ -35,7 +38,7 @@ pub enum CheckpointError {
     NotATorchFile { path: PathBuf, reason: String },
     #[error("{path}: the file starts with bytes {found:?}, which is neither a zip ('PK') nor a GPT-SoVITS version marker ('00'..'06')")]
     BadMagic { path: PathBuf, found: String },
-    #[error("{path}: this is a GPT-SoVITS {version} model; sovits-rt supports v1 and v2 models only so far (model version not supported yet)")]
+    #[error("{path}: this is a GPT-SoVITS {version} model; sovits-rt supports v1, v2, v2Pro and v2ProPlus models so far (model version not supported yet)")]
     UnsupportedVersion { path: PathBuf, version: String },
     #[error("{path}: {source}")]
     Pickle { path: PathBuf, source: pickle::PickleError },

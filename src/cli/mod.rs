@@ -1,5 +1,6 @@
 //! Subcommands that run the streaming engine: `serve`, `say`, `devices`, `voice add|list|rm`.
 
+pub mod params;
 pub mod say;
 pub mod serve;
 pub mod voice;
@@ -29,6 +30,11 @@ pub struct ModelFiles {
     /// The chinese-roberta-wwm-ext-large folder.
     #[arg(long)]
     bert: PathBuf,
+    /// The speaker-verification checkpoint v2Pro/v2ProPlus models need (upstream's
+    /// pretrained_models/sv/pretrained_eres2netv2w24s4ep4.ckpt), or its folder. Default: sv/
+    /// beside the --hubert folder, as upstream lays out pretrained_models.
+    #[arg(long)]
+    sv: Option<PathBuf>,
     /// Where the models run: `auto` (the GPU when one is usable, else the CPU, saying why),
     /// `cpu`, or `cuda` (an error without a usable GPU).
     #[arg(long, value_enum, default_value_t = Device::Auto)]
@@ -41,7 +47,7 @@ impl ModelFiles {
     }
 
     pub fn paths(self) -> ModelPaths {
-        ModelPaths { gpt: self.gpt, sovits: self.sovits, hubert: self.hubert, bert: self.bert }
+        ModelPaths { gpt: self.gpt, sovits: self.sovits, hubert: self.hubert, bert: self.bert, sv: self.sv }
     }
 }
 
@@ -75,6 +81,11 @@ impl VoicesArg {
 impl EngineArgs {
     /// Loads the models (progress on stderr).
     pub fn engine(&self) -> anyhow::Result<Arc<Engine>> {
+        self.engine_with(|_| {})
+    }
+
+    /// [`engine`](Self::engine) with settings of the calling command applied to the config.
+    pub fn engine_with(&self, tweak: impl FnOnce(&mut EngineConfig)) -> anyhow::Result<Arc<Engine>> {
         let t = Instant::now();
         let m = &self.models;
         let mut config =
@@ -82,6 +93,8 @@ impl EngineArgs {
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         config.max_sessions = self.max_sessions.unwrap_or(cores);
         config.device = m.device;
+        config.sv = m.sv.clone();
+        tweak(&mut config);
         let engine = Engine::new(config)?;
         eprintln!(
             "loaded models on {} in {:.0} ms; voices in {}",

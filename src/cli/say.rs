@@ -1,7 +1,6 @@
 //! `sovits-rt say`: speak text on a local audio device (e.g. a virtual cable into OBS / VTube
 //! Studio) as it is generated, and `sovits-rt devices`: list output devices.
 
-use serde_json::{Map, Value};
 use sovits_rt::audio::playback::{list_output_devices, Player};
 use sovits_rt::engine::{SessionEvent, SessionRequest};
 
@@ -20,9 +19,8 @@ pub struct SayArgs {
     /// Language mode of the text.
     #[arg(long, default_value = "auto")]
     lang: String,
-    /// Random seed (same seed, same audio).
-    #[arg(long)]
-    seed: Option<u64>,
+    #[command(flatten)]
+    params: super::params::RequestParamArgs,
     /// The text.
     text: String,
 }
@@ -32,11 +30,8 @@ pub fn run(a: SayArgs) -> anyhow::Result<()> {
     let mut player = Player::open(a.output_device.as_deref())?;
     eprintln!("playing on {}", player.device_name());
     let engine = a.engine.engine()?;
-    let mut params = Map::new();
-    if let Some(seed) = a.seed {
-        params.insert("seed".into(), Value::from(seed));
-    }
-    let request = SessionRequest { voice: a.voice, reference: None, lang: Some(a.lang), params };
+    // The voice's defaults, then these flags, checked as every route checks them.
+    let request = SessionRequest { voice: a.voice, reference: None, lang: Some(a.lang), params: a.params.overrides() };
     let mut session = engine.open(&request)?;
     session.push_text(&a.text);
     session.close();

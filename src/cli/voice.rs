@@ -12,30 +12,7 @@ use super::VoicesArg;
 #[derive(Subcommand)]
 pub enum VoiceCommand {
     /// Add a voice from a reference clip (3-10 s WAV) and its transcript.
-    Add {
-        /// Name (letters, digits, '-', '_', '.').
-        name: String,
-        /// The reference clip.
-        #[arg(long = "ref")]
-        reference: PathBuf,
-        /// What the clip says.
-        #[arg(long)]
-        text: String,
-        /// Language of the transcript (zh, en, ja, ko, yue, auto, ...).
-        #[arg(long, default_value = "auto")]
-        lang: String,
-        /// This voice's own GPT checkpoint (default: the server's base models).
-        #[arg(long, requires = "sovits")]
-        gpt: Option<PathBuf>,
-        /// This voice's own SoVITS checkpoint.
-        #[arg(long, requires = "gpt")]
-        sovits: Option<PathBuf>,
-        /// Default speed of this voice.
-        #[arg(long, default_value_t = 1.0)]
-        speed: f32,
-        #[command(flatten)]
-        voices: VoicesArg,
-    },
+    Add(Box<AddArgs>),
     /// List the voices.
     List {
         #[command(flatten)]
@@ -49,9 +26,37 @@ pub enum VoiceCommand {
     },
 }
 
+/// `voice add`.
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// Name (letters, digits, '-', '_', '.').
+    name: String,
+    /// The reference clip.
+    #[arg(long = "ref")]
+    reference: PathBuf,
+    /// What the clip says.
+    #[arg(long)]
+    text: String,
+    /// Language of the transcript (zh, en, ja, ko, yue, auto, ...).
+    #[arg(long, default_value = "auto")]
+    lang: String,
+    /// This voice's own GPT checkpoint (default: the server's base models).
+    #[arg(long, requires = "sovits")]
+    gpt: Option<PathBuf>,
+    /// This voice's own SoVITS checkpoint.
+    #[arg(long, requires = "gpt")]
+    sovits: Option<PathBuf>,
+    /// This voice's defaults for requests that do not set them (every request parameter).
+    #[command(flatten)]
+    params: super::params::RequestParamArgs,
+    #[command(flatten)]
+    voices: VoicesArg,
+}
+
 pub fn run(command: VoiceCommand) -> anyhow::Result<()> {
     match command {
-        VoiceCommand::Add { name, reference, text, lang, gpt, sovits, speed, voices } => {
+        VoiceCommand::Add(a) => {
+            let AddArgs { name, reference, text, lang, gpt, sovits, params, voices } = *a;
             let store = VoiceStore::open(&voices.dir())?;
             let wav = std::fs::read(&reference).with_context(|| format!("cannot read {}", reference.display()))?;
             let absolute = |p: PathBuf| std::fs::canonicalize(&p).unwrap_or(p);
@@ -61,7 +66,7 @@ pub fn run(command: VoiceCommand) -> anyhow::Result<()> {
                 lang,
                 gpt: gpt.map(absolute),
                 sovits: sovits.map(absolute),
-                defaults: RequestParams { speed, ..Default::default() },
+                defaults: params.apply(&RequestParams::default())?,
             };
             let m = store.add(&NewVoice { manifest, reference_wav: wav })?;
             println!("added voice {} in {}", m.name, store.dir().display());

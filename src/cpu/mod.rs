@@ -5,15 +5,18 @@
 
 pub mod acoustic_twins;
 pub mod bert;
+pub mod conv2d;
 pub mod encoder;
 pub mod gemv;
 pub mod hubert;
 pub mod ops;
 pub mod sovits;
+pub mod speaker;
 pub mod t2s;
 pub mod vecmath;
 
 pub use bert::CpuBert;
 pub use hubert::CpuHubert;
-pub use sovits::{CpuSovits, VoiceAnalyzer};
+pub use sovits::{CpuSovits, StyleColumns, VoiceAnalyzer};
+pub use speaker::CpuSpeakerNet;
 pub use t2s::CpuT2s;

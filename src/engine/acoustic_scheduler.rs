@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::messages::{SegmentInfo, ToAcoustic};
+use crate::engine::metrics::{Metrics, Phase, Stage};
 use crate::engine::pipe::{SessionEvent, SessionPipe};
 use crate::model::acoustic::{AcousticStream, StreamChunk};
 use crate::model::chunk::{Chunk, ChunkPlan};
@@ -49,12 +50,13 @@ struct Due<V> {
 pub(crate) struct AcousticScheduler<M: SemanticToAudio> {
     model: Arc<M>,
     plan: ChunkPlan,
+    metrics: Arc<Metrics>,
     sessions: HashMap<u64, SessionQueue<M::Voice>>,
 }
 
 impl<M: SemanticToAudio> AcousticScheduler<M> {
-    pub fn new(model: Arc<M>, plan: ChunkPlan) -> Self {
-        AcousticScheduler { model, plan, sessions: HashMap::new() }
+    pub fn new(model: Arc<M>, plan: ChunkPlan, metrics: Arc<Metrics>) -> Self {
+        AcousticScheduler { model, plan, metrics, sessions: HashMap::new() }
     }
 
     /// Runs until every sender of `inbox` is gone and the queues are empty.
@@ -95,6 +97,8 @@ impl<M: SemanticToAudio> AcousticScheduler<M> {
             self.decode(due);
             self.settle();
         }
+        let vocoding = self.sessions.values().filter(|q| matches!(q.sentence, Sentence::Streaming(..))).count();
+        self.metrics.set_phase(Phase::Vocoding, vocoding);
     }
 
     /// Handles every queue's front items that need no decoding: drops a cancelled session's work
@@ -221,7 +225,11 @@ impl<M: SemanticToAudio> AcousticScheduler<M> {
         let stepped = if work.is_empty() {
             Ok(Ok(Vec::new()))
         } else {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.model.step(&mut work)))
+            let started = Instant::now();
+            let stepped = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.model.step(&mut work)));
+            self.metrics.observe_stage(Stage::AcousticStep, started.elapsed().as_secs_f64());
+            self.metrics.observe_batch(Stage::AcousticStep, work.len());
+            stepped
         };
         drop(work);
         let mut results: Box<dyn Iterator<Item = Outcome>> = match stepped {
@@ -264,11 +272,7 @@ impl From<Result<Vec<f32>, ModelError>> for Outcome {
 }
 
 fn warn_failed(pipe: &SessionPipe, e: &ModelError) {
-    let code = match e {
-        ModelError::Device(_) => "device_error",
-        _ => "internal",
-    };
-    pipe.emit(SessionEvent::Warning { code, message: format!("vocoding failed: {e}") });
+    pipe.emit(SessionEvent::Warning { code: e.code(), message: format!("vocoding failed: {e}") });
 }
 
 /// After a sentence's last audio: upstream's `fragment_interval` of silence, and room for the
@@ -317,6 +321,7 @@ mod tests {
             let config = SovitsConfig {
                 inter_channels: 2,
                 gin_channels: 1,
+                speaker: None,
                 text: TextEncoderConfig {
                     hidden_channels: 2,
                     filter_channels: 2,
@@ -366,7 +371,7 @@ mod tests {
             self.max_batch
         }
 
-        fn reference_style(&self, _: &Tensor) -> Result<Tensor, ModelError> {
+        fn reference_style(&self, _: &Tensor, _: Option<&Tensor>) -> Result<Tensor, ModelError> {
             Err(ModelError::Input("not in this test".into()))
         }
 
@@ -453,7 +458,7 @@ mod tests {
     }
 
     fn scheduler(max_batch: usize) -> AcousticScheduler<FakeAcoustic> {
-        AcousticScheduler::new(Arc::new(FakeAcoustic::new(max_batch)), plan())
+        AcousticScheduler::new(Arc::new(FakeAcoustic::new(max_batch)), plan(), Arc::new(Metrics::default()))
     }
 
     #[test]
@@ -539,7 +544,7 @@ mod tests {
         assert!(warnings(&good_events).is_empty());
         assert_eq!(audio(&good_events).len(), 20 * PER_TOKEN + 30);
         // The bad session hears its first chunk, one warning, then only the pause; it still ends.
-        assert_eq!(warnings(&bad_events), ["internal"]);
+        assert_eq!(warnings(&bad_events), ["bad_input"], "a window with bad input is the input's fault");
         assert_eq!(audio(&bad_events).len(), (2 - plan().overlap) * PER_TOKEN + 30);
         assert!(matches!(bad_events.last(), Some(SessionEvent::Done(_))));
         assert_eq!(bad.pipe.control.segments_in_flight.load(Ordering::SeqCst), 0);

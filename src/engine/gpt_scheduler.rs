@@ -9,10 +9,10 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::engine::messages::{SegmentJob, ToAcoustic, ToScheduler};
-use crate::engine::metrics::Metrics;
+use crate::engine::metrics::{Metrics, Phase, Stage};
 use crate::engine::pipe::{SessionEvent, SessionPipe};
 use crate::model::chunk::{ChunkPlan, ChunkPlanner};
 use crate::model::t2s::Decoder;
@@ -36,11 +36,22 @@ pub(crate) struct Scheduler<M: TextToSemantic, V> {
     /// Per session: what arrived and waits for the session's current sentence to finish.
     waiting: HashMap<u64, VecDeque<ToScheduler<V>>>,
     decoding: Vec<Decoding<M::Session, V>>,
+    /// Per session: when its last sentence finished decoding. A queued sentence waits for the
+    /// scheduler only from then on (before, it waits for its own session's previous sentence).
+    free_since: HashMap<u64, Instant>,
 }
 
 impl<M: TextToSemantic, V> Scheduler<M, V> {
     pub fn new(model: Arc<M>, plan: ChunkPlan, acoustic: Sender<ToAcoustic<V>>, metrics: Arc<Metrics>) -> Self {
-        Scheduler { model, plan, acoustic, metrics, waiting: HashMap::new(), decoding: Vec::new() }
+        Scheduler {
+            model,
+            plan,
+            acoustic,
+            metrics,
+            waiting: HashMap::new(),
+            decoding: Vec::new(),
+            free_since: HashMap::new(),
+        }
     }
 
     /// Runs until every sender of `inbox` is gone.
@@ -82,7 +93,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         }));
         let failure = match stepped {
             Ok(Ok(())) => None,
-            Ok(Err(e)) => Some((code_of(&e), e.to_string())),
+            Ok(Err(e)) => Some((e.code(), e.to_string())),
             Err(_) => Some(("internal", "internal error in the GPT step".to_string())),
         };
         if let Some((code, why)) = failure {
@@ -91,6 +102,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
                 fail(&d.job.pipe, code, &why);
             }
         }
+        self.metrics.set_phase(Phase::Decoding, self.decoding.len());
     }
 
     fn is_decoding(&self, id: u64) -> bool {
@@ -120,14 +132,24 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
             match queue.pop_front() {
                 Some(ToScheduler::Segment(job)) => {
                     self.metrics.queued_segments.fetch_sub(1, Ordering::Relaxed);
-                    match self.prefill(job) {
+                    let since = self.free_since.remove(&id).map_or(job.queued_at, |t| t.max(job.queued_at));
+                    self.metrics.observe_stage(Stage::QueueWait, since.elapsed().as_secs_f64());
+                    self.metrics.set_phase(Phase::Prefilling, 1);
+                    let started = Instant::now();
+                    let prefilled = self.prefill(job);
+                    self.metrics.observe_stage(Stage::GptPrefill, started.elapsed().as_secs_f64());
+                    self.metrics.set_phase(Phase::Prefilling, 0);
+                    match prefilled {
                         Ok(Some(d)) => self.decoding.push(d),
-                        Ok(None) => {}
-                        Err((pipe, e)) => fail(&pipe, code_of(&e), &e.to_string()),
+                        Ok(None) => {
+                            self.free_since.insert(id, Instant::now());
+                        }
+                        Err((pipe, e)) => fail(&pipe, e.code(), &e.to_string()),
                     }
                 }
                 Some(ToScheduler::End { pipe }) => {
                     self.waiting.remove(&id);
+                    self.free_since.remove(&id);
                     let _ = self.acoustic.send(ToAcoustic::End { pipe });
                 }
                 None => {
@@ -166,7 +188,10 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         let tokens: Vec<u32> = self.decoding.iter().filter_map(|d| d.next).collect();
         let (mut sessions, mut decoders): (Vec<&mut M::Session>, Vec<&mut Decoder>) =
             self.decoding.iter_mut().map(|d| (&mut d.session, &mut d.decoder)).unzip();
+        let started = Instant::now();
         let chosen = self.model.decode_sampled(&mut sessions, &tokens, &mut decoders)?;
+        self.metrics.observe_stage(Stage::GptStep, started.elapsed().as_secs_f64());
+        self.metrics.observe_batch(Stage::GptStep, sessions.len());
         let mut still = Vec::with_capacity(self.decoding.len());
         for (mut d, next) in std::mem::take(&mut self.decoding).into_iter().zip(chosen) {
             match next {
@@ -174,9 +199,11 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
                     d.next = next;
                     if self.advance(&mut d) {
                         still.push(d);
+                    } else {
+                        self.free_since.insert(d.job.pipe.control.id, Instant::now());
                     }
                 }
-                Err(e) => fail(&d.job.pipe, code_of(&e), &e.to_string()),
+                Err(e) => fail(&d.job.pipe, e.code(), &e.to_string()),
             }
         }
         self.decoding = still;
@@ -209,14 +236,6 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
             let _ = self.acoustic.send(ToAcoustic::Finish { pipe: d.job.pipe.clone() });
         }
         !complete
-    }
-}
-
-fn code_of(e: &ModelError) -> &'static str {
-    match e {
-        ModelError::Input(_) => "bad_input",
-        ModelError::Device(_) => "device_error",
-        _ => "internal",
     }
 }
 
@@ -321,7 +340,8 @@ mod tests {
         let sampling = SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.0 };
         let prompt = T2sPrompt { phone_ids: vec![1], bert: Tensor::zeros([1024, 1]), prompt_tokens: vec![first] };
         let options = GenerateOptions { sampling, seed: 0, early_stop: Some(tokens) };
-        ToScheduler::Segment(Box::new(SegmentJob { pipe: pipe.clone(), info, prompt, options }))
+        let queued_at = std::time::Instant::now();
+        ToScheduler::Segment(Box::new(SegmentJob { pipe: pipe.clone(), info, prompt, options, queued_at }))
     }
 
     /// What the acoustic scheduler received, as (session, sentence, token range, tokens, last)

@@ -32,6 +32,8 @@ pub(crate) struct SegmentJob<V> {
     pub info: Arc<SegmentInfo<V>>,
     pub prompt: T2sPrompt,
     pub options: GenerateOptions,
+    /// When the sentence was handed to the GPT scheduler (its queue wait starts).
+    pub queued_at: std::time::Instant,
 }
 
 /// To the GPT scheduler.

@@ -21,11 +21,12 @@ pub mod metrics;
 pub mod models;
 pub mod params;
 mod pipe;
+pub mod reference_roots;
 pub mod session;
 pub mod voices;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -37,6 +38,7 @@ pub use metrics::Metrics;
 pub use models::ModelPair;
 pub use params::RequestParams;
 pub use pipe::{SessionEvent, SessionStats};
+pub use reference_roots::ReferenceRoots;
 pub use session::Session;
 pub use voices::{NewVoice, VoiceError, VoiceManifest, VoiceStore};
 
@@ -89,7 +91,13 @@ pub struct EngineConfig {
     pub sovits: PathBuf,
     pub hubert: PathBuf,
     pub bert: PathBuf,
+    /// The speaker-verification checkpoint or its folder (`--sv`), for v2Pro/v2ProPlus models;
+    /// `None` = upstream's place beside HuBERT.
+    pub sv: Option<PathBuf>,
     pub voices_dir: PathBuf,
+    /// The folders a request may take reference clips from (api_v2's `ref_audio_path`);
+    /// [`reference_roots`] says what is refused. Default: the voices directory only.
+    pub reference_roots: Vec<PathBuf>,
     /// Where the models run.
     pub device: Device,
     /// Sessions served at once; one more gets `busy`.
@@ -109,6 +117,8 @@ impl EngineConfig {
             sovits,
             hubert,
             bert,
+            sv: None,
+            reference_roots: vec![voices_dir.clone()],
             voices_dir,
             device: Device::Cpu,
             max_sessions: 16,
@@ -130,13 +140,18 @@ pub struct ReadyVoice {
 }
 
 /// A reference clip on the server's disk with its transcript, used as a voice without adding it
-/// to the voices directory (upstream api_v2's `ref_audio_path` + `prompt_text` + `prompt_lang`).
+/// to the voices directory (upstream api_v2's `ref_audio_path` + `prompt_text` + `prompt_lang`,
+/// and `aux_ref_audio_paths`: more clips whose styles are averaged in).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReferenceVoice {
     pub path: PathBuf,
     pub transcript: String,
     pub lang: String,
+    pub aux: Vec<PathBuf>,
 }
+
+/// Most auxiliary reference clips one request may name (each is read and analysed).
+pub const MAX_AUX_REFERENCES: usize = 8;
 
 /// Reference voices kept prepared in memory (api_v2 clients send the same few references).
 const MAX_REFERENCE_VOICES: usize = 32;
@@ -162,6 +177,7 @@ pub struct Engine {
     config: EngineConfig,
     store: VoiceStore,
     pairs: ModelPairs,
+    reference_roots: ReferenceRoots,
     ready: Mutex<HashMap<String, Arc<ReadyVoice>>>,
     /// Serializes voice preparation (HuBERT is heavy; two requests must not prepare twice).
     preparing: Mutex<()>,
@@ -179,11 +195,15 @@ impl Engine {
         let store = VoiceStore::open(&config.voices_dir)?;
         let metrics = Arc::new(Metrics::default());
         let backend = Backend::select(config.device, config.max_sessions)?;
-        let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert, backend)?);
+        if let Some(probe) = backend.device_memory_probe() {
+            metrics.set_device_memory_probe(probe);
+        }
+        let shared = Arc::new(SharedModels::load(&config.hubert, &config.bert, config.sv.as_deref(), backend)?);
         let pairs = ModelPairs::new(shared, config.plan.clone(), metrics.clone());
         let base = pairs.get(&config.gpt, &config.sovits)?;
         warm_up_text_frontend(&base);
         Ok(Engine {
+            reference_roots: ReferenceRoots::new(&config.reference_roots),
             config,
             store,
             pairs,
@@ -231,19 +251,21 @@ impl Engine {
         let gpt = manifest.gpt.clone().unwrap_or_else(|| self.config.gpt.clone());
         let sovits = manifest.sovits.clone().unwrap_or_else(|| self.config.sovits.clone());
         let c = &self.config;
-        let fingerprint = self.store.fingerprint(name, &[&gpt, &sovits, &c.hubert, &c.bert])?;
+        let pair = self.pairs.get(&gpt, &sovits)?;
+        let mut models = vec![gpt.as_path(), sovits.as_path(), &c.hubert, &c.bert];
+        models.extend(pair.synth.speaker_file());
+        let fingerprint = self.store.fingerprint(name, &models)?;
         self.ready_or_prepare(name, fingerprint, || {
-            let pair = self.pairs.get(&gpt, &sovits)?;
             let voice = match self.store.load_cached(name, fingerprint) {
                 Some(v) => v,
                 None => {
                     let mode = LangMode::parse(&manifest.lang)
                         .map_err(|e| VoiceError::Invalid { name: name.into(), reason: e.to_string() })?;
                     let transcript = PromptText::Text { text: manifest.transcript.clone(), mode };
-                    let v = pair.synth.prepare_voice(&self.store.reference_path(name)?, &transcript)?;
+                    let v = pair.synth.prepare_voice(&self.store.reference_path(name)?, &[], &transcript)?;
                     // A cache that cannot be written only costs time on the next start.
                     if let Err(e) = self.store.save_cached(name, fingerprint, &v) {
-                        eprintln!("warning: {e}");
+                        tracing::warn!(voice = name, "the prepared voice could not be cached: {e}");
                     }
                     v
                 }
@@ -259,19 +281,24 @@ impl Engine {
         if r.transcript.trim().is_empty() {
             return Err(EngineError::BadRequest("the reference transcript (prompt_text) is empty".into()));
         }
-        if !r.path.is_file() {
+        if r.aux.len() > MAX_AUX_REFERENCES {
             return Err(EngineError::BadRequest(format!(
-                "reference clip {} does not exist on the server",
-                r.path.display()
+                "{} auxiliary reference clips; at most {MAX_AUX_REFERENCES} are allowed",
+                r.aux.len()
             )));
         }
-        let key = format!("{REFERENCE_KEY}{}|{}|{}", r.path.display(), r.lang, r.transcript);
+        let path = self.reference_roots.resolve(&r.path)?;
+        let aux = r.aux.iter().map(|p| self.reference_roots.resolve(p)).collect::<Result<Vec<_>, _>>()?;
+        let aux_names: Vec<String> = aux.iter().map(|p| p.display().to_string()).collect();
+        let key = format!("{REFERENCE_KEY}{}|{}|{}|{}", path.display(), aux_names.join("|"), r.lang, r.transcript);
         let c = &self.config;
-        let fingerprint = voices::fingerprint(key.as_bytes(), &[&r.path, &c.gpt, &c.sovits, &c.hubert, &c.bert])?;
+        let pair = self.pairs.get(&c.gpt, &c.sovits)?;
+        let mut files: Vec<&Path> = vec![&path, &c.gpt, &c.sovits, &c.hubert, &c.bert];
+        files.extend(aux.iter().map(PathBuf::as_path).chain(pair.synth.speaker_file()));
+        let fingerprint = voices::fingerprint(key.as_bytes(), &files)?;
         self.ready_or_prepare(&key, fingerprint, || {
-            let pair = self.pairs.get(&c.gpt, &c.sovits)?;
             let transcript = PromptText::Text { text: r.transcript.clone(), mode };
-            let voice = pair.synth.prepare_voice(&r.path, &transcript)?;
+            let voice = pair.synth.prepare_voice(&path, &aux, &transcript)?;
             let manifest = VoiceManifest {
                 name: key.clone(),
                 transcript: r.transcript.clone(),
@@ -352,6 +379,7 @@ impl Engine {
             max_pending_chars: self.config.max_pending_chars,
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(session = id, voice = %ready.manifest.name, seed = setup.params.seed, "session opened");
         session::spawn(setup, self.metrics.clone(), id, self.config.event_capacity)
     }
 }
@@ -378,14 +406,20 @@ pub fn merge_params(defaults: &RequestParams, overrides: &Map<String, Value>) ->
     let mut merged = serde_json::to_value(defaults).map_err(|e| EngineError::Internal(e.to_string()))?;
     if let Value::Object(m) = &mut merged {
         for (k, v) in overrides {
-            if !m.contains_key(k) {
-                return Err(EngineError::BadRequest(format!("unknown parameter {k:?}")));
+            let Some(expected) = params::expected(k) else {
+                let known: Vec<&str> = params::PARAMETERS.iter().map(|(n, _)| *n).collect();
+                return Err(EngineError::BadRequest(format!("unknown parameter {k:?}; known: {}", known.join(", "))));
+            };
+            // Each field alone, so that a wrong type names its field.
+            let alone = Value::Object(Map::from_iter([(k.clone(), v.clone())]));
+            if serde_json::from_value::<RequestParams>(alone).is_err() {
+                return Err(EngineError::BadRequest(format!("{k} must be {expected}, got {v}")));
             }
             m.insert(k.clone(), v.clone());
         }
     }
     let params: RequestParams =
-        serde_json::from_value(merged).map_err(|e| EngineError::BadRequest(format!("invalid parameter: {e}")))?;
+        serde_json::from_value(merged).map_err(|e| EngineError::Internal(format!("parameters: {e}")))?;
     params.validate().map_err(EngineError::BadRequest)?;
     Ok(params)
 }
@@ -403,7 +437,8 @@ mod tests {
         let p = merge_params(&defaults, &o).unwrap();
         assert_eq!((p.top_k, p.temperature, p.seed), (5, 0.5, Some(9)));
         o.insert("speed".into(), Value::from("fast"));
-        assert!(matches!(merge_params(&defaults, &o), Err(EngineError::BadRequest(_))));
+        let e = merge_params(&defaults, &o).unwrap_err();
+        assert!(matches!(e, EngineError::BadRequest(_)) && e.to_string().contains("speed must be a number"), "{e}");
         let mut bad = Map::new();
         bad.insert("topk".into(), Value::from(3));
         assert!(merge_params(&defaults, &bad).unwrap_err().to_string().contains("unknown parameter"));

@@ -54,7 +54,7 @@ impl ModelPairs {
         let synth = Arc::new(Synthesizer::load_pair(&key.0, &key.1, self.shared.clone())?);
         let (acoustic_tx, acoustic_rx) = std::sync::mpsc::channel();
         let (scheduler_tx, scheduler_rx) = std::sync::mpsc::channel();
-        let acoustic = AcousticScheduler::new(synth.acoustic().clone(), self.plan.clone());
+        let acoustic = AcousticScheduler::new(synth.acoustic().clone(), self.plan.clone(), self.metrics.clone());
         let scheduler = Scheduler::new(synth.t2s().clone(), self.plan.clone(), acoustic_tx, self.metrics.clone());
         let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
             std::thread::Builder::new()

@@ -40,6 +40,24 @@ impl Default for RequestParams {
     }
 }
 
+/// Every parameter a request may set, with what it accepts: the one list the routes, the CLI and
+/// docs/PROTOCOL.md's table follow (a test keeps the table in step).
+pub const PARAMETERS: [(&str, &str); 8] = [
+    ("top_k", "an integer from 0 (every token) to 1024"),
+    ("top_p", "a number in (0, 1]"),
+    ("temperature", "a number in (0, 2]"),
+    ("repetition_penalty", "a number in [1, 2]"),
+    ("speed", "a number in [0.25, 4]"),
+    ("seed", "an integer from 0 to 9223372036854775807, or null for a fresh seed"),
+    ("noise_scale", "a number in [0, 1]"),
+    ("max_tokens", "an integer from 1 to 1500 (25 per second of audio), or null for upstream's cap"),
+];
+
+/// What `name` accepts, for error messages.
+pub fn expected(name: &str) -> Option<&'static str> {
+    PARAMETERS.iter().find(|(n, _)| *n == name).map(|(_, e)| *e)
+}
+
 /// Largest seed accepted (JSON clients and upstream use signed 64-bit integers).
 pub const MAX_SEED: u64 = i64::MAX as u64;
 
@@ -121,6 +139,28 @@ mod tests {
             let e = p.validate().unwrap_err();
             assert!(e.contains("out of range"), "{e}");
         }
+    }
+
+    /// docs/PROTOCOL.md's parameter table lists exactly these parameters with these ranges.
+    #[test]
+    fn the_protocol_document_lists_every_parameter() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md")).unwrap();
+        let table = doc.split("| parameter | accepts |").nth(1).expect("no parameter table in docs/PROTOCOL.md");
+        let rows: Vec<(String, String)> = table
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|row| {
+                let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+                (cells[1].trim_matches('`').to_string(), cells[2].to_string())
+            })
+            .collect();
+        let ours: Vec<(String, String)> = PARAMETERS.iter().map(|(n, e)| (n.to_string(), e.to_string())).collect();
+        assert_eq!(rows, ours);
+        // And every parameter is a field of the request (the table is not a wish list).
+        let fields = serde_json::to_value(RequestParams::default()).unwrap();
+        assert_eq!(fields.as_object().unwrap().len(), PARAMETERS.len());
+        assert!(PARAMETERS.iter().all(|(n, _)| fields.get(n).is_some()));
     }
 
     #[test]

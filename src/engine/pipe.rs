@@ -72,10 +72,17 @@ impl SessionControl {
         self.cancelled.store(true, Ordering::SeqCst);
     }
 
-    /// Ends the session with an error the client is told about.
-    pub fn fail(&self, code: &'static str, message: String) {
-        self.fatal.lock().get_or_insert((code, message));
+    /// Ends the session with an error the client is told about; false when it had already failed
+    /// (the first reason stands).
+    pub fn fail(&self, code: &'static str, message: String) -> bool {
+        let first = {
+            let mut fatal = self.fatal.lock();
+            let first = fatal.is_none();
+            fatal.get_or_insert((code, message));
+            first
+        };
         self.cancel();
+        first
     }
 }
 
@@ -87,6 +94,9 @@ struct Progress {
     tokens: usize,
     samples: usize,
     segments: usize,
+    /// The audio ran dry once: at some send, less had been sent than real-time playback from
+    /// the first audio would have played.
+    fell_behind: bool,
 }
 
 /// The sending side of a session, held by the driver and both schedulers while they
@@ -144,8 +154,10 @@ impl SessionPipe {
         match self.events.try_send(event) {
             Ok(()) => {}
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
-                self.metrics.error("slow_client");
-                self.control.fail("slow_client", "the client did not read the audio fast enough".into());
+                // Two stages may find the channel full at once: count the session once.
+                if self.control.fail("slow_client", "the client did not read the audio fast enough".into()) {
+                    self.metrics.error("slow_client");
+                }
             }
             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => self.control.cancel(),
         }
@@ -155,18 +167,30 @@ impl SessionPipe {
         if samples.is_empty() {
             return;
         }
+        let rate = self.sample_rate as f64;
         {
             let mut p = self.progress.lock();
             let now = Instant::now();
-            p.first_audio.get_or_insert(now);
+            if p.first_audio.is_none() {
+                p.first_audio = Some(now);
+                if let Some(text) = p.first_text {
+                    self.metrics.first_audio(now.duration_since(text).as_secs_f64() * 1e3);
+                }
+            }
             p.last_audio = Some(now);
             p.samples += samples.len();
+            let played = p.first_audio.map_or(0.0, |t| now.duration_since(t).as_secs_f64());
+            let ahead = p.samples as f64 / rate - played;
+            let newly_behind = ahead <= 0.0 && !p.fell_behind;
+            p.fell_behind |= newly_behind;
+            self.metrics.audio_sent(samples.len() as f64 / rate, ahead, newly_behind);
         }
         self.emit(SessionEvent::Audio(samples));
     }
 
     pub fn count_tokens(&self, n: usize) {
         self.progress.lock().tokens += n;
+        self.metrics.count_tokens(n);
     }
 
     pub fn count_segment(&self) {
@@ -175,6 +199,11 @@ impl SessionPipe {
 
     pub fn mark_first_text(&self) {
         self.progress.lock().first_text.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether any text has arrived.
+    pub fn received_text(&self) -> bool {
+        self.progress.lock().first_text.is_some()
     }
 
     /// Emits `done` and records the session's figures.
@@ -188,7 +217,19 @@ impl SessionPipe {
         let stats = SessionStats { ttfa_ms, rtf, tokens: p.tokens, audio_ms, segments: p.segments, cancelled };
         drop(p);
         if !cancelled {
-            self.metrics.session_finished(stats.ttfa_ms, stats.rtf, stats.tokens, stats.audio_ms);
+            self.metrics.session_finished(stats.rtf);
+        }
+        match self.control.failure() {
+            Some((code, why)) => tracing::warn!(session = self.control.id, code, "session ended: {why}"),
+            None => tracing::info!(
+                session = self.control.id,
+                ttfa_ms = stats.ttfa_ms.map(|t| t.round()),
+                rtf = stats.rtf.map(|r| (r * 1000.0).round() / 1000.0),
+                audio_ms = stats.audio_ms,
+                tokens = stats.tokens,
+                cancelled,
+                "session done"
+            ),
         }
         self.release();
         self.emit(SessionEvent::Done(stats));

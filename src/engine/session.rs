@@ -18,7 +18,7 @@ use crate::engine::EngineError;
 use crate::model::t2s::GenerateOptions;
 use crate::model::{DecodeParams, PriorNoise, SemanticToAudio};
 use crate::pipeline::{t2s_prompt, AcousticVoice, SynthParams, Voice};
-use crate::text::segment::{preprocess, IncrementalSplitter, SplitMethod, SplitterConfig};
+use crate::text::segment::{preprocess, IncrementalSplitter, SegmentError, SplitMethod, SplitterConfig};
 use crate::text::LangMode;
 
 /// Sentences prepared ahead of the one being vocoded: enough that sentence n+1 is ready the
@@ -124,6 +124,8 @@ struct Driver {
     /// Sentences cut from the text, waiting to be prepared.
     queued: VecDeque<String>,
     next_index: usize,
+    /// Sentences taken up for speaking (spoken or skipped with a warning).
+    attempted: usize,
 }
 
 impl Driver {
@@ -134,6 +136,7 @@ impl Driver {
             splitter: IncrementalSplitter::new(SplitterConfig::default()),
             queued: VecDeque::new(),
             next_index: 0,
+            attempted: 0,
         }
     }
 
@@ -145,6 +148,13 @@ impl Driver {
             }
             self.submit_ready();
             if closing && self.queued.is_empty() {
+                // Text came but none of it could be spoken (only punctuation, symbols or emoji):
+                // say so rather than end in silence. (Stray marks between spoken sentences are
+                // dropped quietly, as upstream drops them.)
+                if self.attempted == 0 && self.pipe.received_text() {
+                    let e = crate::text::TextError::from(SegmentError::NoValidText);
+                    self.pipe.emit(SessionEvent::Warning { code: "bad_input", message: e.to_string() });
+                }
                 break;
             }
             // Poll: sentences may be waiting for room ahead of the audio, and the engine may
@@ -185,6 +195,7 @@ impl Driver {
     fn submit_ready(&mut self) {
         while self.pipe.control.segments_in_flight.load(Ordering::SeqCst) < SEGMENTS_AHEAD {
             let Some(sentence) = self.queued.pop_front() else { return };
+            self.attempted += 1;
             if let Err(e) = self.submit(&sentence) {
                 self.pipe.emit(SessionEvent::Warning { code: e.code(), message: format!("{sentence:?} skipped: {e}") });
             }
@@ -193,10 +204,11 @@ impl Driver {
 
     fn submit(&mut self, sentence: &str) -> Result<(), EngineError> {
         let DriverSetup { pair, voice, acoustic_voice, mode, params, .. } = &self.setup;
-        for piece in preprocess(sentence, *mode, SplitMethod::Cut0)
-            .map_err(|e| EngineError::Model(crate::text::TextError::from(e).into()))?
-        {
+        let text_error = |e: SegmentError| EngineError::Model(crate::text::TextError::from(e).into());
+        let mut spoken = 0;
+        for piece in preprocess(sentence, *mode, SplitMethod::Cut0).map_err(text_error)? {
             let Some(features) = pair.synth.sentence_features(&piece, *mode)? else { continue };
+            spoken += 1;
             let prompt = t2s_prompt(voice, &features)?;
             let info = Arc::new(SegmentInfo {
                 index: self.next_index,
@@ -214,10 +226,15 @@ impl Driver {
             let options =
                 GenerateOptions { sampling: params.sampling.clone(), seed: params.seed, early_stop: params.max_tokens };
             self.pipe.control.segments_in_flight.fetch_add(1, Ordering::SeqCst);
-            let job = SegmentJob { pipe: self.pipe.clone(), info, prompt, options };
+            let job =
+                SegmentJob { pipe: self.pipe.clone(), info, prompt, options, queued_at: std::time::Instant::now() };
             if pair.scheduler.send(ToScheduler::Segment(Box::new(job))).is_err() {
                 return Err(EngineError::Internal("the scheduler has stopped".into()));
             }
+        }
+        // A sentence of only punctuation, symbols or emoji: the client hears nothing, so it is told.
+        if spoken == 0 {
+            return Err(text_error(SegmentError::NoValidText));
         }
         Ok(())
     }

@@ -26,6 +26,10 @@ const MANIFEST: &str = "voice.json";
 const REFERENCE: &str = "reference.wav";
 const CACHE: &str = "prepared.cache";
 const CACHE_MAGIC: &str = "SRTVOICE1";
+/// Most voices one directory holds, and most bytes of reference clips, by default: an upload
+/// route must not be able to fill the disk.
+pub const MAX_VOICES: usize = 1000;
+pub const MAX_REFERENCE_BYTES: u64 = 2 << 30;
 
 /// What is wrong with a voice or the voices directory.
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,8 @@ pub enum VoiceError {
     BadName(String),
     #[error("voice {name:?}: {reason}")]
     Invalid { name: String, reason: String },
+    #[error("the voices directory is full ({0}); remove a voice first")]
+    Full(String),
     #[error("voices directory {path}: {reason}")]
     Io { path: PathBuf, reason: String },
 }
@@ -76,6 +82,8 @@ pub struct NewVoice {
 #[derive(Debug, Clone)]
 pub struct VoiceStore {
     dir: PathBuf,
+    max_voices: usize,
+    max_bytes: u64,
 }
 
 /// `$SOVITS_RT_VOICES`, else `$XDG_DATA_HOME/sovits-rt/voices`, else `~/.local/share/sovits-rt/voices`.
@@ -104,7 +112,12 @@ impl VoiceStore {
     /// Opens (creating if needed) a voices directory.
     pub fn open(dir: &Path) -> Result<Self, VoiceError> {
         fs::create_dir_all(dir).map_err(io(dir))?;
-        Ok(VoiceStore { dir: dir.to_path_buf() })
+        Ok(VoiceStore { dir: dir.to_path_buf(), max_voices: MAX_VOICES, max_bytes: MAX_REFERENCE_BYTES })
+    }
+
+    /// The same store holding at most `max_voices` voices and `max_bytes` of reference clips.
+    pub fn with_limits(self, max_voices: usize, max_bytes: u64) -> Self {
+        VoiceStore { max_voices, max_bytes, ..self }
     }
 
     pub fn dir(&self) -> &Path {
@@ -141,10 +154,20 @@ impl VoiceStore {
         if dir.join(MANIFEST).exists() {
             return Err(VoiceError::Exists(m.name.clone()));
         }
+        let (voices, bytes) = self.usage()?;
+        if voices >= self.max_voices {
+            return Err(VoiceError::Full(format!("{voices} voices, the most it holds")));
+        }
+        if bytes + new.reference_wav.len() as u64 > self.max_bytes {
+            return Err(VoiceError::Full(format!(
+                "its reference clips take {bytes} bytes; at most {} are kept",
+                self.max_bytes
+            )));
+        }
         // Check the clip before anything is written.
         let staging = self.dir.join(format!(".{}.{}.wav", m.name, std::process::id()));
         fs::write(&staging, &new.reference_wav).map_err(io(&staging))?;
-        let checked = audio::read_wav(&staging)
+        let checked = audio::read_wav_at_most(&staging, audio::REFERENCE_MAX_SECONDS)
             .and_then(|(samples, rate)| audio::prepare_reference(&samples, rate).map(|_| ()))
             .map_err(|e| {
                 invalid(format!(
@@ -178,6 +201,18 @@ impl VoiceStore {
     }
 
     /// Every readable voice, by name; broken folders are skipped (they report their error on use).
+    /// How many voices are stored and the bytes of their reference clips.
+    fn usage(&self) -> Result<(usize, u64), VoiceError> {
+        let mut usage = (0, 0);
+        for entry in fs::read_dir(&self.dir).map_err(io(&self.dir))?.filter_map(|e| e.ok()) {
+            if entry.path().join(MANIFEST).is_file() {
+                usage.0 += 1;
+                usage.1 += fs::metadata(entry.path().join(REFERENCE)).map_or(0, |m| m.len());
+            }
+        }
+        Ok(usage)
+    }
+
     pub fn list(&self) -> Result<Vec<VoiceManifest>, VoiceError> {
         let mut names: Vec<String> = fs::read_dir(&self.dir)
             .map_err(io(&self.dir))?
@@ -353,5 +388,47 @@ mod tests {
         assert!(decode_cache(&bytes, 43).is_none());
         assert!(decode_cache(&bytes[..bytes.len() - 4], 42).is_none());
         assert!(decode_cache(b"garbage", 42).is_none());
+    }
+
+    /// A 4 s, 16 kHz tone as WAV bytes.
+    fn clip() -> Vec<u8> {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut bytes = std::io::Cursor::new(Vec::new());
+        let mut w = hound::WavWriter::new(&mut bytes, spec).unwrap();
+        (0..64_000).for_each(|i| w.write_sample(((i as f32 * 0.05).sin() * 8000.0) as i16).unwrap());
+        w.finalize().unwrap();
+        bytes.into_inner()
+    }
+
+    #[test]
+    fn the_store_refuses_voices_past_its_limits() {
+        let dir = std::env::temp_dir().join(format!("sovits-rt-voice-limits-{}", std::process::id()));
+        let new = |name: &str| NewVoice {
+            manifest: VoiceManifest {
+                name: name.into(),
+                transcript: "你好".into(),
+                lang: "zh".into(),
+                gpt: None,
+                sovits: None,
+                defaults: RequestParams::default(),
+            },
+            reference_wav: clip(),
+        };
+        let bytes = clip().len() as u64;
+        let store = VoiceStore::open(&dir).unwrap().with_limits(2, 10 * bytes);
+        store.add(&new("a")).unwrap();
+        store.add(&new("b")).unwrap();
+        assert!(matches!(store.add(&new("c")), Err(VoiceError::Full(_))));
+        let store = VoiceStore::open(&dir).unwrap().with_limits(10, 2 * bytes + bytes / 2);
+        assert!(matches!(store.add(&new("c")), Err(VoiceError::Full(_))));
+        store.remove("a").unwrap();
+        store.add(&new("c")).unwrap();
+        assert_eq!(store.list().unwrap().len(), 2);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

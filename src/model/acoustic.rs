@@ -50,8 +50,10 @@ pub trait SemanticToAudio: Send + Sync {
     /// makes its first items wait.
     fn max_batch(&self) -> usize;
 
-    /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError>;
+    /// One reference's style vector `[gin]` from its magnitude spectrogram `[1025, frames]` and,
+    /// for v2Pro/v2ProPlus models only ([`SovitsConfig::speaker`]), its speaker-verification
+    /// embedding. A voice's `ge` is the mean over its references ([`voice_style`]).
+    fn reference_style(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<Tensor, ModelError>;
 
     /// Prompt semantic tokens from HuBERT features `[768, T]` (`ssl_proj` + nearest code).
     fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError>;
@@ -129,6 +131,28 @@ pub trait SemanticToAudio: Send + Sync {
             .map_err(|_| ModelError::Device("the acoustic stage decoded a window twice".into()))?;
         wav
     }
+}
+
+/// A voice's `ge` from its references' styles: their mean, as upstream's `decode` averages the
+/// per-reference `ge` (after each Pro reference's PReLU).
+pub fn voice_style(styles: &[Tensor]) -> Result<Tensor, ModelError> {
+    let Some(first) = styles.first() else {
+        return Err(ModelError::Input("a voice needs at least one reference clip".into()));
+    };
+    if let Some(other) = styles.iter().find(|s| s.shape() != first.shape()) {
+        return Err(ModelError::Input(format!(
+            "reference styles of shapes {:?} and {:?} cannot be averaged",
+            first.shape(),
+            other.shape()
+        )));
+    }
+    let n = styles.len() as f32;
+    let mut mean = vec![0.0; first.len()];
+    for s in styles {
+        mean.iter_mut().zip(s.data()).for_each(|(m, v)| *m += v);
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    Ok(Tensor::new(first.shape().to_vec(), mean))
 }
 
 /// `results` of a batched call, checked to hold one item per input (a backend that breaks this

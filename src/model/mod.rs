@@ -8,7 +8,8 @@
 //! * [`SemanticToAudio`]: the acoustic stage (SoVITS decoder + HiFi-GAN) — per-voice conditioning,
 //!   streams that keep the chunk plan's state, and batched steps over many sessions' chunks;
 //! * [`Hubert`]: chinese-hubert-base, 16 kHz audio → SSL features;
-//! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`.
+//! * [`Bert`]: chinese-roberta-wwm-ext-large, token ids → `hidden_states[-3]`;
+//! * [`speaker`]: ERes2NetV2, the v2Pro speaker-verification net (fbank → 20480-wide embedding).
 
 pub mod acoustic;
 pub mod acoustic_graph;
@@ -21,6 +22,7 @@ pub mod layers;
 pub mod rng;
 pub mod sampling;
 pub mod sovits;
+pub mod speaker;
 pub mod t2s;
 pub mod weights;
 
@@ -53,6 +55,21 @@ pub enum ModelError {
     /// the CPU backend or later.
     #[error("GPU: {0}")]
     Device(String),
+}
+
+impl ModelError {
+    /// The error's code on the wire (docs/PROTOCOL.md); the one mapping every layer uses.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ModelError::Checkpoint(crate::checkpoint::CheckpointError::UnsupportedVersion { .. }) => {
+                "unsupported_model"
+            }
+            ModelError::Incompatible(_) => "incompatible_models",
+            ModelError::Input(_) => "bad_input",
+            ModelError::Device(_) => "device_error",
+            _ => "bad_checkpoint",
+        }
+    }
 }
 
 /// Everything the GPT prior needs for one utterance (research/upstream-v2.md §4.3).

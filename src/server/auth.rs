@@ -13,7 +13,13 @@ use crate::server::AppState;
 pub(crate) async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(key) = &state.api_key else { return next.run(request).await };
     let headers = request.headers();
-    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    // RFC 7235: the scheme name is case-insensitive.
+    let bearer = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
     let header = headers.get("x-api-key").and_then(|v| v.to_str().ok());
     let query = request.uri().query().and_then(|q| url_pairs(q).find(|(k, _)| k == "api_key").map(|(_, v)| v));
     let given = bearer.map(str::to_string).or(header.map(str::to_string)).or(query);
@@ -21,7 +27,7 @@ pub(crate) async fn require_key(State(state): State<AppState>, request: Request,
         return next.run(request).await;
     }
     state.engine.metrics().error("unauthorized");
-    let body = json!({"error": {"code": "unauthorized", "message": "missing or wrong API key (Authorization: Bearer KEY or ?api_key=KEY)"}});
+    let body = json!({"error": {"code": "unauthorized", "message": "missing or wrong API key (Authorization: Bearer KEY, X-API-Key: KEY or ?api_key=KEY)"}});
     (StatusCode::UNAUTHORIZED, Json(body)).into_response()
 }
 

@@ -14,21 +14,39 @@ use serde_json::{json, Map, Value};
 
 use crate::audio::encoder::{OutputFormat, OutputRate};
 use crate::audio::wav_stream::{pcm_s16le, wav_header};
+use crate::engine::params::PARAMETERS;
 use crate::engine::{EngineError, ReferenceVoice, SessionEvent, SessionRequest};
 use crate::server::auth::url_pairs;
 use crate::server::stream_out::{self, OutEvent, SessionOutput};
 use crate::server::{http_status, AppState};
+use crate::text::has_speakable_text;
 
 /// OpenAI's limit on `input`.
 const MAX_INPUT_CHARS: usize = 4096;
+/// The OpenAI route's format when `response_format` is absent: OpenAI's own default.
+const DEFAULT_SPEECH_FORMAT: &str = "mp3";
+/// The answer to text with no word in it, on every route.
+const NOTHING_SPEAKABLE: &str =
+    "the text has nothing to speak (it is empty or only punctuation, symbols, emoji or spaces); give it some words";
 
 /// An error in the shape the route's clients expect.
-enum Dialect {
+pub(crate) enum Dialect {
     OpenAi,
     ApiV2,
 }
 
-fn error(dialect: Dialect, status: StatusCode, code: &str, message: &str) -> Response {
+impl Dialect {
+    /// api_v2's for `/tts`, OpenAI's (which our other routes share) elsewhere.
+    pub(crate) fn of_path(path: &str) -> Self {
+        if path == "/tts" {
+            Dialect::ApiV2
+        } else {
+            Dialect::OpenAi
+        }
+    }
+}
+
+pub(crate) fn error(dialect: Dialect, status: StatusCode, code: &str, message: &str) -> Response {
     let body = match dialect {
         Dialect::OpenAi => json!({"error": {"message": message, "type": "invalid_request_error", "code": code}}),
         Dialect::ApiV2 => json!({"message": message, "Exception": code}),
@@ -96,7 +114,7 @@ async fn speak(
     };
     session.push_text(text);
     session.close();
-    let out = match SessionOutput::new(session, format, rate) {
+    let out = match SessionOutput::new(session, format, rate, state.engine.metrics().clone()) {
         Ok(o) => o,
         Err(e) => return error(dialect, StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
     };
@@ -115,38 +133,62 @@ pub(crate) async fn openai_speech(State(state): State<AppState>, body: Bytes) ->
         Ok(_) => return e("the body must be a JSON object"),
         Err(err) => return e(&format!("malformed JSON: {err}")),
     };
-    let str_field = |k: &str| body.get(k).and_then(Value::as_str);
-    if str_field("model").is_none() {
-        return e("\"model\" is required (any name; the voice decides the model)");
-    }
-    let Some(input) = str_field("input") else { return e("\"input\" (the text to speak) is required") };
+    // A field that must be a string when present: its value, or an error naming it.
+    let string = |k: &str| -> Result<Option<&str>, String> {
+        match body.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(format!("\"{k}\" must be a string, got {v}")),
+        }
+    };
+    let required = |k: &str, what: &str| -> Result<&str, String> {
+        string(k)?.ok_or_else(|| format!("\"{k}\" ({what}) is required"))
+    };
+    let fields = (|| {
+        let _model = required("model", "any name; the voice decides the model")?;
+        let input = required("input", "the text to speak")?;
+        let format = string("response_format")?.unwrap_or(DEFAULT_SPEECH_FORMAT);
+        Ok::<_, String>((input, format, string("stream_format")?, string("lang")?))
+    })();
+    let (input, format, stream_format, lang) = match fields {
+        Ok(f) => f,
+        Err(m) => return e(&m),
+    };
     if input.chars().count() > MAX_INPUT_CHARS {
         return e(&format!("\"input\" is limited to {MAX_INPUT_CHARS} characters"));
+    }
+    if !has_speakable_text(input) {
+        return error(Dialect::OpenAi, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
     }
     let voice = match body.get("voice") {
         Some(Value::String(v)) => v.clone(),
         Some(Value::Object(o)) if o.get("id").is_some_and(Value::is_string) => {
             o["id"].as_str().unwrap_or_default().to_string()
         }
-        _ => return e("\"voice\" is required: a voice name or {\"id\": name}"),
+        None | Some(Value::Null) => return e("\"voice\" is required: a voice name or {\"id\": name}"),
+        Some(v) => return e(&format!("\"voice\" must be a voice name (a string) or {{\"id\": name}}, got {v}")),
     };
-    let (format, rate) = match str_field("response_format").unwrap_or("wav") {
+    let (format, rate) = match format {
         "opus" => (OutputFormat::OggOpus, OutputRate::Hz48000),
         "wav" => (OutputFormat::Wav, OutputRate::Hz32000),
         "pcm" => (OutputFormat::Pcm, OutputRate::Hz24000),
         "flac" => (OutputFormat::Flac, OutputRate::Hz32000),
-        other => return e(&format!("response_format {other:?} is not supported: use opus, wav, pcm or flac")),
+        "mp3" => (OutputFormat::Mp3, OutputRate::Hz32000),
+        other => {
+            return e(&format!(
+                "response_format {other:?} is not supported: use mp3, opus, wav, pcm or flac (aac is not encoded)"
+            ))
+        }
     };
-    let sse = match str_field("stream_format").unwrap_or("audio") {
+    let sse = match stream_format.unwrap_or("audio") {
         "audio" => false,
         "sse" => true,
         other => return e(&format!("stream_format {other:?}: use audio or sse")),
     };
-    let mut params = Map::new();
-    if let Some(speed) = body.get("speed") {
-        params.insert("speed".into(), speed.clone());
-    }
-    let request = SessionRequest { voice, reference: None, lang: str_field("lang").map(str::to_string), params };
+    // Every request parameter by its own name (OpenAI's `speed`, and ours); the engine checks them.
+    let params: Map<String, Value> =
+        PARAMETERS.iter().filter_map(|(name, _)| Some((name.to_string(), body.get(*name)?.clone()))).collect();
+    let request = SessionRequest { voice, reference: None, lang: lang.map(str::to_string), params };
     speak(&state, request, input, format, rate, sse, Dialect::OpenAi).await
 }
 
@@ -193,22 +235,67 @@ fn streaming_mode(fields: &Map<String, Value>) -> Result<bool, String> {
     }
 }
 
+/// `/tts` fields whose value must be text.
+const TEXT_FIELDS: [&str; 8] =
+    ["text", "text_lang", "ref_audio_path", "prompt_text", "prompt_lang", "media_type", "voice", "text_split_method"];
+
+/// api_v2's `aux_ref_audio_paths`: a list of clip paths (absent, null or empty: none; a single
+/// string, as a GET query gives it: one path).
+fn aux_references(fields: &Map<String, Value>) -> Result<Vec<PathBuf>, String> {
+    match fields.get("aux_ref_audio_paths") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(p)) if !p.trim().is_empty() => Ok(vec![PathBuf::from(p.trim())]),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| match v.as_str().map(str::trim) {
+                Some(p) if !p.is_empty() => Ok(PathBuf::from(p)),
+                _ => Err(format!("aux_ref_audio_paths must be a list of file paths, found {v}")),
+            })
+            .collect(),
+        Some(v) => Err(format!("aux_ref_audio_paths must be a list of file paths, found {v}")),
+    }
+}
+
 /// `/tts` (upstream api_v2): `text`, `text_lang`, `ref_audio_path`, `prompt_lang` required,
-/// `prompt_text`, sampling fields, `speed_factor`, `seed` (-1 = random), `media_type`
+/// `prompt_text`, `aux_ref_audio_paths`, sampling fields, `speed_factor`, `seed` (-1 = random), `media_type`
 /// wav | raw | ogg, `streaming_mode`. Our extension: `voice` instead of the reference fields.
 async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
     let e = |message: String| error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_request", &message);
     let text_field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
+    if let Some((k, v)) =
+        fields.iter().find(|(k, v)| TEXT_FIELDS.contains(&k.as_str()) && !(v.is_string() || v.is_null()))
+    {
+        return e(format!("{k} must be a string, got {v}"));
+    }
     let Some(text) = text_field("text") else { return e("text is required".into()) };
     let Some(text_lang) = text_field("text_lang") else { return e("text_lang is required".into()) };
+    let limit = state.engine.config().max_pending_chars;
+    if text.chars().count() > limit {
+        let message = format!("text is limited to {limit} characters; send a longer text as several requests");
+        return error(Dialect::ApiV2, StatusCode::PAYLOAD_TOO_LARGE, "too_large", &message);
+    }
+    if !has_speakable_text(text) {
+        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
+    }
+    // Sentences are cut as the engine streams them; the method is checked, not applied.
+    if let Some(method) = text_field("text_split_method") {
+        if let Err(err) = crate::text::segment::SplitMethod::parse(method) {
+            return e(format!("text_split_method: {err}"));
+        }
+    }
     let reference = match (text_field("voice"), text_field("ref_audio_path")) {
         (Some(_), _) => None,
         (None, Some(path)) => {
             let Some(prompt_lang) = text_field("prompt_lang") else { return e("prompt_lang is required".into()) };
+            let aux = match aux_references(&fields) {
+                Ok(aux) => aux,
+                Err(m) => return e(m),
+            };
             Some(ReferenceVoice {
                 path: PathBuf::from(path),
                 transcript: text_field("prompt_text").unwrap_or_default().to_string(),
                 lang: prompt_lang.to_ascii_lowercase(),
+                aux,
             })
         }
         (None, None) => return e("ref_audio_path is required (or voice, a name from /v1/voices)".into()),
@@ -231,10 +318,12 @@ async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
         ("repetition_penalty", "repetition_penalty"),
         ("speed", "speed_factor"),
         ("seed", "seed"),
+        ("noise_scale", "noise_scale"),
+        ("max_tokens", "max_tokens"),
     ] {
         match number(&fields, theirs) {
             Ok(Some(v)) if theirs == "seed" && v < 0.0 => {}
-            Ok(Some(v)) if ours == "top_k" || ours == "seed" => {
+            Ok(Some(v)) if ["top_k", "seed", "max_tokens"].contains(&ours) => {
                 if v.fract() != 0.0 || v < 0.0 {
                     return e(format!("{theirs} = {v} must be a whole number"));
                 }
@@ -276,10 +365,10 @@ async fn whole_wav(state: &AppState, request: SessionRequest, text: &str) -> Res
         }
     }
     if let Some((code, message)) = session.failure() {
-        return error(Dialect::ApiV2, StatusCode::INTERNAL_SERVER_ERROR, code, &message);
+        return error(Dialect::ApiV2, http_status(code), code, &message);
     }
     if samples.is_empty() {
-        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", "the text has nothing speakable");
+        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
     }
     let pcm = pcm_s16le(&samples);
     let mut wav = wav_header(crate::audio::MODEL_RATE, Some(samples.len() as u32)).to_vec();

@@ -4,6 +4,8 @@
 //! [`Engine::open`](crate::engine::Engine::open).
 
 mod auth;
+mod browser_guard;
+mod connections;
 mod http_speech;
 mod http_voices;
 mod shutdown;
@@ -12,17 +14,18 @@ mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get};
-use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 
 use crate::engine::Engine;
-use shutdown::{Shutdown, DRAIN_TIMEOUT};
+pub use connections::{raise_descriptor_limit, ConnectionLimits};
+use shutdown::Shutdown;
 
 /// The player page served at `/` (also an OBS browser source).
 const PLAYER_HTML: &str = include_str!("player.html");
@@ -30,12 +33,28 @@ const PLAYER_HTML: &str = include_str!("player.html");
 /// Largest request body: a reference clip upload (10 s of 48 kHz stereo float WAV is 3.8 MB).
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 
-/// Server settings.
+/// Server settings besides the address.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
-    pub listen: SocketAddr,
+pub struct ServerOptions {
     /// Required on every route when set; [`check_bind`] demands one off loopback.
     pub api_key: Option<String>,
+    /// Origins (`https://app.example`) whose pages may open WebSocket sessions, besides the
+    /// server's own page.
+    pub allowed_origins: Vec<String>,
+    pub limits: ConnectionLimits,
+    /// How long running requests and sessions may take to finish once the server is told to stop.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            api_key: None,
+            allowed_origins: Vec::new(),
+            limits: ConnectionLimits::default(),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
 }
 
 /// What every handler sees.
@@ -44,11 +63,26 @@ pub(crate) struct AppState {
     pub engine: Arc<Engine>,
     pub api_key: Option<Arc<str>>,
     pub shutdown: Arc<Shutdown>,
+    /// The server listens on loopback only: requests must name a loopback host.
+    pub loopback_only: bool,
+    pub allowed_origins: Arc<[String]>,
 }
 
-/// Listening on anything but loopback exposes voice cloning to the network: require a key.
+/// Shortest API key accepted: a guessable key is no protection.
+pub const MIN_API_KEY_CHARS: usize = 16;
+
+/// Listening on anything but loopback exposes voice cloning to the network: require a key, and
+/// any key given must not be guessable.
 pub fn check_bind(listen: &SocketAddr, api_key: Option<&str>) -> Result<(), String> {
-    if !listen.ip().is_loopback() && api_key.is_none_or(str::is_empty) {
+    if let Some(key) = api_key {
+        if key.chars().filter(|c| !c.is_whitespace()).count() < MIN_API_KEY_CHARS || key.trim() != key {
+            return Err(format!(
+                "the API key must have at least {MIN_API_KEY_CHARS} characters and no leading or trailing spaces \
+                 (e.g. `openssl rand -hex 16`)"
+            ));
+        }
+    }
+    if !listen.ip().is_loopback() && api_key.is_none() {
         return Err(format!(
             "listening on {listen} (not loopback) needs an API key: pass --api-key or set SOVITS_RT_API_KEY"
         ));
@@ -68,50 +102,80 @@ fn router(state: AppState) -> Router {
         .route("/v1/voices", get(http_voices::list).post(http_voices::add))
         .route("/v1/voices/{name}", delete(http_voices::remove))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), browser_guard::guard))
+        .layer(axum::middleware::map_response(json_body_limit))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-/// Serves until the listener fails or the process is stopped (Ctrl-C ends it gracefully).
-pub async fn serve(listener: TcpListener, engine: Arc<Engine>, api_key: Option<String>) -> std::io::Result<()> {
-    serve_until(listener, engine, api_key, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await
+/// Serves until the listener fails or the process is stopped (Ctrl-C or SIGTERM end it gracefully).
+pub async fn serve(listener: TcpListener, engine: Arc<Engine>, options: ServerOptions) -> std::io::Result<()> {
+    serve_until(listener, engine, options, stop_signal()).await
+}
+
+/// Resolves on Ctrl-C (SIGINT) or, on Unix, SIGTERM (what `docker stop` and systemd send).
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Serves until the listener fails or `stop` resolves. Then no new connection is taken, HTTP
-/// requests in flight finish, and every WebSocket session gets a `shutting_down` error and a close
-/// frame (1001) before the server returns — waiting at most [`DRAIN_TIMEOUT`] for them.
+/// requests in flight may finish, and every WebSocket session gets a `shutting_down` error and a
+/// close frame (1001) before the server returns — waiting at most `options.shutdown_grace`.
 pub async fn serve_until(
     listener: TcpListener,
     engine: Arc<Engine>,
-    api_key: Option<String>,
+    options: ServerOptions,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let shutdown = Arc::new(Shutdown::new());
-    let state =
-        AppState { engine, api_key: api_key.filter(|k| !k.is_empty()).map(Arc::from), shutdown: shutdown.clone() };
-    let app = router(state);
-    // Audio frames are small and latency-bound: without TCP_NODELAY, Nagle's algorithm holds a
-    // frame until the client's delayed ACK (~40 ms).
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let signal = shutdown.clone();
-    let stop = async move {
-        stop.await;
-        // HTTP requests in flight drain after this returns; the WebSocket sessions are told now.
-        signal.stop();
+    let loopback_only = listener.local_addr()?.ip().is_loopback();
+    let state = AppState {
+        engine,
+        api_key: options.api_key.filter(|k| !k.is_empty()).map(Arc::from),
+        shutdown: shutdown.clone(),
+        loopback_only,
+        allowed_origins: options.allowed_origins.into(),
     };
-    let served = axum::serve(listener, app).with_graceful_shutdown(stop).await;
+    let app = router(state);
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        stop.await;
+        signal.stop();
+    });
+    let grace = options.shutdown_grace;
+    let served = connections::serve_with_limits(listener, app, options.limits, shutdown.subscribe(), grace).await;
     if shutdown.is_stopping() {
-        let left = shutdown.drain(DRAIN_TIMEOUT).await;
+        let left = shutdown.drain(grace).await;
         if left > 0 {
-            eprintln!("warning: {left} WebSocket sessions did not close within {DRAIN_TIMEOUT:?}");
+            tracing::warn!(left, ?grace, "WebSocket sessions did not close within the shutdown grace");
         }
     }
     served
+}
+
+/// The framework answers an oversized body with a plain-text 413: say it in JSON, with the limit.
+async fn json_body_limit(response: Response) -> Response {
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if response.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE || is_json {
+        return response;
+    }
+    let message = format!("the request body is larger than the limit of {} MiB", MAX_BODY_BYTES >> 20);
+    let body = json!({"error": {"code": "too_large", "message": message}});
+    (axum::http::StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
 }
 
 /// The HTTP status of an engine error code.
@@ -120,6 +184,7 @@ pub(crate) fn http_status(code: &str) -> axum::http::StatusCode {
     match code {
         "busy" | "device_error" => StatusCode::SERVICE_UNAVAILABLE,
         "unknown_voice" => StatusCode::NOT_FOUND,
+        "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
         "internal" => StatusCode::INTERNAL_SERVER_ERROR,
         _ => StatusCode::BAD_REQUEST,
     }

@@ -7,9 +7,6 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-/// The longest the server waits for its sessions to say goodbye once told to stop.
-pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// The stop signal and the count of sessions still open.
 pub(crate) struct Shutdown {
     stopping: watch::Sender<bool>,
@@ -41,6 +38,11 @@ impl Shutdown {
         let mut signal = self.stopping.subscribe();
         // The sender lives in `self`, so `wait_for` cannot fail while we borrow it.
         let _ = signal.wait_for(|&stop| stop).await;
+    }
+
+    /// The stop signal, for the connection loop.
+    pub fn subscribe(&self) -> watch::Receiver<bool> {
+        self.stopping.subscribe()
     }
 
     /// Tells every session to stop.

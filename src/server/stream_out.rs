@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use crate::audio::encoder::{AudioStreamEncoder, EncodeError, EncodedChunk, OutputFormat, OutputRate};
+use crate::engine::metrics::{Metrics, Stage};
 use crate::engine::{Engine, EngineError, Session, SessionEvent, SessionRequest, SessionStats};
 
 /// What the transport has to send next.
@@ -33,6 +34,8 @@ pub(crate) enum OutEvent {
 pub(crate) struct SessionOutput {
     pub session: Session,
     encoder: AudioStreamEncoder,
+    /// Where the encoding time goes.
+    metrics: Arc<Metrics>,
     frames: usize,
     pending_done: Option<SessionStats>,
     over: bool,
@@ -47,14 +50,28 @@ pub(crate) async fn open(engine: &Arc<Engine>, request: SessionRequest) -> Resul
 }
 
 impl SessionOutput {
-    pub fn new(session: Session, format: OutputFormat, rate: OutputRate) -> Result<Self, EncodeError> {
+    pub fn new(
+        session: Session,
+        format: OutputFormat,
+        rate: OutputRate,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, EncodeError> {
         Ok(SessionOutput {
             session,
             encoder: AudioStreamEncoder::new(format, rate)?,
+            metrics,
             frames: 0,
             pending_done: None,
             over: false,
         })
+    }
+
+    /// Encodes the next samples, timing it.
+    fn encode(&mut self, samples: &[f32]) -> Result<EncodedChunk, EncodeError> {
+        let started = std::time::Instant::now();
+        let chunk = self.encoder.push(samples);
+        self.metrics.observe_stage(Stage::Encode, started.elapsed().as_secs_f64());
+        chunk
     }
 
     fn audio(&mut self, chunk: EncodedChunk) -> OutEvent {
@@ -87,7 +104,7 @@ impl SessionOutput {
             return Some(match event {
                 SessionEvent::Segment { index, text } => OutEvent::Segment { index, text },
                 SessionEvent::Warning { code, message } => OutEvent::Warning { code, message },
-                SessionEvent::Audio(samples) => match self.encoder.push(&samples) {
+                SessionEvent::Audio(samples) => match self.encode(&samples) {
                     Ok(chunk) if chunk.is_empty() => continue,
                     Ok(chunk) => self.audio(chunk),
                     Err(e) => failed(e),

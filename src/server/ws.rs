@@ -10,10 +10,10 @@ use axum::extract::State;
 use axum::response::Response;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 use crate::audio::encoder::{OutputFormat, OutputRate};
-use crate::engine::SessionRequest;
+use crate::engine::{SessionRequest, SessionStats};
 use crate::server::stream_out::{self, OutEvent, SessionOutput};
 use crate::server::AppState;
 
@@ -56,6 +56,25 @@ fn bad(message: impl Into<String>) -> WsError {
     WsError::new("bad_request", message)
 }
 
+/// What the server sends as a text frame (docs/PROTOCOL.md, "Server → client"), one type per
+/// event so every event has exactly its documented fields.
+#[derive(serde::Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerEvent<'a> {
+    Ready { session: String, voice: &'a str, format: &'a str, sample_rate: u32, channels: u32, frame_ms: u32 },
+    Segment { index: usize, text: &'a str },
+    Mouth { frame: usize, levels: Vec<f64> },
+    Error { code: &'a str, message: &'a str },
+    Done { ttfa_ms: Option<f64>, rtf: Option<f64>, tokens: usize, audio_ms: f64, segments: usize, cancelled: bool },
+}
+
+async fn send_event(tx: &mut Tx, event: ServerEvent<'_>) -> Result<(), WsError> {
+    match serde_json::to_value(event) {
+        Ok(value) => send_json(tx, value).await,
+        Err(e) => Err(WsError::new("internal", e.to_string())),
+    }
+}
+
 async fn send_json(tx: &mut Tx, value: Value) -> Result<(), WsError> {
     send(tx, Message::Text(value.to_string().into())).await
 }
@@ -69,11 +88,13 @@ async fn send(tx: &mut Tx, msg: Message) -> Result<(), WsError> {
 }
 
 /// The WebSocket close code that ends a connection after error `code` (docs/PROTOCOL.md):
-/// 1001 going away (shutdown), 1008 policy (a client too slow), 1009 too big, 1011 a server-side
+/// 1001 going away (shutdown), 1007 a text frame not in UTF-8, 1008 policy (a client too slow),
+/// 1009 too big, 1011 a server-side
 /// failure, 4xxx the client's request (4000 bad request, 4004 unknown voice, 4029 busy: try again).
 fn close_code(code: &str) -> u16 {
     match code {
         "bad_request" | "bad_input" => 4000,
+        "bad_encoding" => 1007,
         "unknown_voice" => 4004,
         "busy" => 4029,
         "too_large" => 1009,
@@ -118,6 +139,10 @@ async fn next_control(rx: &mut SplitStream<WebSocket>) -> Result<Option<Map<Stri
             Ok(Message::Text(t)) => t,
             Ok(Message::Binary(_)) => {
                 return Err(bad("binary frames are not accepted from clients; send JSON text frames"))
+            }
+            // The WebSocket layer rejects a text frame that is not UTF-8 (RFC 6455: close 1007).
+            Err(e) if e.to_string().contains("UTF-8") => {
+                return Err(WsError::new("bad_encoding", "a text frame was not valid UTF-8".to_string()))
             }
             Ok(Message::Close(_)) | Err(_) => return Ok(None),
             Ok(Message::Ping(_) | Message::Pong(_)) => continue,
@@ -180,7 +205,7 @@ async fn run(socket: WebSocket, state: AppState) {
             if !e.counted {
                 state.engine.metrics().error(e.code);
             }
-            let _ = send_json(&mut tx, json!({"type": "error", "code": e.code, "message": e.message})).await;
+            let _ = send_event(&mut tx, ServerEvent::Error { code: e.code, message: &e.message }).await;
             (close_code(e.code), e.code)
         }
     };
@@ -206,15 +231,18 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
         .await
         // Engine::open counts its own failures.
         .map_err(|e| WsError { code: e.code(), message: e.to_string(), counted: true })?;
-    let mut out = SessionOutput::new(session, format, OutputRate::Hz48000)
+    let mut out = SessionOutput::new(session, format, OutputRate::Hz48000, state.engine.metrics().clone())
         .map_err(|e| WsError::new("internal", e.to_string()))?;
     let id = out.session.id;
-    send_json(
-        tx,
-        json!({"type": "ready", "session": format!("s-{id}"), "voice": voice, "format": format.name(),
-        "sample_rate": 48000, "channels": 1, "frame_ms": 20}),
-    )
-    .await?;
+    let ready = ServerEvent::Ready {
+        session: format!("s-{id}"),
+        voice: &voice,
+        format: format.name(),
+        sample_rate: 48_000,
+        channels: 1,
+        frame_ms: 20,
+    };
+    send_event(tx, ready).await?;
     if let Some(t) = text {
         out.session.push_text(&t);
     }
@@ -238,23 +266,23 @@ async fn session(tx: &mut Tx, rx: &mut SplitStream<WebSocket>, state: &AppState)
             event = out.next() => {
                 let Some(event) = event else { return Ok(Ending::Done) };
                 match event {
-                    OutEvent::Segment { index, text } => send_json(tx, json!({"type": "segment", "index": index, "text": text})).await?,
+                    OutEvent::Segment { index, text } => send_event(tx, ServerEvent::Segment { index, text: &text }).await?,
                     OutEvent::Audio { first_frame, chunk } => {
                         for frame in chunk.frames {
                             send(tx, Message::Binary(frame.into())).await?;
                         }
                         let levels: Vec<f64> = chunk.mouth.iter().map(|&l| (l as f64 * 1000.0).round() / 1000.0).collect();
                         if !levels.is_empty() {
-                            send_json(tx, json!({"type": "mouth", "frame": first_frame, "levels": levels})).await?;
+                            send_event(tx, ServerEvent::Mouth { frame: first_frame, levels }).await?;
                         }
                     }
                     OutEvent::Warning { code, message } => {
                         state.engine.metrics().error(code);
-                        send_json(tx, json!({"type": "error", "code": code, "message": message})).await?;
+                        send_event(tx, ServerEvent::Error { code, message: &message }).await?;
                     }
                     OutEvent::Done(stats) => {
-                        send_json(tx, json!({"type": "done", "ttfa_ms": stats.ttfa_ms, "rtf": stats.rtf, "tokens": stats.tokens,
-                            "audio_ms": stats.audio_ms, "segments": stats.segments, "cancelled": stats.cancelled})).await?;
+                        let SessionStats { ttfa_ms, rtf, tokens, audio_ms, segments, cancelled } = stats;
+                        send_event(tx, ServerEvent::Done { ttfa_ms, rtf, tokens, audio_ms, segments, cancelled }).await?;
                         return Ok(Ending::Done);
                     }
                     // The engine counted a client too slow for its event buffer when it dropped it.

@@ -5,6 +5,7 @@
 
 use super::cleaner::{clean_text, CleanedText};
 use super::lang_segment::{split_by_language, Lang, LangMode};
+use super::segment::{preprocess, SegmentError, SplitMethod};
 use super::{SymbolSet, TextError};
 
 /// Fewer phones than this and upstream redoes the sentence with a `"."` in front, once.
@@ -44,6 +45,24 @@ impl Phonemized {
     pub fn norm_text(&self) -> String {
         self.segments.iter().map(|s| s.cleaned.norm_text.as_str()).collect()
     }
+}
+
+/// A whole text as `TTS.run` speaks it: cut into sentences with `method`, each phonemized; an
+/// error when nothing in it has a phone to speak (empty, or only punctuation, symbols or spaces).
+pub fn phonemize_text(
+    text: &str,
+    mode: LangMode,
+    method: SplitMethod,
+    symbols: SymbolSet,
+) -> Result<Vec<(String, Phonemized)>, TextError> {
+    let sentences = preprocess(text, mode, method)?
+        .into_iter()
+        .map(|sentence| phonemize(&sentence, mode, symbols).map(|p| (sentence, p)))
+        .collect::<Result<Vec<_>, _>>()?;
+    if sentences.iter().all(|(_, p)| p.phone_ids().is_empty()) {
+        return Err(SegmentError::NoValidText.into());
+    }
+    Ok(sentences)
 }
 
 /// `get_phones_and_bert(text, mode, "v2")` without the BERT features.

@@ -13,6 +13,10 @@ pub mod ja;
 pub mod ko;
 pub mod lang_segment;
 mod python_chars;
+
+/// Whether text has anything to speak: a word character as Python's `\w` has it (upstream drops
+/// text without one; punctuation, symbols and emoji alone make no sound).
+pub use python_chars::has_word_char as has_speakable_text;
 mod resource;
 pub mod segment;
 mod symbols;
@@ -21,7 +25,7 @@ pub mod zh;
 pub mod zh_normalize;
 
 pub use cleaner::{clean_text, CleanedText};
-pub use frontend::{phonemize, Phonemized, PhonemizedSegment};
+pub use frontend::{phonemize, phonemize_text, Phonemized, PhonemizedSegment};
 pub use lang_segment::{Lang, LangMode};
 pub use symbols::SymbolSet;
 

@@ -69,16 +69,21 @@ impl Inputs {
         Inputs {
             tokens: (0..120u32).map(|i| (i * 7919 + 13) % cfg.quantizer.codebook_size as u32).collect(),
             phones: (0..60u32).map(|i| 1 + (i * 31) % (cfg.text.text_vocab as u32 - 1)).collect(),
-            ge: cpu.reference_style(&spec).unwrap(),
+            ge: cpu.reference_style(&spec, None).unwrap(),
         }
     }
 }
 
-/// Every intermediate of the graph against upstream's, for the main case (noise 0) and the other
-/// speed.
-pub fn check_upstream_tensors<O: AcousticOps + Send + Sync>(model: &BatchedSovits<O>, dir: &std::path::Path) {
+/// Every intermediate of the graph against upstream's case file `case` (`sovits.safetensors` of
+/// the v2 set, `sovits_v2pro*.safetensors` of the Pro set), for the main case (noise 0) and the
+/// other speed.
+pub fn check_upstream_tensors<O: AcousticOps + Send + Sync>(
+    model: &BatchedSovits<O>,
+    dir: &std::path::Path,
+    case: &str,
+) {
     let cfg = model.config().clone();
-    let case = super::case(dir, "sovits.safetensors");
+    let case = super::case(dir, case);
     let (tokens, phones) = (u32s(&case, "codes"), u32s(&case, "text"));
     let voice = model.prepare_voice(&tensor(&case, "ge")).unwrap();
     let meta = |k: &str| case.metadata()[k].parse::<f32>().unwrap();
@@ -129,11 +134,12 @@ pub fn check_tensors_against_cpu<O: AcousticOps + Send + Sync>(
 ) {
     let n_flows = model.config().flow.n_flows;
     let voice = model.prepare_voice(&inputs.ge).unwrap();
-    let (tokens, phones, ge) = (&inputs.tokens[..60], &inputs.phones, &inputs.ge);
+    let (tokens, phones) = (&inputs.tokens[..60], &inputs.phones);
+    let cpu_voice = cpu.prepare_voice(&inputs.ge).unwrap();
     for params in [seeded(1.0, 0.0, 0, 0), seeded(1.0, 0.5, 7, 0), seeded(0.8, 0.7, 3, 17)] {
         let window = Window { voice: &voice, tokens, phones, params: &params };
         let (waves, traces) = model.decode_traced(&[window]).unwrap();
-        let t = cpu.decode_traced(tokens, phones, ge, &params).unwrap();
+        let t = cpu.decode_traced(tokens, phones, &cpu_voice, &params).unwrap();
         let mut expected = vec![
             ("ssl_proj", &t.ssl_proj),
             ("encoder_ssl", &t.encoder_ssl),
@@ -151,7 +157,7 @@ pub fn check_tensors_against_cpu<O: AcousticOps + Send + Sync>(
             assert_eq!(got.shape(), want.shape(), "{name}");
             assert_close_rel(name, got.data(), want.data(), FP16_REL);
         }
-        let wav = cpu.vocode(&t.z, ge).unwrap();
+        let wav = cpu.vocode(&t.z, &cpu_voice).unwrap();
         assert_close_rel("wav", &waves[0], &wav, FP16_REL);
         println!(
             "speed {}, noise {}: waveform SNR vs the f32 CPU {:.1} dB",

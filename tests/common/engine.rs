@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use sovits_rt::engine::{Engine, EngineConfig, NewVoice, RequestParams, VoiceManifest};
+use sovits_rt::server::ServerOptions;
 
 /// An engine serving at most `max_sessions` sessions; keep the directory alive as long as it.
 pub fn engine(dir: &Path, max_sessions: usize) -> (Arc<Engine>, tempdir::Dir) {
@@ -50,10 +51,14 @@ pub fn reference(dir: &Path) -> (String, Vec<u8>) {
 
 /// Serves `sovits_rt::server::serve` on 127.0.0.1:0 from the current tokio runtime.
 pub async fn serve(engine: Arc<Engine>, api_key: Option<&str>) -> SocketAddr {
+    serve_with(engine, ServerOptions { api_key: api_key.map(str::to_string), ..Default::default() }).await
+}
+
+/// Serves with `options` on 127.0.0.1:0 from the current tokio runtime.
+pub async fn serve_with(engine: Arc<Engine>, options: ServerOptions) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let key = api_key.map(str::to_string);
-    tokio::spawn(async move { sovits_rt::server::serve(listener, engine, key).await.unwrap() });
+    tokio::spawn(async move { sovits_rt::server::serve(listener, engine, options).await.unwrap() });
     addr
 }
 
@@ -64,7 +69,7 @@ pub async fn serve_stoppable(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let served = tokio::spawn(sovits_rt::server::serve_until(listener, engine, None, async {
+    let served = tokio::spawn(sovits_rt::server::serve_until(listener, engine, ServerOptions::default(), async {
         let _ = stopped.await;
     }));
     (addr, stop, served)

@@ -24,6 +24,44 @@ pub fn model_fixtures(test: &str) -> Option<PathBuf> {
     fixture_set(test, "v2-small", "manifest.json")
 }
 
+/// `<root>/v2pro-small` (v2Pro/v2ProPlus: SV branch and Pro SoVITS), or `None` (with a visible
+/// SKIP) when absent and not required.
+pub fn pro_fixtures(test: &str) -> Option<PathBuf> {
+    fixture_set(test, "v2pro-small", "manifest.json")
+}
+
+/// A SoVITS checkpoint of a fixture set with the case file made from it.
+#[derive(Debug, Clone)]
+pub struct SovitsCase {
+    pub dir: PathBuf,
+    pub model: PathBuf,
+    pub case: String,
+}
+
+/// Every SoVITS model with a case file: `v2-small/sovits.pth` and each
+/// `v2pro-small/sovits_v2pro*.pth` present (v2Pro, v2ProPlus: whichever the set holds).
+pub fn sovits_cases(test: &str) -> Vec<SovitsCase> {
+    let mut cases = Vec::new();
+    if let Some(dir) = model_fixtures(test) {
+        cases.push(SovitsCase { model: dir.join("sovits.pth"), case: "sovits.safetensors".into(), dir });
+    }
+    if let Some(dir) = pro_fixtures(test) {
+        let mut pro: Vec<SovitsCase> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().ok()?;
+                let stem = name.strip_prefix("sovits_v2pro")?.strip_suffix(".safetensors")?;
+                let model = dir.join(format!("sovits_v2pro{stem}.pth"));
+                Some(SovitsCase { model, case: name, dir: dir.clone() })
+            })
+            .collect();
+        assert!(!pro.is_empty(), "{test}: no sovits_v2pro*.safetensors in {}", dir.display());
+        pro.sort_by(|a, b| a.case.cmp(&b.case));
+        cases.extend(pro);
+    }
+    cases
+}
+
 /// `<root>/text-v2`, or `None` (with a visible SKIP) when absent and not required.
 pub fn text_fixtures(test: &str) -> Option<PathBuf> {
     fixture_set(test, "text-v2", "cases.jsonl")
@@ -146,7 +184,7 @@ pub fn assert_matches<T: PartialEq + std::fmt::Debug>(
     cases: &[G2pCase],
     want: impl Fn(&G2pCase) -> T,
     got: impl Fn(&G2pCase) -> T,
-    floor: usize,
+    min_rate: f64,
 ) {
     let mut passes = 0;
     for case in cases {
@@ -157,8 +195,21 @@ pub fn assert_matches<T: PartialEq + std::fmt::Debug>(
             println!("MISMATCH {what} {} {:?}\n  expected {want:?}\n  got      {got:?}", case.id, case.text);
         }
     }
-    println!("{what}: {passes}/{} exact", cases.len());
-    assert!(passes >= floor, "{what}: only {passes}/{} exact, expected at least {floor}", cases.len());
+    assert_rate(what, passes, cases.len(), min_rate);
+}
+
+/// Asserts that `passes` of `total` (at least one) cases match exactly, at a rate of at least
+/// `min_rate`: a rate over the cases present, so the suite runs unchanged on another fixture set.
+pub fn assert_rate(what: &str, passes: usize, total: usize, min_rate: f64) {
+    println!("{what}: {passes}/{total} exact");
+    assert!(total > 0, "{what}: the fixture set has no cases");
+    let rate = passes as f64 / total as f64;
+    assert!(
+        rate >= min_rate,
+        "{what}: {passes}/{total} exact ({:.1} %), below the floor of {:.1} %",
+        rate * 100.0,
+        min_rate * 100.0
+    );
 }
 
 /// Phones as the cleaner leaves them: symbols outside the v2 table become `UNK`.

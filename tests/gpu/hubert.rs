@@ -32,7 +32,7 @@ fn hubert_features_and_prompt_tokens_match_the_cpu() {
 
     let file = sovits_rt::synthetic::sovits(2);
     let (cfg, w) = SovitsWeights::load(&Weights::new(&file.weights), &file.config).unwrap();
-    let quantizer = VoiceAnalyzer::new(cfg, w.ref_enc, w.ssl_proj, w.codebook);
+    let quantizer = VoiceAnalyzer::new(cfg, w.ref_enc, w.speaker, w.ssl_proj, w.codebook);
     let (cpu_tokens, gpu_tokens) =
         (quantizer.extract_latent(&want.t()).unwrap(), quantizer.extract_latent(&got.t()).unwrap());
     let differ = cpu_tokens.iter().zip(&gpu_tokens).filter(|(a, b)| a != b).count();

@@ -25,6 +25,8 @@ use crate::tensor::Tensor;
 pub struct GeneratorTrace {
     /// `conv_pre(z)` before `+ cond(ge)` `[C0, T]`.
     pub conv_pre: Tensor,
+    /// `cond(ge)` `[C0, 1]`.
+    pub cond: Tensor,
     /// Waveform `[T · hop]`.
     pub wav: Vec<f32>,
 }
@@ -320,6 +322,6 @@ impl TimeMajorGenerator {
         let mut wav = vec![0.0; t];
         self.conv_post.run(&x, t, Act::lrelu(FINAL_LRELU_SLOPE, gain, None), &mut padded, &mut wav, false);
         wav.par_iter_mut().for_each(|v| *v = v.tanh());
-        GeneratorTrace { conv_pre, wav }
+        GeneratorTrace { conv_pre, cond, wav }
     }
 }

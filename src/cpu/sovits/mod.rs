@@ -1,4 +1,4 @@
-//! SoVITS v1/v2 on the CPU: [`CpuSovits`] implements [`SemanticToAudio`] (reference style,
+//! SoVITS v1/v2/v2Pro/v2ProPlus on the CPU: [`CpuSovits`] implements [`SemanticToAudio`] (reference style,
 //! prompt-token extraction, tokens → latent `z` → HiFi-GAN waveform), reproducing upstream
 //! `SynthesizerTrn.decode` / `extract_latent` (`GPT_SoVITS/module/models.py`;
 //! research/upstream-v2.md §5.2, §5.3.1, §5.4, §3.1 step 6).
@@ -17,7 +17,9 @@ use crate::checkpoint::SovitsFile;
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
 use crate::model::acoustic::{check_tokens, check_window, BatchResult, Window};
 use crate::model::rng::{self, Purpose};
-use crate::model::sovits::{Conv1d, CouplingLayer, MelStyleEncoder, SovitsConfig, SovitsWeights, TextEncoder};
+use crate::model::sovits::{
+    Conv1d, CouplingLayer, MelStyleEncoder, SovitsConfig, SovitsWeights, SpeakerConditioning, TextEncoder,
+};
 use crate::model::{DecodeParams, ModelError, PriorNoise, SemanticToAudio, Weights};
 use crate::tensor::Tensor;
 
@@ -39,12 +41,34 @@ pub struct CpuSovits {
 }
 
 /// The per-voice half of SoVITS, which every backend runs on the CPU (once per voice): the
-/// reference encoder (`ge`) and the semantic front (`ssl_proj` + the codebook: prompt tokens).
+/// reference encoder with the Pro models' speaker conditioning (`ge`, and the style MRTE reads)
+/// and the semantic front (`ssl_proj` + the codebook: prompt tokens).
 pub struct VoiceAnalyzer {
     cfg: SovitsConfig,
     ref_enc: MelStyleEncoder,
+    speaker: Option<SpeakerConditioning>,
     ssl_proj: Conv1d,
     codebook: Tensor, // [codebook_size, ssl_dim]
+}
+
+/// A voice's conditioning as the CPU decodes with it: `[C, 1]` columns for the convolutions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StyleColumns {
+    /// `ge` `[gin, 1]`: the flow's and the generator's conditioning.
+    pub ge: Tensor,
+    /// What MRTE adds `[mrte_channels, 1]`: `ge` for v1/v2, `ge_to512(ge)` for Pro models.
+    pub mrte: Tensor,
+}
+
+/// One reference's style with its terms (upstream names in brackets).
+#[derive(Debug, Clone)]
+pub struct StyleTrace {
+    /// [ge_ref] `ref_enc(spec)` `[gin]`.
+    pub ref_enc: Tensor,
+    /// [sv_proj] `sv_emb(embedding)` `[gin]` (Pro models only).
+    pub speaker: Option<Tensor>,
+    /// [ge] the reference's style: `ref_enc` for v1/v2, `PReLU(ref_enc + speaker)` for Pro.
+    pub ge: Tensor,
 }
 
 /// Every intermediate of [`CpuSovits::decode_traced`] (upstream names in brackets).
@@ -95,9 +119,9 @@ impl CpuSovits {
 
     /// Takes the weights over; the generator's are re-laid out for time-major activations.
     pub fn new(cfg: SovitsConfig, w: SovitsWeights) -> Self {
-        let SovitsWeights { enc_p, dec, flow, ref_enc, ssl_proj, codebook } = w;
+        let SovitsWeights { enc_p, dec, flow, ref_enc, speaker, ssl_proj, codebook } = w;
         let dec = TimeMajorGenerator::new(&cfg, &dec);
-        let analyzer = VoiceAnalyzer::new(cfg.clone(), ref_enc, ssl_proj, codebook);
+        let analyzer = VoiceAnalyzer::new(cfg.clone(), ref_enc, speaker, ssl_proj, codebook);
         CpuSovits { cfg, enc_p, flow, analyzer, dec }
     }
 
@@ -106,26 +130,15 @@ impl CpuSovits {
         &self.analyzer
     }
 
-    /// `ge` as the `[gin, 1]` column the convolutions take.
-    fn ge_column(&self, ge: &Tensor) -> Result<Tensor, ModelError> {
-        let g = self.cfg.gin_channels;
-        if ge.len() != g || ge.shape().iter().filter(|&&d| d != 1).count() > 1 {
-            return Err(input(format!("style vector ge has shape {:?}; this model needs [{g}]", ge.shape())));
-        }
-        check_finite("style vector ge", ge.data())?;
-        Ok(Tensor::new([g, 1], ge.data().to_vec()))
-    }
-
     /// `SynthesizerTrn.decode` up to the flow output, keeping every intermediate.
     pub fn decode_traced(
         &self,
         tokens: &[u32],
         phones: &[u32],
-        ge: &Tensor,
+        style: &StyleColumns,
         params: &DecodeParams,
     ) -> Result<DecodeTrace, ModelError> {
         let cfg = &self.cfg;
-        let ge = self.ge_column(ge)?;
         check_window(cfg, tokens, phones, params)?;
         let quantized = self.analyzer.codebook_lookup(tokens)?;
         let frames = cfg.latent_frames(tokens.len(), params.speed);
@@ -157,7 +170,7 @@ impl CpuSovits {
             }
         }
         let encoder_text = attention::encoder(&e.encoder_text, Tensor::new([h, phones.len()], emb), cfg.text.n_heads);
-        let mrte = self.mrte(&encoder_ssl, &encoder_text, &ge);
+        let mrte = self.mrte(&encoder_ssl, &encoder_text, &style.mrte);
         let mut x = attention::encoder(&e.encoder2, mrte.clone(), cfg.text.n_heads);
         if params.speed != 1.0 {
             x = ops::interpolate_linear(&x, frames);
@@ -183,7 +196,7 @@ impl CpuSovits {
         let mut z = z_p.clone();
         let mut flow_rev = Vec::with_capacity(self.flow.len());
         for layer in self.flow.iter().rev() {
-            flow::flip_and_uncouple(layer, &mut z, &ge);
+            flow::flip_and_uncouple(layer, &mut z, &style.ge);
             flow_rev.push(z.clone());
         }
         Ok(DecodeTrace {
@@ -202,7 +215,8 @@ impl CpuSovits {
         })
     }
 
-    /// `MRTE.forward(ssl, text, ge)` (§5.3.3): `c_post(MHA(c_pre(ssl), text_pre(text)) + c_pre(ssl) + ge)`.
+    /// `MRTE.forward(ssl, text, ge)` (§5.3.3): `c_post(MHA(c_pre(ssl), text_pre(text)) + c_pre(ssl) + ge)`
+    /// (`ge` is `ge_to512(ge)` for Pro models).
     fn mrte(&self, ssl: &Tensor, text: &Tensor, ge: &Tensor) -> Tensor {
         let m = &self.enc_p.mrte;
         let s = conv(ssl, &m.c_pre, Conv1dSpec::same(0));
@@ -217,14 +231,13 @@ impl CpuSovits {
     }
 
     /// The generator with its `conv_pre` intermediate.
-    pub fn vocode_traced(&self, z: &Tensor, ge: &Tensor) -> Result<GeneratorTrace, ModelError> {
-        let ge = self.ge_column(ge)?;
+    pub fn vocode_traced(&self, z: &Tensor, style: &StyleColumns) -> Result<GeneratorTrace, ModelError> {
         let c = self.cfg.inter_channels;
         if z.shape().len() != 2 || z.dim(0) != c || z.dim(1) == 0 {
             return Err(input(format!("latent z has shape {:?}; expected [{c}, frames ≥ 1]", z.shape())));
         }
         check_finite("latent z", z.data())?;
-        Ok(self.dec.generate(z, &ge))
+        Ok(self.dec.generate(z, &style.ge))
     }
 
     /// `SynthesizerTrn.decode` up to the flow output `z` `[inter, frames]`.
@@ -232,15 +245,15 @@ impl CpuSovits {
         &self,
         tokens: &[u32],
         phones: &[u32],
-        ge: &Tensor,
+        style: &StyleColumns,
         params: &DecodeParams,
     ) -> Result<Tensor, ModelError> {
-        Ok(self.decode_traced(tokens, phones, ge, params)?.z)
+        Ok(self.decode_traced(tokens, phones, style, params)?.z)
     }
 
     /// The generator: `z` `[inter, frames]` → waveform in [-1, 1].
-    pub fn vocode(&self, z: &Tensor, ge: &Tensor) -> Result<Vec<f32>, ModelError> {
-        Ok(self.vocode_traced(z, ge)?.wav)
+    pub fn vocode(&self, z: &Tensor, style: &StyleColumns) -> Result<Vec<f32>, ModelError> {
+        Ok(self.vocode_traced(z, style)?.wav)
     }
 }
 
@@ -251,8 +264,14 @@ fn cpu_batch() -> usize {
 }
 
 impl VoiceAnalyzer {
-    pub fn new(cfg: SovitsConfig, ref_enc: MelStyleEncoder, ssl_proj: Conv1d, codebook: Tensor) -> Self {
-        VoiceAnalyzer { cfg, ref_enc, ssl_proj, codebook }
+    pub fn new(
+        cfg: SovitsConfig,
+        ref_enc: MelStyleEncoder,
+        speaker: Option<SpeakerConditioning>,
+        ssl_proj: Conv1d,
+        codebook: Tensor,
+    ) -> Self {
+        VoiceAnalyzer { cfg, ref_enc, speaker, ssl_proj, codebook }
     }
 
     /// `quantizer.decode(codes)`: codebook rows of `tokens`, transposed to `[ssl_dim, T]`.
@@ -321,8 +340,25 @@ impl VoiceAnalyzer {
             .collect()
     }
 
-    /// Global style vector `ge` `[gin]` from a reference magnitude spectrogram `[1025, frames]`.
-    pub fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
+    /// One reference's style vector `[gin]` from its magnitude spectrogram `[1025, frames]` and,
+    /// for Pro models (only), its speaker-verification embedding: `ref_enc(spec)` for v1/v2,
+    /// `PReLU(ref_enc(spec) + sv_emb(embedding))` for v2Pro/v2ProPlus.
+    pub fn reference_style(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        Ok(self.reference_style_traced(spec, speaker)?.ge)
+    }
+
+    /// [`reference_style`](Self::reference_style) with its terms.
+    pub fn reference_style_traced(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<StyleTrace, ModelError> {
+        let embedding = match (&self.speaker, speaker) {
+            (Some(_), Some(e)) => Some(e),
+            (Some(_), None) => {
+                return Err(input(
+                    "this v2Pro/v2ProPlus model needs the speaker-verification embedding of each reference".into(),
+                ))
+            }
+            (None, Some(_)) => return Err(input("this v1/v2 model takes no speaker-verification embedding".into())),
+            (None, None) => None,
+        };
         let bins = self.cfg.ref_enc.bins;
         if spec.shape().len() != 2 || spec.dim(0) < bins {
             return Err(input(format!(
@@ -335,7 +371,37 @@ impl VoiceAnalyzer {
             return Err(input("reference spectrogram has no frames (the reference audio is empty)".into()));
         }
         check_finite("reference spectrogram", spec.data())?;
-        Ok(ref_enc::style_vector(&self.ref_enc, spec))
+        if let (Some(e), Some(c)) = (embedding, &self.cfg.speaker) {
+            if e.len() != c.embedding_dim {
+                return Err(input(format!(
+                    "speaker embedding has {} values; this model's sv_emb reads {}",
+                    e.len(),
+                    c.embedding_dim
+                )));
+            }
+            check_finite("speaker embedding", e.data())?;
+        }
+        let ref_enc = ref_enc::style_vector(&self.ref_enc, spec);
+        let Some((s, e)) = self.speaker.as_ref().zip(embedding) else {
+            return Ok(StyleTrace { ge: ref_enc.clone(), ref_enc, speaker: None });
+        };
+        let speaker = ref_enc::speaker_projection(s, e.data());
+        let ge = ref_enc::speaker_style(s, ref_enc.data(), &speaker);
+        Ok(StyleTrace {
+            ge: Tensor::new([ge.len()], ge),
+            ref_enc,
+            speaker: Some(Tensor::new([speaker.len()], speaker)),
+        })
+    }
+
+    /// A voice's `ge` `[gin]` checked, and the style MRTE adds.
+    pub fn conditioning(&self, ge: &Tensor) -> Result<(Vec<f32>, Vec<f32>), ModelError> {
+        let g = self.cfg.gin_channels;
+        if ge.len() != g || ge.shape().iter().filter(|&&d| d != 1).count() > 1 {
+            return Err(input(format!("style vector ge has shape {:?}; this model needs [{g}]", ge.shape())));
+        }
+        check_finite("style vector ge", ge.data())?;
+        Ok((ge.data().to_vec(), ref_enc::mrte_style(self.speaker.as_ref(), ge.data())))
     }
 
     /// Prompt semantic tokens from HuBERT features `[768, T]` (`ssl_proj` + nearest code).
@@ -346,8 +412,7 @@ impl VoiceAnalyzer {
 }
 
 impl SemanticToAudio for CpuSovits {
-    /// `ge` as the `[gin, 1]` column the convolutions take, checked.
-    type Voice = Tensor;
+    type Voice = StyleColumns;
 
     fn config(&self) -> &SovitsConfig {
         &self.cfg
@@ -357,20 +422,21 @@ impl SemanticToAudio for CpuSovits {
         cpu_batch()
     }
 
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
-        self.analyzer.reference_style(spec)
+    fn reference_style(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        self.analyzer.reference_style(spec, speaker)
     }
 
     fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
         self.analyzer.extract_latent(ssl)
     }
 
-    fn prepare_voice(&self, ge: &Tensor) -> Result<Tensor, ModelError> {
-        self.ge_column(ge)
+    fn prepare_voice(&self, ge: &Tensor) -> Result<StyleColumns, ModelError> {
+        let (ge, mrte) = self.analyzer.conditioning(ge)?;
+        Ok(StyleColumns { ge: Tensor::new([ge.len(), 1], ge), mrte: Tensor::new([mrte.len(), 1], mrte) })
     }
 
-    fn decode(&self, windows: &[Window<'_, Tensor>]) -> BatchResult<Vec<f32>> {
-        let one = |w: &Window<'_, Tensor>| {
+    fn decode(&self, windows: &[Window<'_, StyleColumns>]) -> BatchResult<Vec<f32>> {
+        let one = |w: &Window<'_, StyleColumns>| {
             let z = self.decode_latent(w.tokens, w.phones, w.voice, w.params)?;
             self.vocode(&z, w.voice)
         };

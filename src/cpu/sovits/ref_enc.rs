@@ -1,9 +1,11 @@
 //! The reference (style) encoder `ref_enc` (upstream `GPT_SoVITS/module/modules.py`
 //! `MelStyleEncoder`, `Conv1dGLU`, `MultiHeadAttention`, `ScaledDotProductAttention`;
-//! research/upstream-v2.md §5.3.5): spectrogram `[F, T]` → global style vector `ge [gin]`.
+//! research/upstream-v2.md §5.3.5): spectrogram `[F, T]` → global style vector `ge [gin]`; and
+//! the v2Pro/v2ProPlus speaker conditioning around it (`SynthesizerTrn.decode`'s `get_ge` and
+//! `ge_to512`; fixtures/v2pro-small/README.md).
 
 use crate::cpu::ops::{self, Conv1dSpec, MatRef};
-use crate::model::sovits::{MelStyleEncoder, StyleAttention, REF_ENC_HEADS};
+use crate::model::sovits::{Linear, MelStyleEncoder, SpeakerConditioning, StyleAttention, REF_ENC_HEADS};
 use crate::tensor::Tensor;
 
 use super::conv;
@@ -80,4 +82,28 @@ pub fn style_vector(e: &MelStyleEncoder, spec: &Tensor) -> Tensor {
         ge.iter_mut().zip(row).for_each(|(s, v)| *s += v / t as f32);
     }
     Tensor::new([g], ge)
+}
+
+/// `w · x + b` for one vector `x`.
+fn affine(l: &Linear, x: &[f32]) -> Vec<f32> {
+    ops::linear(&Tensor::new([1, x.len()], x.to_vec()), &l.weight, Some(&l.bias)).data().to_vec()
+}
+
+/// `sv_emb(embedding)` `[gin]`: a Pro reference's speaker term.
+pub fn speaker_projection(s: &SpeakerConditioning, embedding: &[f32]) -> Vec<f32> {
+    affine(&s.sv_emb, embedding)
+}
+
+/// A Pro reference's style: `PReLU(ref_enc(spec) + sv_emb(embedding))` from its two terms.
+pub fn speaker_style(s: &SpeakerConditioning, ref_enc: &[f32], speaker: &[f32]) -> Vec<f32> {
+    let prelu = |(x, slope): (f32, &f32)| if x >= 0.0 { x } else { slope * x };
+    ref_enc.iter().zip(speaker).map(|(a, b)| a + b).zip(s.prelu.data()).map(prelu).collect()
+}
+
+/// The style MRTE adds: `ge_to512(ge)` for Pro models, `ge` itself for v1/v2.
+pub fn mrte_style(s: Option<&SpeakerConditioning>, ge: &[f32]) -> Vec<f32> {
+    match s {
+        Some(s) => affine(&s.ge_to_mrte, ge),
+        None => ge.to_vec(),
+    }
 }

@@ -42,7 +42,7 @@ impl<O: AcousticOps> BatchedSovits<O> {
     pub fn new(ops: O, cfg: SovitsConfig, w: SovitsWeights, options: BatchOptions) -> Result<Self, ModelError> {
         let (weights, conditioner) = GraphWeights::load(&ops, &cfg, &w)?;
         let workspace = Workspace::new(&ops, &cfg, &options.room_for)?;
-        let analyzer = VoiceAnalyzer::new(cfg.clone(), w.ref_enc, w.ssl_proj, w.codebook);
+        let analyzer = VoiceAnalyzer::new(cfg.clone(), w.ref_enc, w.speaker, w.ssl_proj, w.codebook);
         Ok(BatchedSovits {
             cfg,
             analyzer,
@@ -148,8 +148,8 @@ impl<O: AcousticOps + Send + Sync> SemanticToAudio for BatchedSovits<O> {
         self.max_batch
     }
 
-    fn reference_style(&self, spec: &Tensor) -> Result<Tensor, ModelError> {
-        self.analyzer.reference_style(spec)
+    fn reference_style(&self, spec: &Tensor, speaker: Option<&Tensor>) -> Result<Tensor, ModelError> {
+        self.analyzer.reference_style(spec, speaker)
     }
 
     fn extract_latent(&self, ssl: &Tensor) -> Result<Vec<u32>, ModelError> {
@@ -157,7 +157,7 @@ impl<O: AcousticOps + Send + Sync> SemanticToAudio for BatchedSovits<O> {
     }
 
     fn prepare_voice(&self, ge: &Tensor) -> Result<PreparedVoice, ModelError> {
-        self.conditioner.prepare(ge)
+        Ok(self.conditioner.prepare(self.analyzer.conditioning(ge)?))
     }
 
     fn decode(&self, windows: &[Window<'_, PreparedVoice>]) -> BatchResult<Vec<f32>> {

@@ -97,7 +97,7 @@ pub struct GraphWeights<O: AcousticOps + ?Sized> {
 /// the batch's per-item biases.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PreparedVoice {
-    /// Added inside MRTE (`ge` for v1/v2) `[mrte_channels]`.
+    /// Added inside MRTE (`ge` for v1/v2, `ge_to512(ge)` for v2Pro/v2ProPlus) `[mrte_channels]`.
     pub mrte: Vec<f32>,
     /// `cond_layer(ge)` of each coupling in graph order, each layer's slice gate-interleaved:
     /// `[couplings · layers · 2·hidden]`.
@@ -108,7 +108,6 @@ pub struct PreparedVoice {
 
 /// The host-side weights that turn a `ge` into a [`PreparedVoice`].
 pub struct Conditioner {
-    gin: usize,
     /// Per coupling in graph order: `cond_layer` `[2·hidden·layers, gin]` and its bias.
     flow: Vec<(Tensor, Vec<f32>)>,
     flow_hidden: usize,
@@ -133,30 +132,22 @@ fn affine(w: &Tensor, b: &[f32], x: &[f32]) -> Vec<f32> {
 }
 
 impl Conditioner {
-    /// `ge` `[gin]` → the voice's per-item biases.
-    pub fn prepare(&self, ge: &Tensor) -> Result<PreparedVoice, ModelError> {
-        if ge.len() != self.gin || ge.shape().iter().filter(|&&d| d != 1).count() > 1 {
-            return Err(ModelError::Input(format!(
-                "style vector ge has shape {:?}; this model needs [{}]",
-                ge.shape(),
-                self.gin
-            )));
-        }
-        if let Some(i) = ge.data().iter().position(|v| !v.is_finite()) {
-            return Err(ModelError::Input(format!("style vector ge holds a NaN or infinite value at element {i}")));
-        }
-        let ge = ge.data();
+    /// A voice's checked `ge` `[gin]` and MRTE style ([`VoiceAnalyzer::conditioning`]) → its
+    /// per-item biases.
+    ///
+    /// [`VoiceAnalyzer::conditioning`]: crate::cpu::VoiceAnalyzer::conditioning
+    pub fn prepare(&self, (ge, mrte): (Vec<f32>, Vec<f32>)) -> PreparedVoice {
         let width = 2 * self.flow_hidden;
         let flow = self
             .flow
             .iter()
             .flat_map(|(w, b)| {
-                let gc = affine(w, b, ge);
+                let gc = affine(w, b, &ge);
                 gc.chunks_exact(width).flat_map(|layer| interleave_halves(layer, 1)).collect::<Vec<_>>()
             })
             .collect();
         let (gw, gb) = &self.generator;
-        Ok(PreparedVoice { mrte: ge.to_vec(), flow, generator: affine(gw, gb, ge) })
+        PreparedVoice { mrte, flow, generator: affine(gw, gb, &ge) }
     }
 }
 
@@ -337,7 +328,6 @@ impl<O: AcousticOps + ?Sized> GraphWeights<O> {
         };
         let cond = &w.dec.cond;
         let conditioner = Conditioner {
-            gin: cfg.gin_channels,
             flow: flow_conds,
             flow_hidden: cfg.flow.hidden,
             generator: {

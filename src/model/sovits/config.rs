@@ -1,6 +1,7 @@
-//! The architecture of a SoVITS v1/v2 model, inferred from tensor shapes, one sub-module at a
-//! time: the text encoder `enc_p`, the flow, the generator `dec`, the reference encoder
-//! `ref_enc` and the semantic front (`ssl_proj` + VQ codebook). Upstream config names are given
+//! The architecture of a SoVITS v1/v2/v2Pro/v2ProPlus model, inferred from tensor shapes, one
+//! sub-module at a time: the text encoder `enc_p`, the flow, the generator `dec`, the reference
+//! encoder `ref_enc`, the Pro models' speaker conditioning and the semantic front (`ssl_proj` +
+//! VQ codebook). Upstream config names are given
 //! in brackets where they exist (research/upstream-v2.md §1.3.3, §5.1).
 
 use crate::checkpoint::pickle::Value;
@@ -8,13 +9,15 @@ use crate::model::{ModelError, Weights};
 
 use super::{MRTE_HEADS, REF_ENC_HEADS, V2_RESBLOCK_DILATIONS, V2_UPSAMPLE_RATES};
 
-/// Architecture of a SoVITS v1/v2 model.
+/// Architecture of a SoVITS v1/v2/v2Pro/v2ProPlus model.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SovitsConfig {
     /// [inter_channels] width of the prior / flow / generator input (192).
     pub inter_channels: usize,
-    /// [gin_channels] width of the style vector `ge` (512).
+    /// [gin_channels] width of the style vector `ge` (512; 1024 in v2Pro/v2ProPlus).
     pub gin_channels: usize,
+    /// v2Pro/v2ProPlus: the speaker-verification conditioning; `None` for v1/v2.
+    pub speaker: Option<SpeakerConditioningConfig>,
     pub text: TextEncoderConfig,
     pub flow: FlowConfig,
     pub generator: GeneratorConfig,
@@ -95,6 +98,14 @@ pub struct RefEncConfig {
     pub glu_layers: usize,
 }
 
+/// v2Pro/v2ProPlus: `ge = PReLU(ref_enc(spec) + sv_emb(e))` per reference, and MRTE reads
+/// `ge_to512(ge)` instead of `ge` (fixtures/v2pro-small/README.md).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeakerConditioningConfig {
+    /// Width of the speaker-verification embedding `sv_emb` reads (20480).
+    pub embedding_dim: usize,
+}
+
 /// The semantic front: `ssl_proj` and the VQ codebook (prompt tokens in, codebook rows out).
 #[derive(Debug, Clone, PartialEq)]
 pub struct QuantizerConfig {
@@ -136,16 +147,18 @@ impl SovitsConfig {
         let quantizer = QuantizerConfig::infer(w, &arch)?;
         let text = TextEncoderConfig::infer(w, quantizer.ssl_dim, &arch)?;
         let gin_channels = w.require_shape("dec.cond.weight")?[1];
-        if gin_channels != text.mrte_channels {
+        let speaker = SpeakerConditioningConfig::infer(w, gin_channels, text.mrte_channels, &arch)?;
+        if speaker.is_none() && gin_channels != text.mrte_channels {
             return Err(arch(format!(
                 "MRTE width {} with style width {gin_channels}: v1/v2 models add ge inside MRTE, so both must be \
-                 equal (v2Pro models are not supported)",
+                 equal (only v2Pro/v2ProPlus models project ge, with ge_to512)",
                 text.mrte_channels
             )));
         }
         Ok(SovitsConfig {
             inter_channels,
             gin_channels,
+            speaker,
             text,
             flow: FlowConfig::infer(w, inter_channels, &arch)?,
             generator: GeneratorConfig::infer(w, hparams, &arch)?,
@@ -291,6 +304,24 @@ impl RefEncConfig {
         }
         let glu_layers = count(w, |i| format!("ref_enc.temporal.{i}.conv1.conv.weight"));
         Ok(RefEncConfig { bins, hidden, kernel: glu[2], glu_layers })
+    }
+}
+
+impl SpeakerConditioningConfig {
+    /// `Some` when the checkpoint has `sv_emb` (v2Pro/v2ProPlus), checking the five Pro tensors
+    /// against `gin` and the MRTE width.
+    fn infer(w: &Weights, gin: usize, mrte: usize, arch: &ArchError<'_>) -> Result<Option<Self>, ModelError> {
+        let Some(sv) = w.shape("sv_emb.weight") else { return Ok(None) };
+        if sv.len() != 2 || sv[0] != gin || sv[1] == 0 {
+            return Err(arch(format!("sv_emb.weight has shape {sv:?}; expected [gin = {gin}, embedding width]")));
+        }
+        let to_mrte = w.require_shape("ge_to512.weight")?;
+        if to_mrte != [mrte, gin] {
+            return Err(arch(format!(
+                "ge_to512.weight has shape {to_mrte:?}; expected [MRTE width {mrte}, gin {gin}]"
+            )));
+        }
+        Ok(Some(SpeakerConditioningConfig { embedding_dim: sv[1] }))
     }
 }
 

@@ -1,4 +1,4 @@
-//! SoVITS v1/v2 `SynthesizerTrn` for inference (upstream `GPT_SoVITS/module/models.py`,
+//! SoVITS v1/v2/v2Pro/v2ProPlus `SynthesizerTrn` for inference (upstream `GPT_SoVITS/module/models.py`,
 //! `attentions.py`, `mrte_model.py`, `modules.py`, `quantize.py`): the architecture inferred from
 //! tensor shapes ([`config`]) and the weights by checkpoint name ([`weights`]), with weight norm
 //! folded at load. Specification: research/upstream-v2.md §5.1 (module tree and keys), §5.3
@@ -9,7 +9,10 @@
 pub mod config;
 pub mod weights;
 
-pub use config::{FlowConfig, GeneratorConfig, QuantizerConfig, RefEncConfig, SovitsConfig, TextEncoderConfig};
+pub use config::{
+    FlowConfig, GeneratorConfig, QuantizerConfig, RefEncConfig, SovitsConfig, SpeakerConditioningConfig,
+    TextEncoderConfig,
+};
 pub use weights::*;
 
 /// `attentions.LayerNorm` epsilon (§5.3.2).

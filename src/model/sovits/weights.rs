@@ -7,7 +7,7 @@
 use crate::checkpoint::pickle::Value;
 use crate::tensor::Tensor;
 
-use super::config::SovitsConfig;
+use super::config::{SovitsConfig, SpeakerConditioningConfig};
 use crate::model::{ModelError, Weights};
 
 /// `nn.Conv1d` (or `ConvTranspose1d`) parameters; weight norm already folded.
@@ -143,6 +143,17 @@ pub struct MelStyleEncoder {
     pub fc: Linear, // [gin, D]
 }
 
+/// v2Pro/v2ProPlus speaker conditioning: `sv_emb`, `prelu`, `ge_to512`.
+#[derive(Debug, Clone)]
+pub struct SpeakerConditioning {
+    /// `Linear(embedding_dim, gin)` on the SV embedding.
+    pub sv_emb: Linear, // [gin, embedding_dim]
+    /// `nn.PReLU(gin)`: one slope per channel.
+    pub prelu: Tensor, // [gin]
+    /// `Linear(gin, 512)`: the style MRTE reads.
+    pub ge_to_mrte: Linear, // [mrte_channels, gin]
+}
+
 /// Every tensor SoVITS inference reads.
 #[derive(Debug, Clone)]
 pub struct SovitsWeights {
@@ -150,6 +161,8 @@ pub struct SovitsWeights {
     pub dec: Generator,
     pub flow: Vec<CouplingLayer>,
     pub ref_enc: MelStyleEncoder,
+    /// v2Pro/v2ProPlus only.
+    pub speaker: Option<SpeakerConditioning>,
     /// `ssl_proj` (Conv1d k=2, stride 2) used by `extract_latent`.
     pub ssl_proj: Conv1d, // [ssl_dim, ssl_dim, 2]
     /// `quantizer.vq.layers.0._codebook.embed`.
@@ -330,6 +343,17 @@ impl MelStyleEncoder {
     }
 }
 
+impl SpeakerConditioning {
+    fn load(cfg: &SovitsConfig, s: &SpeakerConditioningConfig, w: &Weights) -> Result<Self, ModelError> {
+        let gin = cfg.gin_channels;
+        Ok(SpeakerConditioning {
+            sv_emb: Linear::load(&w.pp("sv_emb"), gin, s.embedding_dim)?,
+            prelu: w.get(&[gin], "prelu.weight")?,
+            ge_to_mrte: Linear::load(&w.pp("ge_to512"), cfg.text.mrte_channels, gin)?,
+        })
+    }
+}
+
 impl SovitsWeights {
     /// Infers the configuration and reads every tensor inference needs. Left unread: the
     /// quantizer's EMA training buffers (`inited`, `cluster_size`, `embed_avg`) and, in base
@@ -344,6 +368,7 @@ impl SovitsWeights {
                 .map(|i| CouplingLayer::load(&cfg, &w.pp("flow.flows").pp(2 * i)))
                 .collect::<Result<_, _>>()?,
             ref_enc: MelStyleEncoder::load(&cfg, &w.pp("ref_enc"))?,
+            speaker: cfg.speaker.as_ref().map(|s| SpeakerConditioning::load(&cfg, s, w)).transpose()?,
             ssl_proj: Conv1d::load(&w.pp("ssl_proj"), [s, s, cfg.quantizer.ssl_proj_kernel], true)?,
             codebook: w.get(&[cfg.quantizer.codebook_size, s], "quantizer.vq.layers.0._codebook.embed")?,
         };
