@@ -53,7 +53,8 @@ pub fn run(a: SayArgs) -> anyhow::Result<()> {
             }
         }
     }
-    let (code, message) = session.failure().unwrap_or(("internal", "the session ended early".into()));
+    let (code, message) =
+        session.failure().unwrap_or((sovits_rt::error::ErrorCode::Internal, "the session ended early".into()));
     anyhow::bail!("{code}: {message}")
 }
 

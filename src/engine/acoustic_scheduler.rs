@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use crate::engine::messages::{SegmentInfo, ToAcoustic};
 use crate::engine::metrics::{Metrics, Phase, Stage};
 use crate::engine::pipe::{SessionEvent, SessionPipe};
+use crate::error::ErrorCode;
 use crate::model::acoustic::{AcousticStream, StreamChunk};
 use crate::model::chunk::{Chunk, ChunkPlan};
 use crate::model::{ModelError, SemanticToAudio};
@@ -173,7 +174,7 @@ impl<M: SemanticToAudio> AcousticScheduler<M> {
                     q.sentence = Sentence::Failed(d.info.index);
                 }
                 (_, Outcome::Crashed) => {
-                    d.pipe.control.fail("internal", "the acoustic stage failed on this session".into());
+                    d.pipe.control.fail(ErrorCode::Internal, "the acoustic stage failed on this session".into());
                     q.sentence = Sentence::Failed(d.info.index);
                 }
                 // A sentence that failed earlier, or a result without its stream (never made).
@@ -453,7 +454,7 @@ mod tests {
     fn warnings(events: &[SessionEvent]) -> Vec<&'static str> {
         events
             .iter()
-            .filter_map(|e| if let SessionEvent::Warning { code, .. } = e { Some(*code) } else { None })
+            .filter_map(|e| if let SessionEvent::Warning { code, .. } = e { Some(code.as_str()) } else { None })
             .collect()
     }
 

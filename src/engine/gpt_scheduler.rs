@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::engine::messages::{SegmentJob, ToAcoustic, ToScheduler};
 use crate::engine::metrics::{Metrics, Phase, Stage};
 use crate::engine::pipe::{SessionEvent, SessionPipe};
+use crate::error::ErrorCode;
 use crate::model::chunk::{ChunkPlan, ChunkPlanner};
 use crate::model::t2s::Decoder;
 use crate::model::{ModelError, TextToSemantic};
@@ -94,7 +95,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         let failure = match stepped {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some((e.code(), e.to_string())),
-            Err(_) => Some(("internal", "internal error in the GPT step".to_string())),
+            Err(_) => Some((ErrorCode::Internal, "internal error in the GPT step".to_string())),
         };
         if let Some((code, why)) = failure {
             // A failed batched step cannot be blamed on one session: end them all.
@@ -240,7 +241,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
 }
 
 /// Tells the session its sentence failed and lets it go on with the next one.
-fn fail(pipe: &SessionPipe, code: &'static str, why: &str) {
+fn fail(pipe: &SessionPipe, code: ErrorCode, why: &str) {
     pipe.emit(SessionEvent::Warning { code, message: format!("a sentence could not be generated: {why}") });
     pipe.control.segments_in_flight.fetch_sub(1, Ordering::SeqCst);
 }

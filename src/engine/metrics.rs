@@ -10,6 +10,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use parking_lot::Mutex;
 
+use crate::error::ErrorCode;
+
 /// Upper bounds of the time-to-first-audio histogram, in seconds.
 const TTFA_BUCKETS: [f64; 10] = [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 2.0, 5.0, 10.0];
 /// Upper bounds of the real-time-factor histogram.
@@ -118,7 +120,7 @@ pub struct Metrics {
     ahead: Mutex<Histogram>,
     stages: Mutex<BTreeMap<Stage, Histogram>>,
     batches: Mutex<BTreeMap<Stage, Histogram>>,
-    errors: Mutex<BTreeMap<&'static str, u64>>,
+    errors: Mutex<BTreeMap<ErrorCode, u64>>,
     device_memory: Mutex<Option<MemoryProbe>>,
 }
 
@@ -200,7 +202,7 @@ impl Metrics {
         *self.device_memory.lock() = Some(probe);
     }
 
-    pub fn error(&self, code: &'static str) {
+    pub fn error(&self, code: ErrorCode) {
         *self.errors.lock().entry(code).or_insert(0) += 1;
     }
 
@@ -286,7 +288,7 @@ mod tests {
         m.observe_stage(Stage::GptStep, 0.004);
         m.observe_batch(Stage::GptStep, 3);
         m.set_phase(Phase::Decoding, 2);
-        m.error("busy");
+        m.error(ErrorCode::Busy);
         let text = m.render();
         for line in [
             "sovits_audio_seconds_total 1",

@@ -43,6 +43,7 @@ pub use session::Session;
 pub use voices::{NewVoice, VoiceError, VoiceManifest, VoiceStore};
 
 use crate::backend::{Backend, Device};
+use crate::error::ErrorCode;
 use crate::model::{SemanticToAudio, TextToSemantic};
 use crate::pipeline::{AcousticVoice, PromptText, SharedModels, Voice};
 use crate::text::LangMode;
@@ -72,12 +73,12 @@ impl From<crate::model::ModelError> for EngineError {
 
 impl EngineError {
     /// Stable error code for the wire (docs/PROTOCOL.md).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::Busy { .. } => "busy",
-            EngineError::Voice(VoiceError::Unknown(_)) => "unknown_voice",
-            EngineError::Voice(VoiceError::Io { .. }) | EngineError::Internal(_) => "internal",
-            EngineError::Voice(_) | EngineError::BadRequest(_) => "bad_request",
+            EngineError::Busy { .. } => ErrorCode::Busy,
+            EngineError::Voice(VoiceError::Unknown(_)) => ErrorCode::UnknownVoice,
+            EngineError::Voice(VoiceError::Io { .. }) | EngineError::Internal(_) => ErrorCode::Internal,
+            EngineError::Voice(_) | EngineError::BadRequest(_) => ErrorCode::BadRequest,
             EngineError::Model(e) => e.code(),
         }
     }
@@ -347,7 +348,7 @@ impl Engine {
             .active_sessions
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| (n < self.config.max_sessions).then_some(n + 1));
         if admitted.is_err() {
-            self.metrics.error("busy");
+            self.metrics.error(ErrorCode::Busy);
             return Err(EngineError::Busy { max: self.config.max_sessions });
         }
         let opened = self.open_admitted(request);

@@ -11,6 +11,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::engine::metrics::Metrics;
+use crate::error::ErrorCode;
 
 /// What a session sends its client, in order.
 #[derive(Debug, Clone)]
@@ -20,7 +21,7 @@ pub enum SessionEvent {
     /// The next samples at the model's rate (32 kHz for v1/v2).
     Audio(Vec<f32>),
     /// A non-fatal problem (a sentence the frontend cannot speak is skipped).
-    Warning { code: &'static str, message: String },
+    Warning { code: ErrorCode, message: String },
     /// The last event of a session.
     Done(SessionStats),
 }
@@ -44,7 +45,7 @@ pub(crate) struct SessionControl {
     pub id: u64,
     cancelled: AtomicBool,
     /// Why the engine ended the session (code, message), e.g. a client too slow to read.
-    fatal: Mutex<Option<(&'static str, String)>>,
+    fatal: Mutex<Option<(ErrorCode, String)>>,
     /// Sentences handed to the scheduler and not yet fully vocoded.
     pub segments_in_flight: AtomicUsize,
 }
@@ -60,7 +61,7 @@ impl SessionControl {
     }
 
     /// Why the engine ended the session, if it did.
-    pub fn failure(&self) -> Option<(&'static str, String)> {
+    pub fn failure(&self) -> Option<(ErrorCode, String)> {
         self.fatal.lock().clone()
     }
 
@@ -74,7 +75,7 @@ impl SessionControl {
 
     /// Ends the session with an error the client is told about; false when it had already failed
     /// (the first reason stands).
-    pub fn fail(&self, code: &'static str, message: String) -> bool {
+    pub fn fail(&self, code: ErrorCode, message: String) -> bool {
         let first = {
             let mut fatal = self.fatal.lock();
             let first = fatal.is_none();
@@ -155,8 +156,8 @@ impl SessionPipe {
             Ok(()) => {}
             Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
                 // Two stages may find the channel full at once: count the session once.
-                if self.control.fail("slow_client", "the client did not read the audio fast enough".into()) {
-                    self.metrics.error("slow_client");
+                if self.control.fail(ErrorCode::SlowClient, "the client did not read the audio fast enough".into()) {
+                    self.metrics.error(ErrorCode::SlowClient);
                 }
             }
             Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => self.control.cancel(),
@@ -220,7 +221,9 @@ impl SessionPipe {
             self.metrics.session_finished(stats.rtf);
         }
         match self.control.failure() {
-            Some((code, why)) => tracing::warn!(session = self.control.id, code, "session ended: {why}"),
+            Some((code, why)) => {
+                tracing::warn!(session = self.control.id, code = code.as_str(), "session ended: {why}")
+            }
             None => tracing::info!(
                 session = self.control.id,
                 ttfa_ms = stats.ttfa_ms.map(|t| t.round()),

@@ -15,6 +15,7 @@ use crate::engine::metrics::Metrics;
 use crate::engine::models::ModelPair;
 use crate::engine::pipe::{SessionControl, SessionEvent, SessionPipe};
 use crate::engine::EngineError;
+use crate::error::ErrorCode;
 use crate::model::t2s::GenerateOptions;
 use crate::model::{DecodeParams, PriorNoise, SemanticToAudio};
 use crate::pipeline::{t2s_prompt, AcousticVoice, SynthParams, Voice};
@@ -75,7 +76,7 @@ impl Session {
     }
 
     /// Why the engine ended the session, if it did (e.g. `slow_client`).
-    pub fn failure(&self) -> Option<(&'static str, String)> {
+    pub fn failure(&self) -> Option<(ErrorCode, String)> {
         self.control.failure()
     }
 }
@@ -153,7 +154,7 @@ impl Driver {
                 // dropped quietly, as upstream drops them.)
                 if self.attempted == 0 && self.pipe.received_text() {
                     let e = crate::text::TextError::from(SegmentError::NoValidText);
-                    self.pipe.emit(SessionEvent::Warning { code: "bad_input", message: e.to_string() });
+                    self.pipe.emit(SessionEvent::Warning { code: ErrorCode::BadInput, message: e.to_string() });
                 }
                 break;
             }
@@ -170,7 +171,7 @@ impl Driver {
                         self.splitter.pending_chars() + self.queued.iter().map(|s| s.chars().count()).sum::<usize>();
                     if pending > self.setup.max_pending_chars {
                         self.pipe.control.fail(
-                            "too_large",
+                            ErrorCode::TooLarge,
                             format!(
                                 "more than {} characters of text are waiting to be spoken; send text no faster than it is spoken",
                                 self.setup.max_pending_chars

@@ -59,15 +59,17 @@ pub enum ModelError {
 
 impl ModelError {
     /// The error's code on the wire (docs/PROTOCOL.md); the one mapping every layer uses.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> crate::error::ErrorCode {
+        use crate::error::ErrorCode;
         match self {
-            ModelError::Checkpoint(crate::checkpoint::CheckpointError::UnsupportedVersion { .. }) => {
-                "unsupported_model"
-            }
-            ModelError::Incompatible(_) => "incompatible_models",
-            ModelError::Input(_) => "bad_input",
-            ModelError::Device(_) => "device_error",
-            _ => "bad_checkpoint",
+            ModelError::Checkpoint(e) => ErrorCode::of_checkpoint(e),
+            ModelError::Incompatible(_) => ErrorCode::IncompatibleModels,
+            ModelError::Input(_) => ErrorCode::BadInput,
+            ModelError::Device(_) => ErrorCode::DeviceError,
+            ModelError::MissingTensor { .. }
+            | ModelError::ShapeMismatch { .. }
+            | ModelError::NonFinite { .. }
+            | ModelError::Architecture { .. } => ErrorCode::BadCheckpoint,
         }
     }
 }

@@ -2,12 +2,11 @@
 //! (browsers cannot set headers on a WebSocket).
 
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
-use serde_json::json;
+use axum::response::Response;
 
+use crate::error::ErrorCode;
+use crate::server::http_speech::{error, Dialect};
 use crate::server::AppState;
 
 pub(crate) async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -26,9 +25,9 @@ pub(crate) async fn require_key(State(state): State<AppState>, request: Request,
     if given.is_some_and(|g| constant_time_eq(g.as_bytes(), key.as_bytes())) {
         return next.run(request).await;
     }
-    state.engine.metrics().error("unauthorized");
-    let body = json!({"error": {"code": "unauthorized", "message": "missing or wrong API key (Authorization: Bearer KEY, X-API-Key: KEY or ?api_key=KEY)"}});
-    (StatusCode::UNAUTHORIZED, Json(body)).into_response()
+    state.engine.metrics().error(ErrorCode::Unauthorized);
+    let message = "missing or wrong API key (Authorization: Bearer KEY, X-API-Key: KEY or ?api_key=KEY)";
+    error(Dialect::of_path(request.uri().path()), ErrorCode::Unauthorized, message)
 }
 
 /// `k=v` pairs of a query string, percent-decoded.

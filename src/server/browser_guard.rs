@@ -11,10 +11,11 @@
 //!   uploads), which a page cannot send cross-origin without a preflight the server never answers.
 
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 
+use crate::error::ErrorCode;
 use crate::server::http_speech::{error, Dialect};
 use crate::server::AppState;
 
@@ -24,8 +25,8 @@ const STREAM_PATH: &str = "/v1/stream";
 const WAV_TYPES: [&str; 5] = ["audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "application/octet-stream"];
 
 /// A refusal in the error shape of the route's clients.
-fn refuse(path: &str, status: StatusCode, code: &str, message: String) -> Response {
-    error(Dialect::of_path(path), status, code, &message)
+fn refuse(path: &str, code: ErrorCode, message: String) -> Response {
+    error(Dialect::of_path(path), code, &message)
 }
 
 /// The host part of a `Host` header or an origin's authority, without the port, lower-cased.
@@ -53,8 +54,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
     if state.loopback_only && !is_loopback_name(&host_name(&host)) {
         return refuse(
             path,
-            StatusCode::MISDIRECTED_REQUEST,
-            "forbidden",
+            ErrorCode::WrongHost,
             format!(
                 "this server listens on loopback and answers only requests for localhost, not for host {host:?}; \
                  to serve other names, listen on another address with --api-key"
@@ -69,8 +69,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
             if !same_origin && !allowed {
                 return refuse(
                     path,
-                    StatusCode::FORBIDDEN,
-                    "forbidden",
+                    ErrorCode::Forbidden,
                     format!(
                         "WebSocket connections from pages of {origin} are not allowed (serve --allow-origin ORIGIN)"
                     ),
@@ -88,8 +87,7 @@ pub(crate) async fn guard(State(state): State<AppState>, request: Request, next:
         if !ok {
             return refuse(
                 path,
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
+                ErrorCode::UnsupportedMediaType,
                 format!("send the body of POST {path} with Content-Type: {wanted} (got {given:?})"),
             );
         }

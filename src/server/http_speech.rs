@@ -15,10 +15,11 @@ use serde_json::{json, Map, Value};
 use crate::audio::encoder::{OutputFormat, OutputRate};
 use crate::audio::wav_stream::{pcm_s16le, wav_header};
 use crate::engine::params::PARAMETERS;
-use crate::engine::{EngineError, ReferenceVoice, SessionEvent, SessionRequest};
+use crate::engine::{ReferenceVoice, SessionEvent, SessionRequest};
+use crate::error::ErrorCode;
 use crate::server::auth::url_pairs;
 use crate::server::stream_out::{self, OutEvent, SessionOutput};
-use crate::server::{http_status, AppState};
+use crate::server::AppState;
 use crate::text::has_speakable_text;
 
 /// OpenAI's limit on `input`.
@@ -46,16 +47,14 @@ impl Dialect {
     }
 }
 
-pub(crate) fn error(dialect: Dialect, status: StatusCode, code: &str, message: &str) -> Response {
+/// An error response in the route's dialect, with the code's one HTTP status.
+pub(crate) fn error(dialect: Dialect, code: ErrorCode, message: &str) -> Response {
+    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = match dialect {
         Dialect::OpenAi => json!({"error": {"message": message, "type": "invalid_request_error", "code": code}}),
         Dialect::ApiV2 => json!({"message": message, "Exception": code}),
     };
     (status, Json(body)).into_response()
-}
-
-fn status_of(e: &EngineError) -> StatusCode {
-    http_status(e.code())
 }
 
 /// A body that streams a session's encoded audio, or its SSE events (`speech.audio.delta` with
@@ -110,13 +109,13 @@ async fn speak(
 ) -> Response {
     let session = match stream_out::open(&state.engine, request).await {
         Ok(s) => s,
-        Err(e) => return error(dialect, status_of(&e), e.code(), &e.to_string()),
+        Err(e) => return error(dialect, e.code(), &e.to_string()),
     };
     session.push_text(text);
     session.close();
     let out = match SessionOutput::new(session, format, rate, state.engine.metrics().clone()) {
         Ok(o) => o,
-        Err(e) => return error(dialect, StatusCode::INTERNAL_SERVER_ERROR, "internal", &e.to_string()),
+        Err(e) => return error(dialect, ErrorCode::Internal, &e.to_string()),
     };
     let content_type = if sse { "text/event-stream" } else { format.mime_type() };
     ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")], streaming_body(out, sse))
@@ -127,7 +126,7 @@ async fn speak(
 /// `response_format` opus (Ogg Opus) | wav | pcm (24 kHz s16le, OpenAI's rate) | flac (default
 /// wav; mp3/aac are refused with a clear message), `speed`, `stream_format` audio | sse.
 pub(crate) async fn openai_speech(State(state): State<AppState>, body: Bytes) -> Response {
-    let e = |message: &str| error(Dialect::OpenAi, StatusCode::BAD_REQUEST, "bad_request", message);
+    let e = |message: &str| error(Dialect::OpenAi, ErrorCode::BadRequest, message);
     let body: Map<String, Value> = match serde_json::from_slice(&body) {
         Ok(Value::Object(m)) => m,
         Ok(_) => return e("the body must be a JSON object"),
@@ -158,7 +157,7 @@ pub(crate) async fn openai_speech(State(state): State<AppState>, body: Bytes) ->
         return e(&format!("\"input\" is limited to {MAX_INPUT_CHARS} characters"));
     }
     if !has_speakable_text(input) {
-        return error(Dialect::OpenAi, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
+        return error(Dialect::OpenAi, ErrorCode::BadInput, NOTHING_SPEAKABLE);
     }
     let voice = match body.get("voice") {
         Some(Value::String(v)) => v.clone(),
@@ -201,12 +200,7 @@ pub(crate) async fn tts_get(State(state): State<AppState>, RawQuery(query): RawQ
 pub(crate) async fn tts_post(State(state): State<AppState>, body: Bytes) -> Response {
     match serde_json::from_slice(&body) {
         Ok(Value::Object(m)) => tts(state, m).await,
-        _ => error(
-            Dialect::ApiV2,
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "the body must be a JSON object of api_v2 /tts fields",
-        ),
+        _ => error(Dialect::ApiV2, ErrorCode::BadRequest, "the body must be a JSON object of api_v2 /tts fields"),
     }
 }
 
@@ -260,7 +254,7 @@ fn aux_references(fields: &Map<String, Value>) -> Result<Vec<PathBuf>, String> {
 /// `prompt_text`, `aux_ref_audio_paths`, sampling fields, `speed_factor`, `seed` (-1 = random), `media_type`
 /// wav | raw | ogg, `streaming_mode`. Our extension: `voice` instead of the reference fields.
 async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
-    let e = |message: String| error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_request", &message);
+    let e = |message: String| error(Dialect::ApiV2, ErrorCode::BadRequest, &message);
     let text_field = |k: &str| fields.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
     if let Some((k, v)) =
         fields.iter().find(|(k, v)| TEXT_FIELDS.contains(&k.as_str()) && !(v.is_string() || v.is_null()))
@@ -272,10 +266,10 @@ async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
     let limit = state.engine.config().max_pending_chars;
     if text.chars().count() > limit {
         let message = format!("text is limited to {limit} characters; send a longer text as several requests");
-        return error(Dialect::ApiV2, StatusCode::PAYLOAD_TOO_LARGE, "too_large", &message);
+        return error(Dialect::ApiV2, ErrorCode::TooLarge, &message);
     }
     if !has_speakable_text(text) {
-        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
+        return error(Dialect::ApiV2, ErrorCode::BadInput, NOTHING_SPEAKABLE);
     }
     // Sentences are cut as the engine streams them; the method is checked, not applied.
     if let Some(method) = text_field("text_split_method") {
@@ -352,7 +346,7 @@ async fn tts(state: AppState, fields: Map<String, Value>) -> Response {
 async fn whole_wav(state: &AppState, request: SessionRequest, text: &str) -> Response {
     let mut session = match stream_out::open(&state.engine, request).await {
         Ok(s) => s,
-        Err(err) => return error(Dialect::ApiV2, status_of(&err), err.code(), &err.to_string()),
+        Err(err) => return error(Dialect::ApiV2, err.code(), &err.to_string()),
     };
     session.push_text(text);
     session.close();
@@ -365,10 +359,10 @@ async fn whole_wav(state: &AppState, request: SessionRequest, text: &str) -> Res
         }
     }
     if let Some((code, message)) = session.failure() {
-        return error(Dialect::ApiV2, http_status(code), code, &message);
+        return error(Dialect::ApiV2, code, &message);
     }
     if samples.is_empty() {
-        return error(Dialect::ApiV2, StatusCode::BAD_REQUEST, "bad_input", NOTHING_SPEAKABLE);
+        return error(Dialect::ApiV2, ErrorCode::BadInput, NOTHING_SPEAKABLE);
     }
     let pcm = pcm_s16le(&samples);
     let mut wav = wav_header(crate::audio::MODEL_RATE, Some(samples.len() as u32)).to_vec();

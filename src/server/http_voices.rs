@@ -10,10 +10,11 @@ use serde_json::{json, Value};
 
 use crate::engine::{EngineError, NewVoice, RequestParams, VoiceManifest};
 use crate::server::auth::url_pairs;
-use crate::server::{http_status, AppState};
+use crate::server::http_speech::{error, Dialect};
+use crate::server::AppState;
 
 fn failure(e: &EngineError) -> Response {
-    (http_status(e.code()), Json(json!({"error": {"code": e.code(), "message": e.to_string()}}))).into_response()
+    error(Dialect::OpenAi, e.code(), &e.to_string())
 }
 
 fn describe(m: &VoiceManifest) -> Value {

@@ -5,6 +5,7 @@
 
 mod auth;
 mod browser_guard;
+pub mod client_message;
 mod connections;
 mod http_speech;
 mod http_voices;
@@ -174,20 +175,7 @@ async fn json_body_limit(response: Response) -> Response {
         return response;
     }
     let message = format!("the request body is larger than the limit of {} MiB", MAX_BODY_BYTES >> 20);
-    let body = json!({"error": {"code": "too_large", "message": message}});
-    (axum::http::StatusCode::PAYLOAD_TOO_LARGE, Json(body)).into_response()
-}
-
-/// The HTTP status of an engine error code.
-pub(crate) fn http_status(code: &str) -> axum::http::StatusCode {
-    use axum::http::StatusCode;
-    match code {
-        "busy" | "device_error" => StatusCode::SERVICE_UNAVAILABLE,
-        "unknown_voice" => StatusCode::NOT_FOUND,
-        "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-        _ => StatusCode::BAD_REQUEST,
-    }
+    http_speech::error(http_speech::Dialect::OpenAi, crate::error::ErrorCode::TooLarge, &message)
 }
 
 async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {

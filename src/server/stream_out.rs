@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::audio::encoder::{AudioStreamEncoder, EncodeError, EncodedChunk, OutputFormat, OutputRate};
 use crate::engine::metrics::{Metrics, Stage};
 use crate::engine::{Engine, EngineError, Session, SessionEvent, SessionRequest, SessionStats};
+use crate::error::ErrorCode;
 
 /// What the transport has to send next.
 pub(crate) enum OutEvent {
@@ -20,13 +21,13 @@ pub(crate) enum OutEvent {
         chunk: EncodedChunk,
     },
     Warning {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
     Done(SessionStats),
     /// The engine ended the session (e.g. the client read too slowly).
     Failed {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
     },
 }
@@ -89,15 +90,19 @@ impl SessionOutput {
         if self.over {
             return None;
         }
-        let failed =
-            |e: EncodeError| OutEvent::Failed { code: "internal", message: format!("audio encoding failed: {e}") };
+        let failed = |e: EncodeError| OutEvent::Failed {
+            code: ErrorCode::Internal,
+            message: format!("audio encoding failed: {e}"),
+        };
         loop {
             let event = match self.session.next_event().await {
                 Some(e) => e,
                 None => {
                     self.over = true;
-                    let (code, message) =
-                        self.session.failure().unwrap_or(("internal", "the session ended unexpectedly".to_string()));
+                    let (code, message) = self
+                        .session
+                        .failure()
+                        .unwrap_or((ErrorCode::Internal, "the session ended unexpectedly".to_string()));
                     return Some(OutEvent::Failed { code, message });
                 }
             };
