@@ -10,6 +10,7 @@ mod connections;
 mod http_speech;
 mod http_voices;
 mod shutdown;
+pub mod speech_request;
 mod stream_out;
 mod ws;
 
