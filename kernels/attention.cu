@@ -19,11 +19,11 @@
 //   decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx,
 //                                   n_splits, scale)
 //     One new query per session against its cache (positions 0..slot_len, the newest included;
-//     no mask, as upstream's single-position decode). The context is split into pieces of
-//     DECODE_SPLIT positions so long prompts still fill the GPU: grid = (heads, batch, n_splits),
-//     block = 128; each block writes its piece's (max, sum, weighted values) to `partial`.
-//     Blocks past a session's length only mark their piece empty, so the grid can be sized for
-//     the longest possible context and captured once in a CUDA graph.
+//     no mask, as upstream's single-position decode). Each session's live positions are cut into
+//     n_splits pieces (decided on the device from slot_len, so the work follows the live length
+//     and a captured graph stays valid as sessions grow): grid = (heads, batch, n_splits), block =
+//     128; each block writes its piece's (max, sum, weighted values) to `partial`, reading K and
+//     V in 16-byte vectors. Blocks with no positions only mark their piece empty.
 //   decode_attention_combine_hd32_f16(partial, out, d, n_splits)
 //     Merges the pieces with the usual log-sum-exp rescaling. grid = (heads, batch), block = hd.
 //   advance_slots(row_slot, slot_len, slot_pos, rows, n_slots)
@@ -35,7 +35,7 @@
 
 #define NEG_INF __int_as_float(0xff800000)
 #define PREFILL_TILE 64
-#define DECODE_SPLIT 256
+#define DECODE_TILE 256
 #define DECODE_THREADS 128
 
 template <int HD>
@@ -126,6 +126,10 @@ extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __re
 }
 
 // partial layout per (row, head, split): [HD weighted values, max, sum].
+// The pieces follow the live length: a session of n cached positions is cut into n_splits
+// pieces of ceil(n / n_splits) positions (a multiple of 32), so every block of the grid has work
+// whatever the context, and the grid (fixed per batch bucket) stays valid in a CUDA graph. A
+// piece is read in tiles of DECODE_TILE positions with an online softmax.
 template <int HD>
 __device__ __forceinline__ void decode_attention_split(const __half* __restrict__ qkv,
                                                        const __half* __restrict__ k_cache,
@@ -133,14 +137,17 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
                                                        const int* __restrict__ row_slot,
                                                        const int* __restrict__ slot_len, float* __restrict__ partial,
                                                        int d, int max_ctx, int n_splits, float scale) {
+    constexpr int LANES = HD / 8;                      // threads per value row, 8 channels each
+    constexpr int GROUPS = DECODE_THREADS / LANES;     // value rows read at once
     __shared__ float q[HD];
-    __shared__ float w[DECODE_SPLIT];
+    __shared__ float w[DECODE_TILE];
     __shared__ float reduce[32];
-    __shared__ float group_acc[DECODE_THREADS];
+    __shared__ float group_acc[DECODE_THREADS * 8];
     const int head = blockIdx.x, b = blockIdx.y, split = blockIdx.z, heads = gridDim.x;
     const int slot = row_slot[b];
     const int n = min(slot_len[slot] + 1, max_ctx);  // cached positions, the newest included
-    const int start = split * DECODE_SPLIT;
+    const int piece = (((n + n_splits - 1) / n_splits) + 31) & ~31;
+    const int start = split * piece;
     float* part = partial + (((size_t)b * heads + head) * n_splits + split) * (HD + 2);
     if (start >= n) {
         if (threadIdx.x == 0) {
@@ -149,55 +156,76 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
         }
         return;
     }
-    const int end = min(n, start + DECODE_SPLIT);
+    const int end = min(n, start + piece);
     for (int c = threadIdx.x; c < HD; c += blockDim.x)
         q[c] = __half2float(qkv[(size_t)b * 3 * d + head * HD + c]) * scale;
     __syncthreads();
 
     const size_t base = (size_t)slot * max_ctx * d + head * HD;
-    float local_max = NEG_INF;
-    for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
-        const uint4* k = reinterpret_cast<const uint4*>(k_cache + base + (size_t)p * d);
-        float s = 0.0f;
+    const int lane = threadIdx.x % LANES, group = threadIdx.x / LANES;
+    float m_run = NEG_INF, l_run = 0.0f;
+    float acc[8];
 #pragma unroll
-        for (int v = 0; v < HD / 8; ++v) {
-            const uint4 kv = k[v];
-            const __half2* h = reinterpret_cast<const __half2*>(&kv);
+    for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
+    for (int t0 = start; t0 < end; t0 += DECODE_TILE) {
+        const int t1 = min(end, t0 + DECODE_TILE);
+        float local_max = NEG_INF;
+        for (int p = t0 + threadIdx.x; p < t1; p += blockDim.x) {
+            const uint4* k = reinterpret_cast<const uint4*>(k_cache + base + (size_t)p * d);
+            float s = 0.0f;
+#pragma unroll
+            for (int v = 0; v < HD / 8; ++v) {
+                const uint4 kv = k[v];
+                const __half2* h = reinterpret_cast<const __half2*>(&kv);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float2 f = __half22float2(h[e]);
+                    s = fmaf(q[8 * v + 2 * e], f.x, s);
+                    s = fmaf(q[8 * v + 2 * e + 1], f.y, s);
+                }
+            }
+            w[p - t0] = s;
+            local_max = fmaxf(local_max, s);
+        }
+        const float m_new = fmaxf(m_run, block_max(local_max, reduce));
+        float local_sum = 0.0f;
+        for (int p = t0 + threadIdx.x; p < t1; p += blockDim.x) {
+            const float e = expf(w[p - t0] - m_new);
+            w[p - t0] = e;
+            local_sum += e;
+        }
+        const float l_tile = block_sum(local_sum, reduce);  // also orders the w writes before the reads below
+        const float correction = expf(m_run - m_new);      // 0 on the first tile (m_run = -inf)
+        l_run = fmaf(l_run, correction, l_tile);
+        m_run = m_new;
+#pragma unroll
+        for (int e = 0; e < 8; ++e) acc[e] *= correction;
+        // Weighted values: thread (group, lane) reads 8 channels of every GROUPS-th position.
+        for (int p = t0 + group; p < t1; p += GROUPS) {
+            const uint4 vv = *reinterpret_cast<const uint4*>(v_cache + base + (size_t)p * d + 8 * lane);
+            const __half2* h = reinterpret_cast<const __half2*>(&vv);
+            const float wp = w[p - t0];
 #pragma unroll
             for (int e = 0; e < 4; ++e) {
                 const float2 f = __half22float2(h[e]);
-                s = fmaf(q[8 * v + 2 * e], f.x, s);
-                s = fmaf(q[8 * v + 2 * e + 1], f.y, s);
+                acc[2 * e] = fmaf(wp, f.x, acc[2 * e]);
+                acc[2 * e + 1] = fmaf(wp, f.y, acc[2 * e + 1]);
             }
         }
-        w[p - start] = s;
-        local_max = fmaxf(local_max, s);
+        __syncthreads();  // every w read before the next tile overwrites it
     }
-    const float m = block_max(local_max, reduce);
-    float local_sum = 0.0f;
-    for (int p = start + threadIdx.x; p < end; p += blockDim.x) {
-        const float e = expf(w[p - start] - m);
-        w[p - start] = e;
-        local_sum += e;
-    }
-    const float l = block_sum(local_sum, reduce);  // also orders the w writes before the reads below
-
-    // Weighted values: thread (group, channel) sums every groups-th position of one channel.
-    const int groups = blockDim.x / HD, channel = threadIdx.x % HD, group = threadIdx.x / HD;
-    float acc = 0.0f;
-    if (group < groups)
-        for (int p = start + group; p < end; p += groups)
-            acc = fmaf(w[p - start], __half2float(v_cache[base + (size_t)p * d + channel]), acc);
-    group_acc[threadIdx.x] = acc;
+#pragma unroll
+    for (int e = 0; e < 8; ++e) group_acc[threadIdx.x * 8 + e] = acc[e];
     __syncthreads();
     if (threadIdx.x < HD) {
+        const int c_lane = threadIdx.x / 8, e = threadIdx.x % 8;
         float total = 0.0f;
-        for (int g = 0; g < groups; ++g) total += group_acc[g * HD + threadIdx.x];
+        for (int g = 0; g < GROUPS; ++g) total += group_acc[(g * LANES + c_lane) * 8 + e];
         part[threadIdx.x] = total;
     }
     if (threadIdx.x == 0) {
-        part[HD] = m;
-        part[HD + 1] = l;
+        part[HD] = m_run;
+        part[HD + 1] = l_run;
     }
 }
 

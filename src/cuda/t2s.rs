@@ -22,9 +22,9 @@ use super::launch::KernelLaunch;
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
-    advance_slots_launch, decode_attention_launches, embed_positions_launch, kv_store_launch, sample_tokens_launch,
-    KvRows, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState, StepRows, DECODE_HEAD_DIM, DECODE_SPLIT,
-    MAX_SAMPLER_VOCAB,
+    advance_slots_launch, decode_attention_launches, decode_partial_len, embed_positions_launch, kv_store_launch,
+    sample_tokens_launch, AttentionGrid, KvRows, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState,
+    StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
 };
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
@@ -271,7 +271,6 @@ impl CudaT2s {
         let (d, slots) = (c.d_model, o.slots + 1);
         let rows = o.max_context.max(o.max_batch);
         let kv = c.n_layer * slots * o.max_context * d;
-        let splits = o.max_context.div_ceil(DECODE_SPLIT);
         Ok(DeviceState {
             keys: q.zeros(kv)?,
             values: q.zeros(kv)?,
@@ -288,7 +287,7 @@ impl CudaT2s {
             ids: q.zeros(rows)?,
             row_slot: q.zeros(o.max_batch)?,
             logits: q.zeros(o.max_batch * c.vocab)?,
-            partial: q.zeros(o.max_batch * c.n_head * splits * (DECODE_HEAD_DIM + 2))?,
+            partial: q.zeros(decode_partial_len(o.max_batch, c.n_head, o.max_context))?,
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
         })
@@ -422,13 +421,12 @@ impl CudaT2s {
         let audio = self.embedding(&self.audio_embedding, self.audio_alpha);
         let positions = Some((st.row_slot.dev(), st.slot_pos.dev()));
         self.run(&embed_positions_launch(audio, st.ids.dev(), positions, rows, x, false))?;
+        let grid = AttentionGrid::for_step(rows, self.config.n_head, self.options.max_context);
         for (li, layer) in self.layers.iter().enumerate() {
             let cache = self.layer_cache(st, li);
             layer.in_proj.forward(q, x, rows, qkv, Activation::None)?;
             self.run(&kv_store_launch(cache, qkv, KvRows::Step { rows: step, slot_len }))?;
-            let heads = self.config.n_head;
-            for launch in decode_attention_launches(cache, qkv, step, slot_len, heads, st.partial.dev(), st.attn.dev())
-            {
+            for launch in decode_attention_launches(cache, qkv, step, slot_len, grid, st.partial.dev(), st.attn.dev()) {
                 self.run(&launch)?;
             }
             self.block_tail(st, layer, rows)?;

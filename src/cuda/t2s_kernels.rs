@@ -11,8 +11,9 @@ use super::runtime::Dev;
 use super::t2s::SamplerSlot;
 use crate::model::t2s::EOS_BLOCKED_STEPS;
 
-/// Positions per piece of the split decode attention (`DECODE_SPLIT` in kernels/attention.cu).
-pub const DECODE_SPLIT: usize = 256;
+/// Blocks the split decode attention aims for in one step: a few per SM of a large GPU (132 on
+/// an H100/H200), so a single session's attention fills the GPU.
+const DECODE_TARGET_BLOCKS: usize = 512;
 
 /// Head width the decode attention kernels are built for (512 channels / 16 heads).
 pub const DECODE_HEAD_DIM: usize = 32;
@@ -153,8 +154,9 @@ pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, target: KvRows) -> Kern
 
 /// Each row's query (in `qkv [rows, 3d]`) against its slot's cache, positions `0..=slot_len`:
 /// the split pass, matching `decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot,
-/// slot_len, partial, d, max_ctx, n_splits, scale)` on grid `(heads, rows, ⌈max_ctx/256⌉)` × 128
-/// threads, then the merge, matching `decode_attention_combine_hd32_f16(partial, out, d,
+/// slot_len, partial, d, max_ctx, n_splits, scale)` on grid `(heads, rows, n_splits)` × 128
+/// threads with `n_splits` = `grid.splits` (the kernel cuts each session's *live* positions
+/// into that many pieces; [`AttentionGrid::for_step`] picks it), then the merge, matching `decode_attention_combine_hd32_f16(partial, out, d,
 /// n_splits)` on grid `(heads, rows)` × 32 threads. `partial` holds
 /// `rows · heads · n_splits · (hd + 2)` floats.
 pub fn decode_attention_launches(
@@ -162,12 +164,13 @@ pub fn decode_attention_launches(
     qkv: Dev<f16>,
     step: StepRows,
     slot_len: Dev<i32>,
-    heads: usize,
+    grid: AttentionGrid,
     partial: Dev<f32>,
     out: Dev<f16>,
 ) -> [KernelLaunch; 2] {
     let (d, max_ctx, rows) = (cache.d, cache.max_ctx, step.rows);
-    let splits = max_ctx.div_ceil(DECODE_SPLIT);
+    let AttentionGrid { heads, splits } = grid;
+    assert!(splits >= 1, "the decode attention needs at least one piece per head");
     assert!(heads * DECODE_HEAD_DIM == d, "decode attention is built for {DECODE_HEAD_DIM}-channel heads");
     assert!(cache.keys.len() == cache.slots() * max_ctx * d && cache.values.len() == cache.keys.len(), "KV cache");
     assert!(step.row_slot.len() >= rows && slot_len.len() >= cache.slots(), "decode step slots");
@@ -201,6 +204,30 @@ pub fn decode_attention_launches(
         args: vec![Arg::ptr(partial), Arg::ptr(out), Arg::int(d), Arg::int(splits)],
     };
     [split, combine]
+}
+
+/// How the split decode attention divides a step: heads per row, pieces per head.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AttentionGrid {
+    pub heads: usize,
+    pub splits: usize,
+}
+
+impl AttentionGrid {
+    /// The grid for a step of `rows` rows: enough blocks to fill the GPU at small batches
+    /// ([`DECODE_TARGET_BLOCKS`]), one piece per head once the batch alone fills it, never more
+    /// pieces than 32-position runs of the context. A function of the batch bucket only, so each
+    /// bucket's CUDA graph keeps its grid.
+    pub fn for_step(rows: usize, heads: usize, max_ctx: usize) -> Self {
+        let splits = DECODE_TARGET_BLOCKS.div_ceil((rows * heads).max(1)).clamp(1, max_ctx.div_ceil(32).max(1));
+        AttentionGrid { heads, splits }
+    }
+}
+
+/// Floats of the decode attention's `partial` buffer for steps of up to `max_rows` rows.
+pub fn decode_partial_len(max_rows: usize, heads: usize, max_ctx: usize) -> usize {
+    let pieces = |rows: usize| rows * AttentionGrid::for_step(rows, heads, max_ctx).splits;
+    (1..=max_rows).map(pieces).max().unwrap_or(0) * heads * (DECODE_HEAD_DIM + 2)
 }
 
 /// After a decode step every real slot (`< n_slots`; the padding slot is skipped) gained a cached
@@ -252,4 +279,25 @@ pub fn sample_tokens_launch(
         Arg::opt(out.probs),
     ];
     KernelLaunch { kernel: "sample_tokens_f32", grid: (rows as u32, 1, 1), block: 1024, args }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One session fills the GPU with pieces, a full batch takes one piece per head, and the
+    /// partial buffer holds every bucket's pieces.
+    #[test]
+    fn the_attention_grid_follows_the_batch() {
+        let (heads, ctx) = (16, 3072);
+        assert_eq!(AttentionGrid::for_step(1, heads, ctx).splits, 32);
+        assert_eq!(AttentionGrid::for_step(64, heads, ctx).splits, 1);
+        assert_eq!(AttentionGrid::for_step(1, heads, 100).splits, 4, "no more pieces than 32-position runs");
+        let len = decode_partial_len(64, heads, ctx);
+        for rows in 1..=64 {
+            let grid = AttentionGrid::for_step(rows, heads, ctx);
+            assert!(rows * heads * grid.splits >= DECODE_TARGET_BLOCKS.min(rows * heads * ctx.div_ceil(32)));
+            assert!(rows * heads * grid.splits * (DECODE_HEAD_DIM + 2) <= len, "{rows} rows");
+        }
+    }
 }

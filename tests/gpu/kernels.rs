@@ -61,7 +61,8 @@ fn sampler_kernel_matches_the_cpu_sampler() {
     let mut slots = Vec::new();
     let mut history = vec![0i32; rows * cap];
     for (row, &(p, step)) in cases.iter().enumerate() {
-        let h: Vec<i32> = (0..20).map(|j| ((row * 97 + j * 31) % v) as i32).collect();
+        // Upstream's histories hold prompt and sampled tokens, never EOS (token v - 1).
+        let h: Vec<i32> = (0..20).map(|j| ((row * 97 + j * 31) % (v - 1)) as i32).collect();
         history[row * cap..row * cap + h.len()].copy_from_slice(&h);
         let s = &params[p];
         slots.push(SamplerSlot {

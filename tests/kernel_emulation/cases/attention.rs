@@ -7,8 +7,8 @@ use half::f16;
 use sovits_rt::cpu::t2s::{decode_attention, prefill_attention, CpuT2sSession};
 use sovits_rt::cuda::ops::prefill_attention_launch;
 use sovits_rt::cuda::t2s_kernels::{
-    advance_slots_launch, decode_attention_launches, kv_store_launch, KvRows, LayerCache, StepRows, DECODE_HEAD_DIM,
-    DECODE_SPLIT,
+    advance_slots_launch, decode_attention_launches, kv_store_launch, AttentionGrid, KvRows, LayerCache, StepRows,
+    DECODE_HEAD_DIM,
 };
 use sovits_rt::model::t2s::T2sConfig;
 use sovits_rt::tensor::Tensor;
@@ -104,6 +104,8 @@ struct Step {
     slots: &'static [usize],
     /// Rows of the padding slot after them.
     padding: usize,
+    /// Pieces per head (`AttentionGrid::splits`; the GPU picks them from the batch size).
+    splits: usize,
 }
 
 struct Scenario {
@@ -114,24 +116,30 @@ struct Scenario {
     steps: &'static [Step],
 }
 
-/// Lengths straddle the DECODE_SPLIT (256) boundaries: after its step a slot attends to
-/// n = len + 1 positions; the first scenario ends with one slot at n = max_ctx.
+/// Lengths straddle the 256-position tiles and the 32-position piece rounding, batches of 1 to 8
+/// rows give 32 down to 4 pieces per head: after its step a slot attends to n = len + 1
+/// positions; the first scenario ends with one slot at n = max_ctx.
 const SCENARIOS: [Scenario; 2] = [
     Scenario {
         max_ctx: 1024,
         n_slots: 7,
         prefill: &[(3, 1), (0, 255), (5, 256), (1, 257), (6, 600), (2, 1022)],
         steps: &[
-            Step { slots: &[5, 3, 6, 0, 1, 2], padding: 2 },
-            Step { slots: &[2, 1], padding: 2 },
-            Step { slots: &[3], padding: 0 },
+            Step { slots: &[5, 3, 6, 0, 1, 2], padding: 2, splits: 4 },
+            Step { slots: &[2, 1], padding: 2, splits: 32 },
+            Step { slots: &[3], padding: 0, splits: 3 },
         ],
     },
     Scenario {
         max_ctx: 1024,
         n_slots: 5,
         prefill: &[(0, 254), (2, 511), (3, 767)],
-        steps: &[Step { slots: &[4, 0, 2, 3], padding: 4 }, Step { slots: &[3, 2, 4, 0], padding: 0 }],
+        // One piece per head: up to 770 positions in four 256-position tiles.
+        steps: &[
+            Step { slots: &[4, 0, 2, 3], padding: 4, splits: 1 },
+            Step { slots: &[3, 2, 4, 0], padding: 0, splits: 2 },
+            Step { slots: &[2, 3, 0], padding: 1, splits: 1 },
+        ],
     },
 ];
 
@@ -228,7 +236,7 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     let (real, n_slots) = (step.slots.len(), state.n_slots);
     let rows = real + step.padding;
     let lengths: Vec<String> = step.slots.iter().map(|&s| (state.sessions[s].len() + 1).to_string()).collect();
-    let config = format!("#{scenario} n=[{}] +{} padding", lengths.join(" "), step.padding);
+    let config = format!("#{scenario} n=[{}] +{} padding, {} pieces", lengths.join(" "), step.padding, step.splits);
     let mut rng = Rng::new(&config);
     // Padding rows are all alike (same token, same position).
     let pad_row = rng.halves(3 * D, -MAX_V, MAX_V);
@@ -238,7 +246,7 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     }
     let row_slot: Vec<i32> =
         step.slots.iter().map(|&s| s as i32).chain((0..step.padding).map(|_| n_slots as i32)).collect();
-    let splits = state.max_ctx.div_ceil(DECODE_SPLIT);
+    let grid = AttentionGrid { heads: DECODE_HEADS, splits: step.splits };
 
     let tolerance = format!("{ATTENTION_TOLERANCE}; cache exact");
     let mut case = Case::new("kv_store+split+combine+advance", config, tolerance);
@@ -246,10 +254,10 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     let qkv_dev = case.buffer("qkv", &qkv);
     let step_rows = StepRows { row_slot: case.buffer("row_slot", &row_slot), rows };
     let (slot_len, slot_pos) = (case.buffer("slot_len", &state.slot_len()), case.buffer("slot_pos", &state.slot_pos()));
-    let partial = case.buffer("partial", &vec![f32::NAN; rows * DECODE_HEADS * splits * (DECODE_HEAD_DIM + 2)]);
+    let partial = case.buffer("partial", &vec![f32::NAN; rows * DECODE_HEADS * step.splits * (DECODE_HEAD_DIM + 2)]);
     let out = case.buffer("out", &nan16(rows * D));
     case.launch(kv_store_launch(cache, qkv_dev, KvRows::Step { rows: step_rows, slot_len }));
-    for launch in decode_attention_launches(cache, qkv_dev, step_rows, slot_len, DECODE_HEADS, partial, out) {
+    for launch in decode_attention_launches(cache, qkv_dev, step_rows, slot_len, grid, partial, out) {
         case.launch(launch);
     }
     case.launch(advance_slots_launch(step_rows, slot_len, slot_pos, n_slots));
