@@ -96,11 +96,16 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     let model = T2sModel::random(c.clone(), 1);
     let options = CudaT2sOptions { slots: 64, max_context: 2560, max_batch: 64, graphs: true };
     let gpu = CudaT2s::new(rt.clone(), &model, options.clone())?;
-    let eager = CudaT2s::new(rt.clone(), &model, CudaT2sOptions { graphs: false, ..options })?;
+    let eager = CudaT2s::new(rt.clone(), &model, CudaT2sOptions { graphs: false, ..options.clone() })?;
     let (free, total) = rt.memory()?;
     println!(
-        "GPT uploaded twice (graphs / eager) in {:.1} s; GPU memory used {:.1} GiB of {:.1}",
+        "GPT uploaded twice (graphs / eager) in {:.1} s; KV cache {} slots × {} positions = {:.2} GiB per copy \
+         ({:.0} MiB per slot); GPU memory used {:.1} GiB of {:.1}",
         t.elapsed().as_secs_f64(),
+        options.slots,
+        options.max_context,
+        options.reserved_bytes(&c) as f64 / f64::from(1 << 30),
+        options.bytes_per_slot(&c) as f64 / f64::from(1 << 20),
         (total - free) as f64 / (1u64 << 30) as f64,
         total as f64 / (1u64 << 30) as f64
     );

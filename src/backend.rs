@@ -36,12 +36,18 @@ pub enum Device {
     Cuda,
 }
 
+/// GPT positions per session reserved on the GPU by default: 1,572 for phones and reference
+/// tokens plus 1,500 for upstream's longest generation.
+pub const DEFAULT_GPT_CONTEXT: usize = 3072;
+
 /// The backend in use: the CPU, or a GPU with its kernels loaded.
 #[derive(Clone)]
 pub struct Backend {
     gpu: Option<Arc<GpuRuntime>>,
     /// GPT decode slots (sessions decoding at once) to reserve on the GPU.
     gpu_sessions: usize,
+    /// Positions each GPT slot reserves (text + reference tokens + generated tokens).
+    gpt_context: usize,
     /// `--device auto`: a model that cannot be set up on the GPU runs on the CPU instead.
     fall_back: bool,
 }
@@ -54,7 +60,7 @@ impl std::fmt::Debug for Backend {
 
 impl Backend {
     pub fn cpu() -> Self {
-        Backend { gpu: None, gpu_sessions: 0, fall_back: false }
+        Backend { gpu: None, gpu_sessions: 0, gpt_context: DEFAULT_GPT_CONTEXT, fall_back: false }
     }
 
     /// Resolves `device`; `sessions` is how many sessions may decode at once (KV slots).
@@ -63,13 +69,26 @@ impl Backend {
             return Ok(Self::cpu());
         }
         match GpuRuntime::open(0) {
-            Ok(rt) => Ok(Backend { gpu: Some(rt), gpu_sessions: sessions.max(1), fall_back: device == Device::Auto }),
+            Ok(rt) => Ok(Backend {
+                gpu: Some(rt),
+                gpu_sessions: sessions.max(1),
+                gpt_context: DEFAULT_GPT_CONTEXT,
+                fall_back: device == Device::Auto,
+            }),
             Err(e) if device == Device::Auto => {
                 tracing::warn!("no usable GPU ({e}); running on the CPU");
                 Ok(Self::cpu())
             }
             Err(e) => Err(ModelError::Device(format!("--device cuda: {e}"))),
         }
+    }
+
+    /// Reserves `positions` per GPT session on the GPU (`--max-context`): the KV cache is
+    /// sessions × positions, so fewer positions serve more sessions in the same memory. Longer
+    /// prompts (with room for upstream's 1,500 generated tokens) are refused as `bad_input`.
+    pub fn with_gpt_context(mut self, positions: usize) -> Self {
+        self.gpt_context = positions;
+        self
     }
 
     /// E.g. `cpu` or `cuda (NVIDIA H100 80GB HBM3, sm_90)`.
@@ -108,7 +127,8 @@ impl Backend {
 
     /// The GPT prior on this backend.
     pub fn t2s(&self, model: T2sModel) -> Result<AnyT2s, ModelError> {
-        let options = CudaT2sOptions { slots: self.gpu_sessions, ..CudaT2sOptions::default() };
+        let options =
+            CudaT2sOptions { slots: self.gpu_sessions, max_context: self.gpt_context, ..CudaT2sOptions::default() };
         self.place(
             "the GPT",
             model,

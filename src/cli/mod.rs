@@ -62,6 +62,11 @@ pub struct EngineArgs {
     /// the CPU backend keeps near real time; measure yours with `examples/loadgen.rs`).
     #[arg(long)]
     max_sessions: Option<usize>,
+    /// GPT positions reserved per session on the GPU (phones + reference tokens + up to 1,500
+    /// generated tokens). The KV cache is --max-sessions × this (48 KiB per position for the
+    /// released model); the startup log prints what it costs.
+    #[arg(long, default_value_t = sovits_rt::backend::DEFAULT_GPT_CONTEXT as u32, value_parser = clap::value_parser!(u32).range(1_600..=65_536))]
+    max_context: u32,
 }
 
 /// Where the voices live.
@@ -92,6 +97,7 @@ impl EngineArgs {
             EngineConfig::new(m.gpt.clone(), m.sovits.clone(), m.hubert.clone(), m.bert.clone(), self.voices.dir());
         let cores = std::thread::available_parallelism().map_or(1, usize::from);
         config.max_sessions = self.max_sessions.unwrap_or(cores);
+        config.gpt_context = self.max_context as usize;
         config.device = m.device;
         config.sv = m.sv.clone();
         tweak(&mut config);

@@ -45,11 +45,25 @@ pub struct CudaT2sOptions {
     pub graphs: bool,
 }
 
+impl CudaT2sOptions {
+    /// Device memory one decode slot holds for `config`: its keys and values at every layer and
+    /// position (f16), its penalty history and its sampler settings.
+    pub fn bytes_per_slot(&self, config: &T2sConfig) -> usize {
+        let kv = 2 * config.n_layer * self.max_context * config.d_model * std::mem::size_of::<f16>();
+        kv + self.max_context * std::mem::size_of::<i32>() + std::mem::size_of::<SamplerSlot>()
+    }
+
+    /// What the slots reserve in all (the sessions' slots and the padding slot).
+    pub fn reserved_bytes(&self, config: &T2sConfig) -> usize {
+        (self.slots + 1) * self.bytes_per_slot(config)
+    }
+}
+
 impl Default for CudaT2sOptions {
     /// 64 sessions of 3,072 positions (1,572 for phones + reference tokens, 1,500 for upstream's
     /// longest generation): 9 GiB of KV cache for the released model.
     fn default() -> Self {
-        CudaT2sOptions { slots: 64, max_context: 3072, max_batch: 64, graphs: true }
+        CudaT2sOptions { slots: 64, max_context: crate::backend::DEFAULT_GPT_CONTEXT, max_batch: 64, graphs: true }
     }
 }
 
@@ -233,15 +247,21 @@ impl CudaT2s {
                 norm2: norm(&l.norm2_weight, &l.norm2_bias)?,
             });
         }
-        let kv_gib =
-            (2 * c.n_layer * (options.slots + 1) * options.max_context * c.d_model * 2) as f64 / f64::from(1 << 30);
+        let gib = |bytes: usize| bytes as f64 / f64::from(1 << 30);
+        let (slot_mib, kv_gib) =
+            (options.bytes_per_slot(&c) as f64 / f64::from(1 << 20), gib(options.reserved_bytes(&c)));
         let mut state = Self::allocate(&q, &c, &options).map_err(|e| {
             ModelError::Device(format!(
-                "reserving the KV cache ({kv_gib:.1} GiB for {} sessions × {} positions) and workspace: {e}; \
-                 serve fewer sessions at once (--max-sessions)",
+                "reserving the KV cache ({kv_gib:.1} GiB: {} sessions × {} positions, {slot_mib:.0} MiB each) and \
+                 workspace: {e}; serve fewer sessions at once (--max-sessions) or shorter ones (--max-context)",
                 options.slots, options.max_context
             ))
         })?;
+        tracing::info!(
+            "GPT KV cache on the GPU: {} sessions × {} positions = {kv_gib:.2} GiB ({slot_mib:.0} MiB per session)",
+            options.slots,
+            options.max_context
+        );
         // The padding slot samples too (its rows are discarded): give it valid settings.
         let greedy = SamplingParams { top_k: 1, top_p: 1.0, temperature: 1.0, repetition_penalty: 1.0 };
         write_sampler_slot(
@@ -639,5 +659,19 @@ impl TextToSemantic for CudaT2s {
         }
         let sampled = self.step_and_sample(sessions, tokens)?;
         Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The released model's slot: 48 KiB of keys and values per position, plus the history.
+    #[test]
+    fn a_slot_costs_its_cache_and_history() {
+        let options = CudaT2sOptions { slots: 64, max_context: 2048, ..CudaT2sOptions::default() };
+        let per_slot = options.bytes_per_slot(&T2sConfig::v2());
+        assert_eq!(per_slot, 2048 * 48 * 1024 + 2048 * 4 + std::mem::size_of::<SamplerSlot>());
+        assert_eq!(options.reserved_bytes(&T2sConfig::v2()), 65 * per_slot);
     }
 }

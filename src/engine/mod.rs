@@ -103,6 +103,8 @@ pub struct EngineConfig {
     pub device: Device,
     /// Sessions served at once; one more gets `busy`.
     pub max_sessions: usize,
+    /// GPT positions reserved per session on the GPU (`--max-context`); ignored on the CPU.
+    pub gpt_context: usize,
     pub plan: ChunkPlan,
     /// Most unspoken text one session may hold, in characters.
     pub max_pending_chars: usize,
@@ -123,6 +125,7 @@ impl EngineConfig {
             voices_dir,
             device: Device::Cpu,
             max_sessions: 16,
+            gpt_context: crate::backend::DEFAULT_GPT_CONTEXT,
             plan: ChunkPlan::default(),
             max_pending_chars: 64 * 1024,
             event_capacity: 256,
@@ -195,7 +198,7 @@ impl Engine {
         config.plan.validate()?;
         let store = VoiceStore::open(&config.voices_dir)?;
         let metrics = Arc::new(Metrics::default());
-        let backend = Backend::select(config.device, config.max_sessions)?;
+        let backend = Backend::select(config.device, config.max_sessions)?.with_gpt_context(config.gpt_context);
         if let Some(probe) = backend.device_memory_probe() {
             metrics.set_device_memory_probe(probe);
         }
