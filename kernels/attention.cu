@@ -12,10 +12,10 @@
 //     text rows see only text. n_text = S gives BERT's unmasked attention. One thread per query
 //     row with q and the output accumulator in registers; keys and values stream through shared
 //     memory in tiles of 64 with an online softmax. grid = (ceil(S/64), heads), block = 64.
-//   kv_store_rows_f16(k_cache, v_cache, qkv, row_slot, slot_len, prefill_slot, rows, d, max_ctx)
-//     Copies the K and V parts of `rows` qkv rows into the cache. Decode (row_slot non-null):
-//     row b goes to slot row_slot[b] at position slot_len[slot] (its newest). Prefill (row_slot
-//     null): row r goes to slot `prefill_slot` at position r. grid = rows, block = 128.
+//   kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)
+//     Copies the K and V parts of a prompt's `rows` qkv rows into `slot` at positions 0..rows.
+//     grid = rows, block = 128. (A decode step's newest K and V are appended by the split
+//     attention itself.)
 //   decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx,
 //                                   n_splits, scale)
 //     One new query per session against its cache (positions 0..slot_len, the newest included;
@@ -23,7 +23,9 @@
 //     n_splits pieces (decided on the device from slot_len, so the work follows the live length
 //     and a captured graph stays valid as sessions grow): grid = (heads, batch, n_splits), block =
 //     128; each block writes its piece's (max, sum, weighted values) to `partial`, reading K and
-//     V in 16-byte vectors. Blocks with no positions only mark their piece empty.
+//     V in 16-byte vectors. The newest position (slot_len[slot]) is read from qkv, and the block
+//     whose piece holds it appends its head's K and V to the cache (no separate store kernel).
+//     Blocks with no positions only mark their piece empty.
 //   decode_attention_combine_hd32_f16(partial, out, d, n_splits)
 //     Merges the pieces with the usual log-sum-exp rescaling. grid = (heads, batch), block = hd.
 //   advance_slots(row_slot, slot_len, slot_pos, rows, n_slots)
@@ -109,15 +111,10 @@ extern "C" __global__ void __launch_bounds__(64) prefill_attention_hd64_f16(cons
 }
 
 extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __restrict__ k_cache, __half* __restrict__ v_cache,
-                                             const __half* __restrict__ qkv, const int* __restrict__ row_slot,
-                                             const int* __restrict__ slot_len, int prefill_slot, int rows, int d,
-                                             int max_ctx) {
+                                             const __half* __restrict__ qkv, int slot, int rows, int d, int max_ctx) {
     const int r = blockIdx.x;
-    if (r >= rows) return;
-    const int slot = row_slot ? row_slot[r] : prefill_slot;
-    const int pos = row_slot ? slot_len[slot] : r;
-    if (pos >= max_ctx) return;  // the host refuses to step a full session; never write out of bounds
-    const size_t at = ((size_t)slot * max_ctx + pos) * d;
+    if (r >= rows || r >= max_ctx) return;  // the host checks; never write out of bounds
+    const size_t at = ((size_t)slot * max_ctx + r) * d;
     const __half* src = qkv + (size_t)r * 3 * d;
     for (int c = threadIdx.x; c < d; c += blockDim.x) {
         k_cache[at + c] = src[d + c];
@@ -131,9 +128,8 @@ extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __re
 // whatever the context, and the grid (fixed per batch bucket) stays valid in a CUDA graph. A
 // piece is read in tiles of DECODE_TILE positions with an online softmax.
 template <int HD>
-__device__ __forceinline__ void decode_attention_split(const __half* __restrict__ qkv,
-                                                       const __half* __restrict__ k_cache,
-                                                       const __half* __restrict__ v_cache,
+__device__ __forceinline__ void decode_attention_split(const __half* __restrict__ qkv, __half* __restrict__ k_cache,
+                                                       __half* __restrict__ v_cache,
                                                        const int* __restrict__ row_slot,
                                                        const int* __restrict__ slot_len, float* __restrict__ partial,
                                                        int d, int max_ctx, int n_splits, float scale) {
@@ -145,7 +141,8 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
     __shared__ float group_acc[DECODE_THREADS * 8];
     const int head = blockIdx.x, b = blockIdx.y, split = blockIdx.z, heads = gridDim.x;
     const int slot = row_slot[b];
-    const int n = min(slot_len[slot] + 1, max_ctx);  // cached positions, the newest included
+    const int newest = slot_len[slot];               // this step's position, read from qkv
+    const int n = min(newest + 1, max_ctx);          // positions attended, the newest included
     const int piece = (((n + n_splits - 1) / n_splits) + 31) & ~31;
     const int start = split * piece;
     float* part = partial + (((size_t)b * heads + head) * n_splits + split) * (HD + 2);
@@ -162,7 +159,16 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
     __syncthreads();
 
     const size_t base = (size_t)slot * max_ctx * d + head * HD;
+    const __half* k_new = qkv + (size_t)b * 3 * d + d + head * HD;
+    const __half* v_new = k_new + d;
     const int lane = threadIdx.x % LANES, group = threadIdx.x / LANES;
+    // The block whose piece holds the newest position appends this head's K and V to the cache.
+    if (newest < max_ctx && newest >= start && newest < end && threadIdx.x < 2 * LANES) {
+        const int part_lane = threadIdx.x % LANES;
+        const __half* src = threadIdx.x < LANES ? k_new : v_new;
+        __half* dst = (threadIdx.x < LANES ? k_cache : v_cache) + base + (size_t)newest * d;
+        reinterpret_cast<uint4*>(dst)[part_lane] = reinterpret_cast<const uint4*>(src)[part_lane];
+    }
     float m_run = NEG_INF, l_run = 0.0f;
     float acc[8];
 #pragma unroll
@@ -171,7 +177,7 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
         const int t1 = min(end, t0 + DECODE_TILE);
         float local_max = NEG_INF;
         for (int p = t0 + threadIdx.x; p < t1; p += blockDim.x) {
-            const uint4* k = reinterpret_cast<const uint4*>(k_cache + base + (size_t)p * d);
+            const uint4* k = reinterpret_cast<const uint4*>(p == newest ? k_new : k_cache + base + (size_t)p * d);
             float s = 0.0f;
 #pragma unroll
             for (int v = 0; v < HD / 8; ++v) {
@@ -202,7 +208,8 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
         for (int e = 0; e < 8; ++e) acc[e] *= correction;
         // Weighted values: thread (group, lane) reads 8 channels of every GROUPS-th position.
         for (int p = t0 + group; p < t1; p += GROUPS) {
-            const uint4 vv = *reinterpret_cast<const uint4*>(v_cache + base + (size_t)p * d + 8 * lane);
+            const __half* v_row = p == newest ? v_new : v_cache + base + (size_t)p * d;
+            const uint4 vv = reinterpret_cast<const uint4*>(v_row)[lane];
             const __half2* h = reinterpret_cast<const __half2*>(&vv);
             const float wp = w[p - t0];
 #pragma unroll
@@ -250,8 +257,8 @@ __device__ __forceinline__ void decode_attention_combine(const float* __restrict
     out[(size_t)b * d + head * HD + c] = __float2half(acc / total);
 }
 
-extern "C" __global__ void __launch_bounds__(128) decode_attention_split_hd32_f16(const __half* qkv, const __half* k_cache,
-                                                           const __half* v_cache, const int* row_slot,
+extern "C" __global__ void __launch_bounds__(128) decode_attention_split_hd32_f16(const __half* qkv, __half* k_cache,
+                                                           __half* v_cache, const int* row_slot,
                                                            const int* slot_len, float* partial, int d, int max_ctx,
                                                            int n_splits, float scale) {
     decode_attention_split<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);

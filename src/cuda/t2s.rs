@@ -23,8 +23,8 @@ use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launches, decode_partial_len, embed_positions_launch, kv_store_launch,
-    sample_tokens_launch, AttentionGrid, KvRows, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState,
-    StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
+    sample_tokens_launch, AttentionGrid, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState, StepRows,
+    DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
 };
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
@@ -395,8 +395,7 @@ impl CudaT2s {
         }
         for (li, layer) in self.layers.iter().enumerate() {
             layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
-            let target = KvRows::Prompt { slot: session.slot, rows };
-            self.run(&kv_store_launch(self.layer_cache(st, li), st.qkv.dev(), target))?;
+            self.run(&kv_store_launch(self.layer_cache(st, li), st.qkv.dev(), session.slot, rows))?;
             prefill_attention(q, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
             self.block_tail(st, layer, rows)?;
         }
@@ -445,7 +444,6 @@ impl CudaT2s {
         for (li, layer) in self.layers.iter().enumerate() {
             let cache = self.layer_cache(st, li);
             layer.in_proj.forward(q, x, rows, qkv, Activation::None)?;
-            self.run(&kv_store_launch(cache, qkv, KvRows::Step { rows: step, slot_len }))?;
             for launch in decode_attention_launches(cache, qkv, step, slot_len, grid, st.partial.dev(), st.attn.dev()) {
                 self.run(&launch)?;
             }

@@ -57,15 +57,6 @@ impl LayerCache {
     }
 }
 
-/// Which cache positions `kv_store_rows_f16` writes.
-#[derive(Debug, Clone, Copy)]
-pub enum KvRows {
-    /// A prompt's `rows` rows into `slot` at positions `0..rows`.
-    Prompt { slot: usize, rows: usize },
-    /// A decode step's rows, each at its slot's newest position `slot_len[slot]`.
-    Step { rows: StepRows, slot_len: Dev<i32> },
-}
-
 /// The device sampler's per-slot state: [`SamplerSlot`] bytes and `history_cap` tokens of
 /// penalty history per slot.
 #[derive(Debug, Clone, Copy)]
@@ -118,33 +109,22 @@ pub fn embed_positions_launch(
     KernelLaunch { kernel: "embed_positions_f16", grid: (rows as u32, 1, 1), block: 128, args }
 }
 
-/// Copies the K and V parts of `qkv [rows, 3d]` into `cache` at `target`: matches
-/// `kv_store_rows_f16(k_cache, v_cache, qkv, row_slot, slot_len, prefill_slot, rows, d, max_ctx)`,
-/// one block of 128 threads per row.
-pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, target: KvRows) -> KernelLaunch {
+/// Copies the K and V parts of a prompt's `qkv [rows, 3d]` into `slot` at positions `0..rows`:
+/// matches `kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)`, one block of 128
+/// threads per row. (A decode step's newest K and V are appended by [`decode_attention_launches`].)
+pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, slot: usize, rows: usize) -> KernelLaunch {
     let (d, max_ctx, slots) = (cache.d, cache.max_ctx, cache.slots());
     assert!(
         cache.keys.len() == slots * max_ctx * d && cache.values.len() == cache.keys.len(),
         "KV cache is not [slots, {max_ctx}, {d}]"
     );
-    let (row_slot, slot_len, prefill_slot, rows) = match target {
-        KvRows::Prompt { slot, rows } => {
-            assert!(slot < slots && rows <= max_ctx, "a prompt of {rows} rows into slot {slot}");
-            (Arg::NULL, Arg::NULL, slot, rows)
-        }
-        KvRows::Step { rows, slot_len } => {
-            assert!(rows.row_slot.len() >= rows.rows && slot_len.len() >= slots, "decode step slots");
-            (Arg::ptr(rows.row_slot), Arg::ptr(slot_len), 0, rows.rows)
-        }
-    };
+    assert!(slot < slots && rows <= max_ctx, "a prompt of {rows} rows into slot {slot}");
     assert!(qkv.len() >= rows * 3 * d, "qkv smaller than {rows} rows");
     let args = vec![
         Arg::ptr(cache.keys),
         Arg::ptr(cache.values),
         Arg::ptr(qkv),
-        row_slot,
-        slot_len,
-        Arg::int(prefill_slot),
+        Arg::int(slot),
         Arg::int(rows),
         Arg::int(d),
         Arg::int(max_ctx),
@@ -152,13 +132,14 @@ pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, target: KvRows) -> Kern
     KernelLaunch { kernel: "kv_store_rows_f16", grid: (rows as u32, 1, 1), block: 128, args }
 }
 
-/// Each row's query (in `qkv [rows, 3d]`) against its slot's cache, positions `0..=slot_len`:
-/// the split pass, matching `decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot,
-/// slot_len, partial, d, max_ctx, n_splits, scale)` on grid `(heads, rows, n_splits)` × 128
-/// threads with `n_splits` = `grid.splits` (the kernel cuts each session's *live* positions
-/// into that many pieces; [`AttentionGrid::for_step`] picks it), then the merge, matching `decode_attention_combine_hd32_f16(partial, out, d,
-/// n_splits)` on grid `(heads, rows)` × 32 threads. `partial` holds
-/// `rows · heads · n_splits · (hd + 2)` floats.
+/// Each row's query (in `qkv [rows, 3d]`) against its slot's cache, positions `0..=slot_len`,
+/// the newest (`slot_len`) read from `qkv` and appended to the cache on the way: the split pass,
+/// matching `decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial,
+/// d, max_ctx, n_splits, scale)` on grid `(heads, rows, n_splits)` × 128 threads with `n_splits` =
+/// `grid.splits` (the kernel cuts each session's *live* positions into that many pieces;
+/// [`AttentionGrid::for_step`] picks it), then the merge, matching
+/// `decode_attention_combine_hd32_f16(partial, out, d, n_splits)` on grid `(heads, rows)` × 32
+/// threads. `partial` holds `rows · heads · n_splits · (hd + 2)` floats.
 pub fn decode_attention_launches(
     cache: LayerCache,
     qkv: Dev<f16>,

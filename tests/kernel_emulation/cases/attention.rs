@@ -7,7 +7,7 @@ use half::f16;
 use sovits_rt::cpu::t2s::{decode_attention, prefill_attention, CpuT2sSession};
 use sovits_rt::cuda::ops::prefill_attention_launch;
 use sovits_rt::cuda::t2s_kernels::{
-    advance_slots_launch, decode_attention_launches, kv_store_launch, AttentionGrid, KvRows, LayerCache, StepRows,
+    advance_slots_launch, decode_attention_launches, kv_store_launch, AttentionGrid, LayerCache, StepRows,
     DECODE_HEAD_DIM,
 };
 use sovits_rt::model::t2s::T2sConfig;
@@ -220,7 +220,7 @@ fn prefill_store_case(state: &mut DecodeState, prompts: &[(usize, usize)], confi
     for &(slot, len) in prompts {
         let qkv = rng.halves(len * 3 * D, -MAX_V, MAX_V);
         let qkv_dev = case.buffer(&format!("qkv.{slot}"), &qkv);
-        case.launch(kv_store_launch(cache, qkv_dev, KvRows::Prompt { slot, rows: len }));
+        case.launch(kv_store_launch(cache, qkv_dev, slot, len));
         let columns = Tensor::new([len, 3 * D], widen(&qkv)).t();
         let (k, v) = (&columns.data()[D * len..2 * D * len], &columns.data()[2 * D * len..]);
         state.sessions[slot].store_prefill_kv(0, k, v);
@@ -249,14 +249,13 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     let grid = AttentionGrid { heads: DECODE_HEADS, splits: step.splits };
 
     let tolerance = format!("{ATTENTION_TOLERANCE}; cache exact");
-    let mut case = Case::new("kv_store+split+combine+advance", config, tolerance);
+    let mut case = Case::new("split(+append)+combine+advance", config, tolerance);
     let cache = state.cache(&mut case);
     let qkv_dev = case.buffer("qkv", &qkv);
     let step_rows = StepRows { row_slot: case.buffer("row_slot", &row_slot), rows };
     let (slot_len, slot_pos) = (case.buffer("slot_len", &state.slot_len()), case.buffer("slot_pos", &state.slot_pos()));
     let partial = case.buffer("partial", &vec![f32::NAN; rows * DECODE_HEADS * step.splits * (DECODE_HEAD_DIM + 2)]);
     let out = case.buffer("out", &nan16(rows * D));
-    case.launch(kv_store_launch(cache, qkv_dev, KvRows::Step { rows: step_rows, slot_len }));
     for launch in decode_attention_launches(cache, qkv_dev, step_rows, slot_len, grid, partial, out) {
         case.launch(launch);
     }
