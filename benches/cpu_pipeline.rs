@@ -11,7 +11,7 @@ use sovits_rt::cpu::{CpuBert, CpuHubert, CpuSovits, CpuSpeakerNet, CpuT2s};
 use sovits_rt::model::sampling::SamplingParams;
 use sovits_rt::model::speaker::SpeakerWeights;
 use sovits_rt::model::t2s::{generate, GenerateOptions};
-use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sPrompt, TextToSemantic, Weights};
+use sovits_rt::model::{Bert, DecodeParams, Hubert, PriorNoise, SemanticToAudio, T2sLogits, T2sPrompt, Weights};
 use sovits_rt::speaker_verifier::embed_reference;
 use sovits_rt::synthetic;
 use sovits_rt::tensor::Tensor;
@@ -65,7 +65,7 @@ fn main() {
     let t2s = CpuT2s::load(&synthetic::gpt(1)).unwrap();
     let p200 = prompt(120, 80);
     let prefill = median_ms(7, || {
-        t2s.prefill(&p200).unwrap();
+        t2s.prefill_logits(&p200).unwrap();
     });
     rows.push(Row { figure: "T2S prefill, 200 positions", ours: format!("{prefill:.1} ms"), upstream: "235 ms" });
 

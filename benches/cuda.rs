@@ -20,7 +20,7 @@ use sovits_rt::cuda::{CudaBert, CudaError, CudaHubert, CudaT2s, CudaT2sOptions, 
 use sovits_rt::model::bert::BertWeights;
 use sovits_rt::model::hubert::HubertWeights;
 use sovits_rt::model::t2s::{GenerateOptions, T2sConfig, T2sModel};
-use sovits_rt::model::{Bert, Hubert, ModelError, TextToSemantic};
+use sovits_rt::model::{Bert, Hubert, ModelError, T2sLogits};
 use sovits_rt::synthetic;
 
 const STEPS: usize = 64;
@@ -130,7 +130,7 @@ fn run(rt: Arc<GpuRuntime>) -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let prompt = synthetic::t2s_prompt(&c, 150, 250, 7);
-    let prefill = median_ms(9, || gpu.prefill(&prompt))?;
+    let prefill = median_ms(9, || gpu.prefill_logits(&prompt))?;
 
     let bert = CudaBert::new(rt.clone(), &BertWeights::load(&synthetic::bert(3))?)?;
     let ids: Vec<u32> = (0..42u32).map(|i| 100 + i * 37).collect();

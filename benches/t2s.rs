@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use sovits_rt::cpu::CpuT2s;
 use sovits_rt::model::t2s::{T2sConfig, T2sModel};
-use sovits_rt::model::TextToSemantic;
+use sovits_rt::model::T2sLogits;
 use sovits_rt::synthetic;
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -24,12 +24,12 @@ fn median(mut v: Vec<f64>) -> f64 {
 fn decode(model: &CpuT2s, batch: usize, steps: usize) -> f64 {
     let c = model.config().clone();
     let mut sessions: Vec<_> =
-        (0..batch).map(|i| model.prefill(&synthetic::t2s_prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
+        (0..batch).map(|i| model.prefill_logits(&synthetic::t2s_prompt(&c, 150, 150, i as u32)).unwrap().0).collect();
     let mut tokens: Vec<u32> = (0..batch as u32).collect();
     let t = Instant::now();
     for _ in 0..steps {
         let mut refs: Vec<_> = sessions.iter_mut().collect();
-        let logits = model.decode_step(&mut refs, &tokens).unwrap();
+        let logits = model.step_logits(&mut refs, &tokens).unwrap();
         for (tok, l) in tokens.iter_mut().zip(&logits) {
             *tok = sovits_rt::model::sampling::argmax(&l[..c.vocab - 1]) as u32;
         }
@@ -48,10 +48,10 @@ fn main() {
 
     if run("prefill") {
         let p200 = synthetic::t2s_prompt(&config, 120, 80, 0);
-        model.prefill(&p200).unwrap();
+        model.prefill_logits(&p200).unwrap();
         let times = (0..7).map(|_| {
             let t = Instant::now();
-            model.prefill(&p200).unwrap();
+            model.prefill_logits(&p200).unwrap();
             t.elapsed().as_secs_f64() * 1e3
         });
         println!("prefill 200 positions: {:.1} ms (upstream 235 ms)", median(times.collect()));

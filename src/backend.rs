@@ -217,40 +217,22 @@ impl TextToSemantic for AnyT2s {
         }
     }
 
-    fn prefill(&self, prompt: &T2sPrompt) -> Result<(AnyT2sSession, Vec<f32>), ModelError> {
+    fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(AnyT2sSession, Option<u32>), ModelError> {
         match self {
-            AnyT2s::Cpu(m) => m.prefill(prompt).map(|(s, l)| (AnyT2sSession::Cpu(s), l)),
-            AnyT2s::Cuda(m) => m.prefill(prompt).map(|(s, l)| (AnyT2sSession::Cuda(s), l)),
+            AnyT2s::Cpu(m) => m.prefill(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cpu(s), t)),
+            AnyT2s::Cuda(m) => m.prefill(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cuda(s), t)),
         }
     }
 
-    fn decode_step(&self, sessions: &mut [&mut AnyT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
-        match self {
-            AnyT2s::Cpu(m) => m.decode_step(&mut sessions_of(sessions, cpu_session)?, tokens),
-            AnyT2s::Cuda(m) => m.decode_step(&mut sessions_of(sessions, cuda_session)?, tokens),
-        }
-    }
-
-    fn prefill_sampled(
-        &self,
-        prompt: &T2sPrompt,
-        decoder: &mut Decoder,
-    ) -> Result<(AnyT2sSession, Option<u32>), ModelError> {
-        match self {
-            AnyT2s::Cpu(m) => m.prefill_sampled(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cpu(s), t)),
-            AnyT2s::Cuda(m) => m.prefill_sampled(prompt, decoder).map(|(s, t)| (AnyT2sSession::Cuda(s), t)),
-        }
-    }
-
-    fn decode_sampled(
+    fn step(
         &self,
         sessions: &mut [&mut AnyT2sSession],
         tokens: &[u32],
         decoders: &mut [&mut Decoder],
     ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
         match self {
-            AnyT2s::Cpu(m) => m.decode_sampled(&mut sessions_of(sessions, cpu_session)?, tokens, decoders),
-            AnyT2s::Cuda(m) => m.decode_sampled(&mut sessions_of(sessions, cuda_session)?, tokens, decoders),
+            AnyT2s::Cpu(m) => m.step(&mut sessions_of(sessions, cpu_session)?, tokens, decoders),
+            AnyT2s::Cuda(m) => m.step(&mut sessions_of(sessions, cuda_session)?, tokens, decoders),
         }
     }
 }

@@ -8,7 +8,7 @@ use sovits_rt::cpu::t2s::CpuT2sSession;
 use sovits_rt::cpu::CpuT2s;
 use sovits_rt::model::sampling::SamplingParams;
 use sovits_rt::model::t2s::{generate, generate_batch, BatchRequest, GenerateOptions, T2sConfig, T2sModel};
-use sovits_rt::model::{ModelError, T2sPrompt, TextToSemantic};
+use sovits_rt::model::{ModelError, T2sLogits, T2sPrompt};
 use sovits_rt::tensor::Tensor;
 
 /// Widths that are not multiples of the kernels' 8 lanes, so every tail path runs.
@@ -51,12 +51,12 @@ fn kv_cache_decode_equals_full_recompute() {
     for (phones, prompt_tokens) in [(7, 5), (7, 0), (1, 0), (60, 2), (40, 30)] {
         let p = prompt(&c, phones, prompt_tokens, 3);
         let fed = [4u32, 17, 4, 48, 0, 33];
-        let (mut session, _) = model.prefill(&p).unwrap();
+        let (mut session, _) = model.prefill_logits(&p).unwrap();
         for k in 1..=fed.len() {
-            let step = model.decode_step(&mut [&mut session], &fed[k - 1..k]).unwrap().remove(0);
+            let step = model.step_logits(&mut [&mut session], &fed[k - 1..k]).unwrap().remove(0);
             let mut longer = p.clone();
             longer.prompt_tokens.extend_from_slice(&fed[..k]);
-            let (full_session, full) = model.prefill(&longer).unwrap();
+            let (full_session, full) = model.prefill_logits(&longer).unwrap();
             assert_eq!(full_session.len(), session.len());
             assert_close_rel(&format!("N={phones}, P={prompt_tokens}, k={k}"), &step, &full, 1e-4);
         }
@@ -70,15 +70,15 @@ fn batch_equals_single() {
     let model = small_model(2);
     let c = model.config().clone();
     let prompts = [prompt(&c, 5, 3, 1), prompt(&c, 9, 8, 2), prompt(&c, 4, 0, 3)];
-    let mut batch: Vec<CpuT2sSession> = prompts.iter().map(|p| model.prefill(p).unwrap().0).collect();
-    let mut alone: Vec<CpuT2sSession> = prompts.iter().map(|p| model.prefill(p).unwrap().0).collect();
+    let mut batch: Vec<CpuT2sSession> = prompts.iter().map(|p| model.prefill_logits(p).unwrap().0).collect();
+    let mut alone: Vec<CpuT2sSession> = prompts.iter().map(|p| model.prefill_logits(p).unwrap().0).collect();
     for step in 0..6u32 {
         let active = if step < 3 { 3 } else { 2 };
         let tokens: Vec<u32> = (0..active as u32).map(|i| (step * 11 + i * 5) % 49).collect();
         let mut refs: Vec<&mut CpuT2sSession> = batch.iter_mut().take(active).collect();
-        let together = model.decode_step(&mut refs, &tokens).unwrap();
+        let together = model.step_logits(&mut refs, &tokens).unwrap();
         for i in 0..active {
-            let single = model.decode_step(&mut [&mut alone[i]], &tokens[i..i + 1]).unwrap().remove(0);
+            let single = model.step_logits(&mut [&mut alone[i]], &tokens[i..i + 1]).unwrap().remove(0);
             assert_close_rel(&format!("step {step} session {i}"), &together[i], &single, 1e-5);
         }
     }
@@ -139,18 +139,18 @@ fn invalid_inputs_are_input_errors() {
         f(&mut p);
         p
     };
-    input_error(model.prefill(&with(&|p| p.phone_ids.clear())), "no phones");
-    input_error(model.prefill(&with(&|p| p.phone_ids[2] = c.phoneme_vocab as u32)), "phone id out of range");
-    input_error(model.prefill(&with(&|p| p.prompt_tokens[0] = c.vocab as u32)), "prompt token out of range");
-    input_error(model.prefill(&with(&|p| p.bert = Tensor::zeros([c.bert_dim + 1, 5]))), "bert width");
-    input_error(model.prefill(&with(&|p| p.bert = Tensor::zeros([c.bert_dim, 4]))), "bert length");
-    input_error(model.prefill(&with(&|p| p.bert.data_mut()[3] = f32::NAN)), "NaN bert");
+    input_error(model.prefill_logits(&with(&|p| p.phone_ids.clear())), "no phones");
+    input_error(model.prefill_logits(&with(&|p| p.phone_ids[2] = c.phoneme_vocab as u32)), "phone id out of range");
+    input_error(model.prefill_logits(&with(&|p| p.prompt_tokens[0] = c.vocab as u32)), "prompt token out of range");
+    input_error(model.prefill_logits(&with(&|p| p.bert = Tensor::zeros([c.bert_dim + 1, 5]))), "bert width");
+    input_error(model.prefill_logits(&with(&|p| p.bert = Tensor::zeros([c.bert_dim, 4]))), "bert length");
+    input_error(model.prefill_logits(&with(&|p| p.bert.data_mut()[3] = f32::NAN)), "NaN bert");
 
-    let (mut s, _) = model.prefill(&good).unwrap();
-    input_error(model.decode_step(&mut [&mut s], &[c.vocab as u32]), "token out of range");
-    input_error(model.decode_step(&mut [&mut s], &[1, 2]), "tokens vs sessions");
+    let (mut s, _) = model.prefill_logits(&good).unwrap();
+    input_error(model.step_logits(&mut [&mut s], &[c.vocab as u32]), "token out of range");
+    input_error(model.step_logits(&mut [&mut s], &[1, 2]), "tokens vs sessions");
     let other = CpuT2s::new(T2sModel::random(T2sConfig { n_layer: 3, ..c.clone() }, 5));
-    input_error(other.decode_step(&mut [&mut s], &[1]), "session of another model");
+    input_error(other.step_logits(&mut [&mut s], &[1]), "session of another model");
 
     for sampling in [
         SamplingParams { top_p: f32::NAN, ..SamplingParams::default() },

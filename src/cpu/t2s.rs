@@ -20,8 +20,8 @@ use super::gemv::{linear_few, matvec, matvec_t_acc, WeightMat};
 use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, relu_slice, MatRef};
 use super::vecmath::{exp_in_place, softmax};
 use crate::checkpoint::GptFile;
-use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
-use crate::model::{ModelError, T2sPrompt, TextToSemantic};
+use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, Decoder, T2sConfig, T2sModel, LAYER_NORM_EPS};
+use crate::model::{sample_on_host, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 
 /// KV-cache growth step, in positions (about 2 s of audio).
@@ -374,6 +374,7 @@ pub fn decode_attention(
     out
 }
 
+/// The CPU samples on the host, from its logits.
 impl TextToSemantic for CpuT2s {
     type Session = CpuT2sSession;
 
@@ -381,7 +382,29 @@ impl TextToSemantic for CpuT2s {
         &self.config
     }
 
-    fn prefill(&self, prompt: &T2sPrompt) -> Result<(CpuT2sSession, Vec<f32>), ModelError> {
+    fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(CpuT2sSession, Option<u32>), ModelError> {
+        let (session, logits) = self.prefill_logits(prompt)?;
+        Ok((session, decoder.step(&logits)?.next))
+    }
+
+    fn step(
+        &self,
+        sessions: &mut [&mut CpuT2sSession],
+        tokens: &[u32],
+        decoders: &mut [&mut Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        sample_on_host(self, sessions, tokens, decoders)
+    }
+}
+
+impl T2sLogits for CpuT2s {
+    type Session = CpuT2sSession;
+
+    fn config(&self) -> &T2sConfig {
+        &self.config
+    }
+
+    fn prefill_logits(&self, prompt: &T2sPrompt) -> Result<(CpuT2sSession, Vec<f32>), ModelError> {
         let mut x = self.embed(prompt)?.t();
         let (d, n_text, rows) = (self.config.d_model, prompt.phone_ids.len(), x.dim(1));
         let mut session = CpuT2sSession::new(&self.config, prompt.prompt_tokens.len());
@@ -399,7 +422,7 @@ impl TextToSemantic for CpuT2s {
         Ok((session, logits))
     }
 
-    fn decode_step(&self, sessions: &mut [&mut CpuT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn step_logits(&self, sessions: &mut [&mut CpuT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
         if sessions.len() != tokens.len() {
             return Err(ModelError::Input(format!("{} sessions but {} tokens", sessions.len(), tokens.len())));
         }

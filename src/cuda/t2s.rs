@@ -30,7 +30,7 @@ use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
     check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, LAYER_NORM_EPS, MAX_STEPS,
 };
-use crate::model::{sample_on_host, ModelError, T2sPrompt, TextToSemantic};
+use crate::model::{ModelError, T2sLogits, T2sPrompt, TextToSemantic};
 
 /// How much the GPU backend reserves up front.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,7 +166,8 @@ pub struct CudaT2sSession {
     len: usize,
     audio_pos: usize,
     /// The slot's device sampler state is this session's (started by `prefill_and_sample` and
-    /// advanced by every step since): only then may the device sample for it.
+    /// advanced by every sampled step since). A session read through `T2sLogits` is not: the
+    /// device refuses to sample for it rather than sample from a stale history.
     device_sampler: bool,
     free_slots: Arc<Mutex<Vec<usize>>>,
 }
@@ -590,7 +591,8 @@ impl CudaT2s {
         self.check_batch(sessions, tokens)?;
         if sessions.iter().any(|s| !s.device_sampler) {
             return Err(ModelError::Input(
-                "a session started by `prefill`, or stepped by `decode_step`, cannot be sampled on the device".into(),
+                "a session started by `prefill_logits`, or stepped by `step_logits`, cannot be sampled on the device"
+                    .into(),
             ));
         }
         self.run_steps(sessions, tokens, true, |st, rows| self.read_sampled(st, rows))
@@ -611,6 +613,8 @@ impl SamplerSetup {
     }
 }
 
+/// The GPU samples on the device: only token ids and EOS flags come back; `decoder` applies the
+/// stop rules to them.
 impl TextToSemantic for CudaT2s {
     type Session = CudaT2sSession;
 
@@ -618,13 +622,40 @@ impl TextToSemantic for CudaT2s {
         &self.config
     }
 
-    fn prefill(&self, prompt: &T2sPrompt) -> Result<(CudaT2sSession, Vec<f32>), ModelError> {
+    fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(CudaT2sSession, Option<u32>), ModelError> {
+        let (session, first) = self.prefill_and_sample(prompt, &SamplerSetup::new(decoder.options()))?;
+        Ok((session, decoder.accept(first.token, first.eos)?))
+    }
+
+    fn step(
+        &self,
+        sessions: &mut [&mut CudaT2sSession],
+        tokens: &[u32],
+        decoders: &mut [&mut Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        if decoders.len() != sessions.len() {
+            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
+        }
+        let sampled = self.step_and_sample(sessions, tokens)?;
+        Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())
+    }
+}
+
+/// The GPU's logits, read back to the host (parity tests).
+impl T2sLogits for CudaT2s {
+    type Session = CudaT2sSession;
+
+    fn config(&self) -> &T2sConfig {
+        &self.config
+    }
+
+    fn prefill_logits(&self, prompt: &T2sPrompt) -> Result<(CudaT2sSession, Vec<f32>), ModelError> {
         let (session, st) = self.prefill_locked(prompt)?;
         let logits = self.q.read(&st.logits, self.config.vocab)?;
         Ok((session, logits))
     }
 
-    fn decode_step(&self, sessions: &mut [&mut CudaT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+    fn step_logits(&self, sessions: &mut [&mut CudaT2sSession], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
         self.check_batch(sessions, tokens)?;
         // The device sampler did not see this step: its state no longer matches these sessions.
         sessions.iter_mut().for_each(|s| s.device_sampler = false);
@@ -632,31 +663,6 @@ impl TextToSemantic for CudaT2s {
         self.run_steps(sessions, tokens, false, |st, rows| {
             Ok(self.q.read(&st.logits, rows * v)?.chunks_exact(v).map(<[f32]>::to_vec).collect())
         })
-    }
-
-    /// Device sampling for the generic decoding loops: the GPU picks the token, `decoder`
-    /// applies the stop rules to it.
-    fn prefill_sampled(
-        &self,
-        prompt: &T2sPrompt,
-        decoder: &mut Decoder,
-    ) -> Result<(CudaT2sSession, Option<u32>), ModelError> {
-        let setup = SamplerSetup::new(decoder.options());
-        let (session, first) = self.prefill_and_sample(prompt, &setup)?;
-        Ok((session, decoder.accept(first.token, first.eos)?))
-    }
-
-    fn decode_sampled(
-        &self,
-        sessions: &mut [&mut CudaT2sSession],
-        tokens: &[u32],
-        decoders: &mut [&mut Decoder],
-    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        if decoders.len() != sessions.len() || sessions.iter().any(|s| !s.device_sampler) {
-            return sample_on_host(self, sessions, tokens, decoders);
-        }
-        let sampled = self.step_and_sample(sessions, tokens)?;
-        Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())
     }
 }
 

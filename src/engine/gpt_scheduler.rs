@@ -169,7 +169,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         let started = (|| {
             let mut decoder = Decoder::new(config, &job.prompt.prompt_tokens, &job.options)?;
             let planner = ChunkPlanner::new(self.plan.clone())?;
-            let (session, next) = self.model.prefill_sampled(&job.prompt, &mut decoder)?;
+            let (session, next) = self.model.prefill(&job.prompt, &mut decoder)?;
             Ok((session, decoder, planner, next))
         })();
         match started {
@@ -190,7 +190,7 @@ impl<M: TextToSemantic, V> Scheduler<M, V> {
         let (mut sessions, mut decoders): (Vec<&mut M::Session>, Vec<&mut Decoder>) =
             self.decoding.iter_mut().map(|d| (&mut d.session, &mut d.decoder)).unzip();
         let started = Instant::now();
-        let chosen = self.model.decode_sampled(&mut sessions, &tokens, &mut decoders)?;
+        let chosen = self.model.step(&mut sessions, &tokens, &mut decoders)?;
         self.metrics.observe_stage(Stage::GptStep, started.elapsed().as_secs_f64());
         self.metrics.observe_batch(Stage::GptStep, sessions.len());
         let mut still = Vec::with_capacity(self.decoding.len());
@@ -258,7 +258,7 @@ mod tests {
     use crate::engine::pipe::testing;
     use crate::model::sampling::SamplingParams;
     use crate::model::t2s::{GenerateOptions, T2sConfig};
-    use crate::model::{DecodeParams, PriorNoise, T2sPrompt};
+    use crate::model::{sample_on_host, DecodeParams, PriorNoise, T2sLogits, T2sPrompt};
     use crate::tensor::Tensor;
 
     /// A GPT whose greedy choice is known: a session started from prompt token `b` emits
@@ -293,12 +293,34 @@ mod tests {
             &self.config
         }
 
-        fn prefill(&self, prompt: &T2sPrompt) -> Result<(FakeSession, Vec<f32>), ModelError> {
+        fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(FakeSession, Option<u32>), ModelError> {
+            let (session, logits) = self.prefill_logits(prompt)?;
+            Ok((session, decoder.step(&logits)?.next))
+        }
+
+        fn step(
+            &self,
+            sessions: &mut [&mut FakeSession],
+            tokens: &[u32],
+            decoders: &mut [&mut Decoder],
+        ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+            sample_on_host(self, sessions, tokens, decoders)
+        }
+    }
+
+    impl T2sLogits for FakeGpt {
+        type Session = FakeSession;
+
+        fn config(&self) -> &T2sConfig {
+            &self.config
+        }
+
+        fn prefill_logits(&self, prompt: &T2sPrompt) -> Result<(FakeSession, Vec<f32>), ModelError> {
             let first = prompt.prompt_tokens[0];
             Ok((FakeSession { next: first + 1 }, self.logits(first)))
         }
 
-        fn decode_step(&self, sessions: &mut [&mut FakeSession], _: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
+        fn step_logits(&self, sessions: &mut [&mut FakeSession], _: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
             self.steps.lock().push(sessions.len());
             if self.fail_steps.load(Ordering::SeqCst) {
                 return Err(ModelError::Device("the fake GPU is down".into()));

@@ -85,50 +85,54 @@ pub struct T2sPrompt {
     pub prompt_tokens: Vec<u32>,
 }
 
-/// The GPT prior. `Session` holds one utterance's KV cache and position counters.
+/// The GPT prior as the engine drives it: a prefill, then batched steps, each choosing the next
+/// token of every session with its [`t2s::Decoder`] (upstream's sampler and stop rules). Where
+/// the sampler runs (the host for the CPU, the device for the GPU, where only token ids leave
+/// it) is the backend's business. `Session` holds one utterance's KV cache and positions.
 pub trait TextToSemantic: Send + Sync {
     type Session: Send;
 
     fn config(&self) -> &t2s::T2sConfig;
 
     /// Runs `[text | prompt tokens]` through every layer with upstream's mask, keeps the KV cache,
-    /// and returns the logits `[vocab]` of the last position.
-    fn prefill(&self, prompt: &T2sPrompt) -> Result<(Self::Session, Vec<f32>), ModelError>;
-
-    /// Feeds one new token to each session (all in one batched pass) and returns each session's
-    /// next logits. `tokens[i]` goes to `sessions[i]`.
-    fn decode_step(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
-
-    /// [`TextToSemantic::prefill`], then the first token chosen by `decoder` (its sampler and
-    /// stop rules; `None` once decoding has stopped). Backends that sample on the device
-    /// override this so that only token ids leave it.
-    fn prefill_sampled(
+    /// and returns the session with the first token `decoder` chose (`None`: decoding stopped).
+    fn prefill(
         &self,
         prompt: &T2sPrompt,
         decoder: &mut t2s::Decoder,
-    ) -> Result<(Self::Session, Option<u32>), ModelError> {
-        let (session, logits) = self.prefill(prompt)?;
-        let next = decoder.step(&logits)?.next;
-        Ok((session, next))
-    }
+    ) -> Result<(Self::Session, Option<u32>), ModelError>;
 
-    /// [`TextToSemantic::decode_step`], then each session's next token chosen by its decoder.
-    /// The outer error fails the whole step; an inner one only its session.
+    /// Feeds `tokens[i]` to `sessions[i]` (all in one batched pass) and returns each session's
+    /// next token chosen by `decoders[i]`. The outer error fails the whole step; an inner one
+    /// only its session.
     #[allow(clippy::type_complexity)]
-    fn decode_sampled(
+    fn step(
         &self,
         sessions: &mut [&mut Self::Session],
         tokens: &[u32],
         decoders: &mut [&mut t2s::Decoder],
-    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        sample_on_host(self, sessions, tokens, decoders)
-    }
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError>;
 }
 
-/// [`TextToSemantic::decode_sampled`] on the host: the step's logits, then each decoder's
-/// sampler. The trait's default, and the fallback of backends that sample on the device.
+/// A GPT prior's raw logits, for parity tests and traces ([`t2s::generate_traced`]); the engine
+/// never needs them.
+pub trait T2sLogits {
+    type Session;
+
+    fn config(&self) -> &t2s::T2sConfig;
+
+    /// The prefill of [`TextToSemantic::prefill`], returning the logits `[vocab]` of the last
+    /// position instead of a token.
+    fn prefill_logits(&self, prompt: &T2sPrompt) -> Result<(Self::Session, Vec<f32>), ModelError>;
+
+    /// The step of [`TextToSemantic::step`], returning each session's logits.
+    fn step_logits(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
+}
+
+/// [`TextToSemantic::step`] for backends that sample on the host: the step's logits, then each
+/// decoder's sampler.
 #[allow(clippy::type_complexity)]
-pub fn sample_on_host<M: TextToSemantic + ?Sized>(
+pub fn sample_on_host<M: T2sLogits + ?Sized>(
     model: &M,
     sessions: &mut [&mut M::Session],
     tokens: &[u32],
@@ -137,7 +141,7 @@ pub fn sample_on_host<M: TextToSemantic + ?Sized>(
     if decoders.len() != sessions.len() {
         return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
     }
-    let logits = model.decode_step(sessions, tokens)?;
+    let logits = model.step_logits(sessions, tokens)?;
     Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
 }
 

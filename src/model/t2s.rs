@@ -14,7 +14,7 @@ use half::f16;
 
 use super::rng::{uniform, Purpose};
 use super::sampling::{apply_repetition_penalty, argmax, probs_from_penalised, sample, SamplingParams};
-use super::{ModelError, T2sPrompt, TextToSemantic, Weights};
+use super::{ModelError, T2sLogits, T2sPrompt, TextToSemantic, Weights};
 use crate::checkpoint::GptFile;
 use crate::tensor::Tensor;
 
@@ -508,7 +508,7 @@ fn ms(t: Instant) -> f64 {
 
 /// The decoding loop shared by every entry point: prefill each request, then one batched step
 /// per step over the requests still running; finished ones leave the batch. Tokens are chosen
-/// by the model's `*_sampled` methods (on the device where the backend samples there).
+/// by each request's decoder, wherever the backend runs its sampler.
 fn run<M: TextToSemantic>(model: &M, requests: &[BatchRequest<'_>]) -> Result<Vec<Generated>, ModelError> {
     let config = model.config();
     let mut decoders = Vec::with_capacity(requests.len());
@@ -520,7 +520,7 @@ fn run<M: TextToSemantic>(model: &M, requests: &[BatchRequest<'_>]) -> Result<Ve
     let mut prefill_ms = Vec::with_capacity(requests.len());
     for (r, dec) in requests.iter().zip(&mut decoders) {
         let t = Instant::now();
-        let (session, first) = model.prefill_sampled(r.prompt, dec)?;
+        let (session, first) = model.prefill(r.prompt, dec)?;
         prefill_ms.push(ms(t));
         sessions.push(session);
         next.push(first);
@@ -538,7 +538,7 @@ fn run<M: TextToSemantic>(model: &M, requests: &[BatchRequest<'_>]) -> Result<Ve
             sessions.iter_mut().enumerate().filter(|(i, _)| running(i)).map(|(_, s)| s).collect();
         let mut decs: Vec<&mut Decoder> =
             decoders.iter_mut().enumerate().filter(|(i, _)| running(i)).map(|(_, d)| d).collect();
-        let chosen = model.decode_sampled(&mut batch, &tokens, &mut decs)?;
+        let chosen = model.step(&mut batch, &tokens, &mut decs)?;
         for (&i, token) in active.iter().zip(chosen) {
             next[i] = token?;
             if next[i].is_none() {
@@ -566,68 +566,31 @@ pub fn generate<M: TextToSemantic>(
     out.pop().ok_or_else(|| ModelError::Input("internal error: the decoder returned no result".into()))
 }
 
-/// A model whose tokens are always chosen on the host from its logits, recording what every
-/// step saw.
-struct Recording<'a, M> {
-    model: &'a M,
-    trace: parking_lot::Mutex<Vec<StepTrace>>,
-}
-
-impl<M: TextToSemantic> TextToSemantic for Recording<'_, M> {
-    type Session = M::Session;
-
-    fn config(&self) -> &T2sConfig {
-        self.model.config()
-    }
-
-    fn prefill(&self, prompt: &T2sPrompt) -> Result<(Self::Session, Vec<f32>), ModelError> {
-        self.model.prefill(prompt)
-    }
-
-    fn decode_step(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError> {
-        self.model.decode_step(sessions, tokens)
-    }
-
-    fn prefill_sampled(
-        &self,
-        prompt: &T2sPrompt,
-        decoder: &mut Decoder,
-    ) -> Result<(M::Session, Option<u32>), ModelError> {
-        let (session, logits) = self.model.prefill(prompt)?;
-        let step = decoder.step(&logits)?;
-        self.trace.lock().push(StepTrace { logits, decision_logits: step.decision_logits });
-        Ok((session, step.next))
-    }
-
-    fn decode_sampled(
-        &self,
-        sessions: &mut [&mut M::Session],
-        tokens: &[u32],
-        decoders: &mut [&mut Decoder],
-    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        let logits = self.model.decode_step(sessions, tokens)?;
-        let mut trace = self.trace.lock();
-        Ok(logits
-            .into_iter()
-            .zip(decoders)
-            .map(|(logits, d)| {
-                let step = d.step(&logits)?;
-                trace.push(StepTrace { logits, decision_logits: step.decision_logits });
-                Ok(step.next)
-            })
-            .collect())
-    }
-}
-
-/// [`generate`] with the sampler on the host, also returning what every step saw.
-pub fn generate_traced<M: TextToSemantic>(
+/// [`generate`] for one utterance with the sampler on the host, from the model's logits, also
+/// returning what every step saw (parity tests).
+pub fn generate_traced<M: T2sLogits>(
     model: &M,
     prompt: &T2sPrompt,
     options: &GenerateOptions,
 ) -> Result<(Generated, Vec<StepTrace>), ModelError> {
-    let recording = Recording { model, trace: Default::default() };
-    let generated = generate(&recording, prompt, options)?;
-    Ok((generated, recording.trace.into_inner()))
+    let mut decoder = Decoder::new(model.config(), &prompt.prompt_tokens, options)?;
+    let mut trace = Vec::new();
+    let t = Instant::now();
+    let (mut session, logits) = model.prefill_logits(prompt)?;
+    let prefill_ms = ms(t);
+    let step = decoder.step(&logits)?;
+    let mut next = step.next;
+    trace.push(StepTrace { logits, decision_logits: step.decision_logits });
+    let start = Instant::now();
+    while let Some(token) = next {
+        let logits = model.step_logits(&mut [&mut session], &[token])?.pop();
+        let logits = logits.ok_or_else(|| ModelError::Input("the model returned no logits".into()))?;
+        let step = decoder.step(&logits)?;
+        next = step.next;
+        trace.push(StepTrace { logits, decision_logits: step.decision_logits });
+    }
+    let (tokens, steps, eos) = decoder.finish();
+    Ok((Generated { tokens, steps, eos, prefill_ms, decode_ms: ms(start) }, trace))
 }
 
 /// Decodes several utterances together: one batched step per step for all running requests

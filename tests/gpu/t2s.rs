@@ -20,7 +20,7 @@ use sovits_rt::model::sampling::{probs_from_penalised, SamplingParams};
 use sovits_rt::model::t2s::{
     generate, generate_batch, generate_traced, BatchRequest, Decoder, GenerateOptions, StepTrace, T2sConfig, T2sModel,
 };
-use sovits_rt::model::{Bert, T2sPrompt, TextToSemantic};
+use sovits_rt::model::{Bert, T2sLogits, T2sPrompt, TextToSemantic};
 use sovits_rt::tensor::Tensor;
 
 const LOGITS_ABS: f32 = 0.05;
@@ -62,9 +62,9 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 
 /// Prefill and teacher-forced steps of `gpu` against `cpu` on the same prompt; returns the worst
 /// logit difference.
-fn teacher_forced<C: TextToSemantic, G: TextToSemantic>(cpu: &C, gpu: &G, prompt: &T2sPrompt, steps: usize) -> f32 {
-    let (mut cs, cl) = cpu.prefill(prompt).unwrap();
-    let (mut gs, gl) = gpu.prefill(prompt).unwrap();
+fn teacher_forced<C: T2sLogits, G: T2sLogits>(cpu: &C, gpu: &G, prompt: &T2sPrompt, steps: usize) -> f32 {
+    let (mut cs, cl) = cpu.prefill_logits(prompt).unwrap();
+    let (mut gs, gl) = gpu.prefill_logits(prompt).unwrap();
     let mut worst = max_diff(&cl, &gl);
     println!(
         "prefill ({} positions): max |Δlogit| {worst:.4} (max |logit| {:.2})",
@@ -73,8 +73,8 @@ fn teacher_forced<C: TextToSemantic, G: TextToSemantic>(cpu: &C, gpu: &G, prompt
     );
     let mut token = sovits_rt::model::sampling::argmax(&cl[..cl.len() - 1]) as u32;
     for _ in 0..steps {
-        let c = cpu.decode_step(&mut [&mut cs], &[token]).unwrap().remove(0);
-        let g = gpu.decode_step(&mut [&mut gs], &[token]).unwrap().remove(0);
+        let c = cpu.step_logits(&mut [&mut cs], &[token]).unwrap().remove(0);
+        let g = gpu.step_logits(&mut [&mut gs], &[token]).unwrap().remove(0);
         worst = worst.max(max_diff(&c, &g));
         token = sovits_rt::model::sampling::argmax(&c[..c.len() - 1]) as u32;
     }
@@ -135,13 +135,13 @@ fn sessions_join_between_steps_and_batches_beyond_the_limit_are_split() {
     let mut sessions = Vec::new();
     let mut next = Vec::new();
     for (i, p) in prompts.iter().enumerate().take(5) {
-        let (s, first) = gpu.prefill_sampled(p, &mut decoders[i]).unwrap();
+        let (s, first) = gpu.prefill(p, &mut decoders[i]).unwrap();
         sessions.push(Some(s));
         next.push(first);
     }
     for step in 0.. {
         if step == 7 {
-            let (s, first) = gpu.prefill_sampled(&prompts[5], &mut decoders[5]).unwrap();
+            let (s, first) = gpu.prefill(&prompts[5], &mut decoders[5]).unwrap();
             sessions.push(Some(s));
             next.push(first);
         }
@@ -158,7 +158,7 @@ fn sessions_join_between_steps_and_batches_beyond_the_limit_are_split() {
             .collect();
         let mut decs: Vec<&mut Decoder> =
             decoders.iter_mut().enumerate().filter(|(i, _)| active.contains(i)).map(|(_, d)| d).collect();
-        let chosen = gpu.decode_sampled(&mut batch, &feed, &mut decs).unwrap();
+        let chosen = gpu.step(&mut batch, &feed, &mut decs).unwrap();
         for (&i, t) in active.iter().zip(chosen) {
             next[i] = t.unwrap();
         }
@@ -221,14 +221,14 @@ fn slots_run_out_with_a_typed_error_and_come_back() {
     let model = full_size();
     let gpu = CudaT2s::new(rt, model, CudaT2sOptions { slots: 2, ..options() }).unwrap();
     let prompt = random_prompt(&model.config, 3, 10, 5);
-    let a = gpu.prefill(&prompt).unwrap();
-    let _b = gpu.prefill(&prompt).unwrap();
-    let e = gpu.prefill(&prompt).unwrap_err();
+    let a = gpu.prefill_logits(&prompt).unwrap();
+    let _b = gpu.prefill_logits(&prompt).unwrap();
+    let e = gpu.prefill_logits(&prompt).unwrap_err();
     assert!(e.to_string().contains("slots"), "{e}");
     drop(a);
-    gpu.prefill(&prompt).unwrap();
+    gpu.prefill_logits(&prompt).unwrap();
     let long = random_prompt(&model.config, 3, 1000, 100);
-    assert!(gpu.prefill(&long).unwrap_err().to_string().contains("context"));
+    assert!(gpu.prefill_logits(&long).unwrap_err().to_string().contains("context"));
 }
 
 #[test]
@@ -310,6 +310,24 @@ fn device_sampler_picks_the_host_samplers_tokens() {
             "case {i}: tokens differ at step {agree} before any near-tie"
         );
     }
+}
+
+#[test]
+fn a_session_read_as_logits_is_not_sampled_on_the_device() {
+    let Some(rt) = common::gpu("a_session_read_as_logits_is_not_sampled_on_the_device") else { return };
+    let model = full_size();
+    let gpu = CudaT2s::new(rt, model, options()).unwrap();
+    let prompt = random_prompt(&model.config, 5, 30, 20);
+    let options = sampled(5);
+    let mut decoder = Decoder::new(&model.config, &prompt.prompt_tokens, &options).unwrap();
+    let (mut session, _) = gpu.prefill_logits(&prompt).unwrap();
+    let e = gpu.step(&mut [&mut session], &[3], &mut [&mut decoder]).unwrap_err();
+    assert!(e.to_string().contains("cannot be sampled on the device"), "{e}");
+    // A sampled session stepped through its logits loses its device sampler too.
+    let (mut session, _) = gpu.prefill(&prompt, &mut decoder).unwrap();
+    gpu.step_logits(&mut [&mut session], &[3]).unwrap();
+    let mut fresh = Decoder::new(&model.config, &prompt.prompt_tokens, &options).unwrap();
+    assert!(gpu.step(&mut [&mut session], &[4], &mut [&mut fresh]).is_err());
 }
 
 /// True when the two best exponential-race entries of a step are within 1e-4 (relative) of each
