@@ -17,6 +17,12 @@
 //     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
 //     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
+//   linear_small_m_add_norm_f16(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters)
+//     A decode step's out-projection or FFN-down with the post-norm block's residual add and
+//     LayerNorm fused: out = x · Wᵀ + b (f16, ldo = N), then state = LayerNorm(out + state) ·
+//     gamma + beta per row. The small-M grid; the last block to finish a row group (counted in
+//     counters[blockIdx.y], zero on entry and re-armed to zero on exit) normalises its rows,
+//     reading `out` past L1. N must be a multiple of 8.
 //   linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act)
 //     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
 //     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in
@@ -59,10 +65,12 @@ __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
 #define SMALL_M_ROWS 8
 #define SMALL_M_WARPS 4
 
-extern "C" __global__ void __launch_bounds__(128)
-    linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
-                       __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
-                       int act) {
+// The small-M product of block (blockIdx.x, blockIdx.y): warp w computes column
+// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * SMALL_M_ROWS + 0..7.
+__device__ __forceinline__ void small_m_product(const __half* __restrict__ x, const __half* __restrict__ w,
+                                                const __half* __restrict__ bias, __half* __restrict__ out_h,
+                                                float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
+                                                int act) {
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * SMALL_M_WARPS + (threadIdx.x >> 5);
     const int m0 = blockIdx.y * SMALL_M_ROWS;
@@ -98,6 +106,79 @@ extern "C" __global__ void __launch_bounds__(128)
         if (out_f) out_f[(size_t)m * ldo + n] = v;
         else out_h[(size_t)m * ldo + n] = __float2half(v);
     }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
+                       __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
+                       int act) {
+    small_m_product(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+}
+
+// 8 halves of a row written by another block: read past L1, which may hold stale lines.
+__device__ __forceinline__ void load8_fresh(const __half* p, float* v) {
+    const uint4 u = __ldcg(reinterpret_cast<const uint4*>(p));
+    const __half2* h = reinterpret_cast<const __half2*>(&u);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+        const float2 f = __half22float2(h[i]);
+        v[2 * i] = f.x;
+        v[2 * i + 1] = f.y;
+    }
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
+                                __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
+                                float eps, int* __restrict__ counters) {
+    __shared__ float shared[32];
+    __shared__ int last;
+    small_m_product(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
+    // Every block of this row group counts itself once its columns are stored; the last one
+    // normalises the group's rows, then re-arms the counter for the next launch.
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(&counters[blockIdx.y], 1) == (int)gridDim.x - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    const int m0 = blockIdx.y * SMALL_M_ROWS, rows = min(SMALL_M_ROWS, M - m0), chunks = N / 8;
+    for (int r = 0; r < rows; ++r) {
+        const __half* outr = out + (size_t)(m0 + r) * N;
+        __half* sr = state + (size_t)(m0 + r) * N;
+        // Two passes over out + state (mean, then centred variance), as add_layer_norm_f16.
+        float sum = 0.0f;
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+            float v[8];
+            load8_fresh(outr + 8 * c, v);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) sum += v[i] + __half2float(sr[8 * c + i]);
+        }
+        const float mean = block_sum(sum, shared) / N;
+        float sq = 0.0f;
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+            float v[8];
+            load8_fresh(outr + 8 * c, v);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const float d = v[i] + __half2float(sr[8 * c + i]) - mean;
+                sq += d * d;
+            }
+        }
+        const float inv = rsqrtf(block_sum(sq, shared) / N + eps);
+        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
+            float v[8];
+            load8_fresh(outr + 8 * c, v);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) {
+                const int col = 8 * c + i;
+                const float y = v[i] + __half2float(sr[col]);
+                sr[col] = __float2half((y - mean) * inv * __half2float(gamma[col]) + __half2float(beta[col]));
+            }
+        }
+    }
+    if (threadIdx.x == 0) counters[blockIdx.y] = 0;
 }
 
 extern "C" __global__ void __launch_bounds__(128)

@@ -76,6 +76,25 @@ impl DeviceLinear {
         self.run(q, rows_in, LinearOutput::F16(out), self.out_features, act)
     }
 
+    /// [`forward`](Self::forward) of a decode step's rows with the block's residual LayerNorm
+    /// fused ([`linear_add_norm_launch`]): `out = x · Wᵀ + b`, `state = norm(out + state)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_add_norm(
+        &self,
+        q: &Queue,
+        x: Dev<f16>,
+        rows: usize,
+        out: Dev<f16>,
+        state: Dev<f16>,
+        norm: &DeviceNorm,
+        counters: Dev<i32>,
+    ) -> Result<(), CudaError> {
+        let rows_in = Rows { data: x, count: rows, stride: self.in_features };
+        let launch = linear_add_norm_launch(self.weights(), rows_in, out, state, norm.weights(), counters)?;
+        // SAFETY: built by linear_add_norm_launch (see there).
+        unsafe { q.run(&launch) }
+    }
+
     /// The same with f32 output (the LM head's logits); always the small-M kernel.
     pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
         let rows_in = Rows { data: x, count: rows, stride: self.in_features };
@@ -163,6 +182,36 @@ pub fn linear_small_m_launch(
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), out_h, out_f].into_iter().chain(sizes);
     let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(8) as u32, 1);
     Ok(KernelLaunch { kernel: "linear_small_m_f16", grid, block: 128, args: args.collect() })
+}
+
+/// A post-norm block's sublayer output with its residual LayerNorm, for a decode step of
+/// `x.count ≤ SMALL_M_MAX_ROWS` rows: `out = x · Wᵀ + b` (`[rows, n]`), then `state =
+/// LayerNorm(out + state)` per row. Matches `linear_small_m_add_norm_f16(x, w, bias, out, M, N,
+/// K, lda, state, gamma, beta, eps, counters)` on the small-M grid; `counters` holds one zero per
+/// 8-row group and is zero again afterwards.
+pub fn linear_add_norm_launch(
+    w: LinearWeights,
+    x: Rows,
+    out: Dev<f16>,
+    state: Dev<f16>,
+    norm: NormWeights,
+    counters: Dev<i32>,
+) -> Result<KernelLaunch, CudaError> {
+    let (n, rows) = (w.n, x.count);
+    if !n.is_multiple_of(8) || rows > SMALL_M_MAX_ROWS {
+        return Err(CudaError::Unsupported(format!(
+            "the fused LayerNorm takes up to {SMALL_M_MAX_ROWS} rows of a multiple of 8 columns, not {rows} × {n}"
+        )));
+    }
+    let sizes = linear_sizes(&w, &x, out.len(), n, Activation::None)?;
+    assert!(norm.gamma.len() == n && norm.beta.len() == n, "LayerNorm of {n} columns");
+    assert!(state.len() >= rows * n && counters.len() >= rows.div_ceil(8), "fused LayerNorm operands too small");
+    let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), Arg::ptr(out)]
+        .into_iter()
+        .chain(sizes.into_iter().take(4))
+        .chain([Arg::ptr(state), Arg::ptr(norm.gamma), Arg::ptr(norm.beta), Arg::F32(norm.eps), Arg::ptr(counters)]);
+    let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
+    Ok(KernelLaunch { kernel: "linear_small_m_add_norm_f16", grid, block: 128, args: args.collect() })
 }
 
 /// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,

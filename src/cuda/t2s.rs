@@ -19,7 +19,7 @@ use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
-use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm};
+use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, SMALL_M_MAX_ROWS};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launches, decode_partial_len, embed_positions_launch, kv_store_launch,
@@ -134,6 +134,9 @@ struct DeviceState {
     row_slot: DeviceBuffer<i32>,
     logits: DeviceBuffer<f32>,
     partial: DeviceBuffer<f32>,
+    /// One per 8-row group: how many blocks of a fused product + LayerNorm have finished (zero
+    /// between launches).
+    norm_counters: DeviceBuffer<i32>,
     /// The sampler's output: tokens in `[0, max_batch)`, EOS flags in `[max_batch, 2·max_batch)`,
     /// so one copy brings both back.
     sampled: DeviceBuffer<i32>,
@@ -309,6 +312,7 @@ impl CudaT2s {
             row_slot: q.zeros(o.max_batch)?,
             logits: q.zeros(o.max_batch * c.vocab)?,
             partial: q.zeros(decode_partial_len(o.max_batch, c.n_head, o.max_context))?,
+            norm_counters: q.zeros(SMALL_M_MAX_ROWS.div_ceil(8))?,
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
         })
@@ -359,6 +363,13 @@ impl CudaT2s {
     fn block_tail(&self, st: &DeviceState, layer: &GpuLayer, rows: usize) -> Result<(), CudaError> {
         let q = &self.q;
         let (x, proj) = (st.x.dev(), st.proj.dev());
+        if rows <= SMALL_M_MAX_ROWS {
+            // Decode-sized: each residual LayerNorm runs in its product's last block.
+            let counters = st.norm_counters.dev();
+            layer.out_proj.forward_add_norm(q, st.attn.dev(), rows, proj, x, &layer.norm1, counters)?;
+            layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;
+            return layer.linear2.forward_add_norm(q, st.ffn.dev(), rows, proj, x, &layer.norm2, counters);
+        }
         layer.out_proj.forward(q, st.attn.dev(), rows, proj, Activation::None)?;
         layer.norm1.forward(q, x, proj, Some(x), rows)?;
         layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;

@@ -3,13 +3,15 @@
 use crate::common;
 
 use half::f16;
+use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::ops::layer_norm_slice;
-use sovits_rt::cuda::ops::DeviceNorm;
+use sovits_rt::cuda::ops::{DeviceLinear, DeviceNorm};
 use sovits_rt::cuda::t2s::SamplerSlot;
 use sovits_rt::cuda::t2s_kernels::{sample_tokens_launch, SamplerOutput, SamplerState, StepRows};
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
 use sovits_rt::model::sampling::{apply_repetition_penalty, argmax, probs_from_penalised, SamplingParams};
 use sovits_rt::model::t2s::EOS_BLOCKED_STEPS;
+use sovits_rt::tensor::Tensor;
 
 fn value(i: usize, s: f32) -> f32 {
     (i as f32 * 0.7311 + s).sin() * 2.0
@@ -40,6 +42,45 @@ fn add_layer_norm_matches_the_cpu() {
     }
     println!("add_layer_norm_f16 vs CPU: max abs error {worst:.2e}");
     assert!(worst < 1e-2, "max abs error {worst}");
+}
+
+#[test]
+fn fused_product_and_layer_norm_match_the_cpu() {
+    let Some(rt) = common::gpu("fused_product_and_layer_norm_match_the_cpu") else { return };
+    let q = rt.queue().unwrap();
+    let round = |v: f32| f16::from_f32(v).to_f32();
+    // The GPT's FFN-down at 13 rows: two row groups, K = 2048.
+    let (rows, n, k) = (13usize, 512usize, 2048usize);
+    let x: Vec<f32> = (0..rows * k).map(|i| round(0.5 * value(i, 0.3))).collect();
+    let w: Vec<f32> = (0..n * k).map(|i| round(0.02 * value(i, 1.1))).collect();
+    let b: Vec<f32> = (0..n).map(|i| round(0.1 * value(i, 2.2))).collect();
+    let state: Vec<f32> = (0..rows * n).map(|i| round(value(i, 3.3))).collect();
+    let g: Vec<f32> = (0..n).map(|i| round(1.0 + 0.1 * value(i, 4.4))).collect();
+    let beta: Vec<f32> = (0..n).map(|i| round(0.1 * value(i, 5.5))).collect();
+    let linear =
+        DeviceLinear::from_tensors(&q, &Tensor::new([n, k], w.clone()), Some(&Tensor::new([n], b.clone()))).unwrap();
+    let norm = DeviceNorm::new(&q, &g, &beta, 1e-5).unwrap();
+    let (x_d, state_d) = (q.upload_f16(&x).unwrap(), q.upload_f16(&state).unwrap());
+    let (out_d, counters) = (q.zeros::<f16>(rows * n).unwrap(), q.zeros::<i32>(2).unwrap());
+    // Twice: the counters must be re-armed by the first launch.
+    for _ in 0..2 {
+        linear.forward_add_norm(&q, x_d.dev(), rows, out_d.dev(), state_d.dev(), &norm, counters.dev()).unwrap();
+    }
+    let got = q.read(&state_d, rows * n).unwrap();
+    let mut want = state.clone();
+    for _ in 0..2 {
+        let mut product = vec![0.0; rows * n];
+        linear_few(&x, rows, &WeightMat::new(&Tensor::new([n, k], w.clone())), Some(&b), &mut product);
+        for (p, s) in product.chunks_exact(n).zip(want.chunks_exact_mut(n)) {
+            let mut summed: Vec<f32> = p.iter().zip(s.iter()).map(|(&p, &s)| round(p) + s).collect();
+            layer_norm_slice(&mut summed, &g, &beta, 1e-5);
+            s.iter_mut().zip(summed).for_each(|(s, v)| *s = round(v));
+        }
+    }
+    let worst = got.iter().zip(&want).map(|(g, w)| (g.to_f32() - w).abs()).fold(0.0f32, f32::max);
+    println!("linear_small_m_add_norm_f16 vs CPU (two launches): max abs error {worst:.2e}");
+    assert!(worst < 2e-2, "max abs error {worst}");
+    assert_eq!(q.read(&counters, 2).unwrap(), [0, 0], "counters re-armed");
 }
 
 #[test]

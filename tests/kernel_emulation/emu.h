@@ -5,7 +5,8 @@
 //   * The CUDA C++ dialect the kernels use: __global__ / __device__ / __forceinline__ /
 //     __shared__ / __align__, threadIdx / blockIdx / blockDim / gridDim, uint4 / float2, and
 //     the intrinsics __syncthreads, __shfl_xor_sync, __int_as_float, __float_as_uint, __umulhi,
-//     rsqrtf (host libm), min / max.
+//     rsqrtf (host libm), min / max, and atomicAdd / __threadfence / __ldcg as their sequential
+//     meaning (blocks never overlap here).
 //   * Threads: every CUDA thread of a block is a fiber (own stack, cooperative switch), so the
 //     kernel's own code runs as written. A fiber runs until it reaches a barrier: __syncthreads
 //     (all threads of the block, exited ones count as arrived), or a warp collective
@@ -121,6 +122,19 @@ void sync_block();
 }  // namespace emu
 
 inline void __syncthreads() { emu::sync_block(); }
+
+// Blocks run one after another, so an atomic is a plain read-modify-write, a fence has nothing
+// to order and every load sees the latest store (the GPU tests cover the real memory model).
+inline int atomicAdd(int* p, int v) {
+    const int old = *p;
+    *p = old + v;
+    return old;
+}
+inline void __threadfence() {}
+template <class T>
+T __ldcg(const T* p) {
+    return *p;
+}
 
 template <class T>
 T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {

@@ -8,4 +8,5 @@ namespace linear_cu {
 }  // namespace linear_cu
 
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m_f16)
+REGISTER_ENTRY_POINT(linear_cu, linear_small_m_add_norm_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_mma_f16)

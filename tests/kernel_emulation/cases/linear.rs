@@ -1,13 +1,18 @@
 //! kernels/linear.cu: `linear_small_m_f16` and `linear_mma_f16` against their CPU twins followed
 //! by the same activation (`cpu::ops::relu_slice` / `gelu_slice`): `cpu::gemv::linear_few` (the
 //! decode steps' product) for small-M cases, `cpu::ops::linear` for the GEMM, and
-//! `cpu::hubert::conv_time_major` for strided rows (HuBERT's convolutions as implicit GEMMs).
+//! `cpu::hubert::conv_time_major` for strided rows (HuBERT's convolutions as implicit GEMMs);
+//! `linear_small_m_add_norm_f16` against `linear_few`, the f16 store, the residual add and
+//! `cpu::ops::layer_norm_slice` (a post-norm block's tail in a decode step).
 
 use half::f16;
 use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::hubert::conv_time_major;
-use sovits_rt::cpu::ops::{gelu_slice, linear, relu_slice};
-use sovits_rt::cuda::ops::{linear_mma_launch, linear_small_m_launch, Activation, LinearOutput, LinearWeights, Rows};
+use sovits_rt::cpu::ops::{gelu_slice, layer_norm_slice, linear, relu_slice};
+use sovits_rt::cuda::ops::{
+    linear_add_norm_launch, linear_mma_launch, linear_small_m_launch, Activation, LinearOutput, LinearWeights,
+    NormWeights, Rows,
+};
 use sovits_rt::tensor::Tensor;
 
 use crate::case::Case;
@@ -80,8 +85,78 @@ const CASES: [LinearCase; 18] = [
     conv(SmallM, 5, 48, 8 * 48, NoAct, (48, 1), Some((4 * 48, 48))),
 ];
 
+/// The fused product + residual LayerNorm: `(M, N, K)`. The GPT's out-projection (512 × 512)
+/// and FFN-down (K = 2048) at batch 1 and 13 (two row groups, one partial), 64 rows (8 groups)
+/// with few column blocks, and the smallest shape.
+const ADD_NORM_CASES: [(usize, usize, usize); 5] =
+    [(1, 512, 512), (13, 512, 2048), (64, 72, 24), (3, 8, 8), (9, 96, 40)];
+
 pub fn cases() -> Vec<Case> {
-    CASES.iter().map(linear_case).collect()
+    CASES.iter().map(linear_case).chain(ADD_NORM_CASES.iter().map(|&(m, n, k)| add_norm_case(m, n, k))).collect()
+}
+
+fn add_norm_case(m: usize, n: usize, k: usize) -> Case {
+    let config = format!("M={m} N={n} K={k} bias, state=LN(out+state)");
+    let mut rng = Rng::new(&config);
+    let x = rng.halves(m * k, -1.0, 1.0);
+    let w_scale = 2.0 / (k as f32).sqrt();
+    let w = rng.halves(n * k, -w_scale, w_scale);
+    let bias = rng.halves(n, -0.5, 0.5);
+    let state = rng.halves(m * n, -2.0, 2.0);
+    let gamma = rng.halves(n, 0.7, 1.3);
+    let beta = rng.halves(n, -0.2, 0.2);
+    let eps = 1e-5;
+
+    let tolerance =
+        "out: 1 ulp16 + 2e-6*sum|x*w|; state: 1 ulp16 + 1.3e-5*(1 + |mean|/std) + |gamma|/std * 1 ulp16 of out";
+    let mut case = Case::new("linear_small_m_add_norm_f16", config, tolerance);
+    let rows = Rows { data: case.buffer("x", &x), count: m, stride: k };
+    let weights = LinearWeights { weight: case.buffer("w", &w), bias: Some(case.buffer("bias", &bias)), n, k };
+    let out = case.buffer("out", &nan16(m * n));
+    let state_dev = case.buffer("state", &state);
+    let norm = NormWeights { gamma: case.buffer("gamma", &gamma), beta: case.buffer("beta", &beta), eps };
+    let counters = case.buffer("counters", &vec![0i32; m.div_ceil(8)]);
+    case.launch(linear_add_norm_launch(weights, rows, out, state_dev, norm, counters).expect("a supported shape"));
+
+    // The twin: the product as the decode step's CPU code computes it, stored as f16 like the
+    // kernel's `out`, added to the state and normalised.
+    let (bias, gamma, beta) = (widen(&bias), widen(&gamma), widen(&beta));
+    let mut product = vec![0.0; m * n];
+    linear_few(&widen(&x), m, &WeightMat::new(&Tensor::new([n, k], widen(&w))), Some(&bias), &mut product);
+    let magnitude: Vec<f32> = {
+        let abs = |v: &[f16]| -> Vec<f32> { v.iter().map(|h| h.to_f32().abs()).collect() };
+        let mut mag = vec![0.0; m * n];
+        let abs_bias: Vec<f32> = bias.iter().map(|b| b.abs()).collect();
+        linear_few(&abs(&x), m, &WeightMat::new(&Tensor::new([n, k], abs(&w))), Some(&abs_bias), &mut mag);
+        mag
+    };
+    let stored: Vec<f32> = product.iter().map(|&v| f16::from_f32(v).to_f32()).collect();
+    let out_tol: Vec<f64> =
+        stored.iter().zip(&magnitude).map(|(&v, &mag)| ulp16(f64::from(v)) + 2e-6 * f64::from(mag)).collect();
+    case.expect_near("out", &stored.iter().map(|&v| f64::from(v)).collect::<Vec<_>>(), &out_tol);
+    let (mut want, mut tol) = (Vec::with_capacity(m * n), Vec::with_capacity(m * n));
+    for (row, state_row) in stored.chunks_exact(n).zip(widen(&state).chunks_exact(n)) {
+        let summed: Vec<f32> = row.iter().zip(state_row).map(|(o, s)| o + s).collect();
+        let (mean, std) = mean_std(&summed, eps);
+        let mut normed = summed.clone();
+        layer_norm_slice(&mut normed, &gamma, &beta, eps);
+        for (c, &v) in normed.iter().enumerate() {
+            want.push(f64::from(v));
+            let rounding = f64::from(gamma[c]) / std * ulp16(f64::from(row[c]));
+            tol.push(ulp16(f64::from(v)) + 1.3e-5 * (1.0 + mean.abs() / std) + rounding);
+        }
+    }
+    case.expect_near("state", &want, &tol);
+    case.expect_exact("counters", &vec![0i32; m.div_ceil(8)]);
+    case
+}
+
+/// Mean and standard deviation of a row (f64), as the tolerance model sees them.
+fn mean_std(row: &[f32], eps: f32) -> (f64, f64) {
+    let n = row.len() as f64;
+    let mean = row.iter().map(|&v| f64::from(v)).sum::<f64>() / n;
+    let var = row.iter().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / n;
+    (mean, (var + f64::from(eps)).sqrt())
 }
 
 fn linear_case(c: &LinearCase) -> Case {
