@@ -16,8 +16,8 @@
 //     Copies the K and V parts of a prompt's `rows` qkv rows into `slot` at positions 0..rows.
 //     grid = rows, block = 128. (A decode step's newest K and V are appended by the split
 //     attention itself.)
-//   decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx,
-//                                   n_splits, scale)
+//   decode_attention_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, counters, out, d,
+//                             max_ctx, n_splits, scale)
 //     One new query per session against its cache (positions 0..slot_len, the newest included;
 //     no mask, as upstream's single-position decode). Each session's live positions are cut into
 //     n_splits pieces (decided on the device from slot_len, so the work follows the live length
@@ -25,9 +25,9 @@
 //     128; each block writes its piece's (max, sum, weighted values) to `partial`, reading K and
 //     V in 16-byte vectors. The newest position (slot_len[slot]) is read from qkv, and the block
 //     whose piece holds it appends its head's K and V to the cache (no separate store kernel).
-//     Blocks with no positions only mark their piece empty.
-//   decode_attention_combine_hd32_f16(partial, out, d, n_splits)
-//     Merges the pieces with the usual log-sum-exp rescaling. grid = (heads, batch), block = hd.
+//     Blocks with no positions only mark their piece empty. The last block of each (row, head)
+//     to finish (counted in counters[row · heads + head], zero between launches) merges the
+//     pieces with the usual log-sum-exp rescaling into `out` (no separate combine kernel).
 //   advance_slots(row_slot, slot_len, slot_pos, rows, n_slots)
 //     After a decode step: every real slot (< n_slots; the padding slot is skipped) gained one
 //     position in the cache and one audio position.
@@ -128,7 +128,7 @@ extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __re
 // whatever the context, and the grid (fixed per batch bucket) stays valid in a CUDA graph. A
 // piece is read in tiles of DECODE_TILE positions with an online softmax.
 template <int HD>
-__device__ __forceinline__ void decode_attention_split(const __half* __restrict__ qkv, __half* __restrict__ k_cache,
+__device__ __forceinline__ void attend_piece(const __half* __restrict__ qkv, __half* __restrict__ k_cache,
                                                        __half* __restrict__ v_cache,
                                                        const int* __restrict__ row_slot,
                                                        const int* __restrict__ slot_len, float* __restrict__ partial,
@@ -236,37 +236,47 @@ __device__ __forceinline__ void decode_attention_split(const __half* __restrict_
     }
 }
 
+// Merges a (row, head)'s pieces with the usual log-sum-exp rescaling into its HD outputs; the
+// pieces were written by other blocks, so they are read past L1.
 template <int HD>
-__device__ __forceinline__ void decode_attention_combine(const float* __restrict__ partial, __half* __restrict__ out,
-                                                         int d, int n_splits) {
+__device__ __forceinline__ void merge_pieces(const float* __restrict__ partial, __half* __restrict__ out, int d,
+                                             int n_splits) {
     const int head = blockIdx.x, b = blockIdx.y, heads = gridDim.x, c = threadIdx.x;
     if (c >= HD) return;
     const float* parts = partial + ((size_t)b * heads + head) * n_splits * (HD + 2);
     float m = NEG_INF;
     for (int s = 0; s < n_splits; ++s)
-        if (parts[s * (HD + 2) + HD + 1] > 0.0f) m = fmaxf(m, parts[s * (HD + 2) + HD]);
+        if (__ldcg(parts + s * (HD + 2) + HD + 1) > 0.0f) m = fmaxf(m, __ldcg(parts + s * (HD + 2) + HD));
     float total = 0.0f, acc = 0.0f;
     for (int s = 0; s < n_splits; ++s) {
         const float* p = parts + s * (HD + 2);
-        if (p[HD + 1] > 0.0f) {
-            const float scale = expf(p[HD] - m);
-            total = fmaf(p[HD + 1], scale, total);
-            acc = fmaf(p[c], scale, acc);
+        const float l = __ldcg(p + HD + 1);
+        if (l > 0.0f) {
+            const float scale = expf(__ldcg(p + HD) - m);
+            total = fmaf(l, scale, total);
+            acc = fmaf(__ldcg(p + c), scale, acc);
         }
     }
     out[(size_t)b * d + head * HD + c] = __float2half(acc / total);
 }
 
-extern "C" __global__ void __launch_bounds__(128) decode_attention_split_hd32_f16(const __half* qkv, __half* k_cache,
-                                                           __half* v_cache, const int* row_slot,
-                                                           const int* slot_len, float* partial, int d, int max_ctx,
-                                                           int n_splits, float scale) {
-    decode_attention_split<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(32) decode_attention_combine_hd32_f16(const float* partial, __half* out, int d,
-                                                             int n_splits) {
-    decode_attention_combine<32>(partial, out, d, n_splits);
+extern "C" __global__ void __launch_bounds__(128)
+    decode_attention_hd32_f16(const __half* qkv, __half* k_cache, __half* v_cache, const int* row_slot,
+                              const int* slot_len, float* partial, int* counters, __half* out, int d, int max_ctx,
+                              int n_splits, float scale) {
+    __shared__ int last;
+    attend_piece<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
+    // Every piece of this (row, head) counts itself once written; the last one merges them all
+    // and re-arms the counter for the next step.
+    int* counter = counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_splits - 1;
+    __syncthreads();
+    if (!last) return;
+    __threadfence();
+    merge_pieces<32>(partial, out, d, n_splits);
+    if (threadIdx.x == 0) *counter = 0;
 }
 
 extern "C" __global__ void __launch_bounds__(128) advance_slots(const int* __restrict__ row_slot, int* __restrict__ slot_len,

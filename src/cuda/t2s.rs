@@ -22,9 +22,9 @@ use super::launch::KernelLaunch;
 use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, SMALL_M_MAX_ROWS};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
-    advance_slots_launch, decode_attention_launches, decode_partial_len, embed_positions_launch, kv_store_launch,
-    sample_tokens_launch, AttentionGrid, LayerCache, PositionalEmbedding, SamplerOutput, SamplerState, StepRows,
-    DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
+    advance_slots_launch, decode_attention_launch, decode_partial_len, embed_positions_launch, kv_store_launch,
+    sample_tokens_launch, AttentionGrid, AttentionScratch, LayerCache, PositionalEmbedding, SamplerOutput,
+    SamplerState, StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
 };
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
@@ -137,6 +137,9 @@ struct DeviceState {
     /// One per 8-row group: how many blocks of a fused product + LayerNorm have finished (zero
     /// between launches).
     norm_counters: DeviceBuffer<i32>,
+    /// One per (row, head): how many pieces of the decode attention have finished (zero between
+    /// launches).
+    attention_counters: DeviceBuffer<i32>,
     /// The sampler's output: tokens in `[0, max_batch)`, EOS flags in `[max_batch, 2·max_batch)`,
     /// so one copy brings both back.
     sampled: DeviceBuffer<i32>,
@@ -313,6 +316,7 @@ impl CudaT2s {
             logits: q.zeros(o.max_batch * c.vocab)?,
             partial: q.zeros(decode_partial_len(o.max_batch, c.n_head, o.max_context))?,
             norm_counters: q.zeros(SMALL_M_MAX_ROWS.div_ceil(8))?,
+            attention_counters: q.zeros(o.max_batch * c.n_head)?,
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
         })
@@ -456,9 +460,8 @@ impl CudaT2s {
         for (li, layer) in self.layers.iter().enumerate() {
             let cache = self.layer_cache(st, li);
             layer.in_proj.forward(q, x, rows, qkv, Activation::None)?;
-            for launch in decode_attention_launches(cache, qkv, step, slot_len, grid, st.partial.dev(), st.attn.dev()) {
-                self.run(&launch)?;
-            }
+            let scratch = AttentionScratch { partial: st.partial.dev(), counters: st.attention_counters.dev() };
+            self.run(&decode_attention_launch(cache, qkv, step, slot_len, grid, scratch, st.attn.dev()))?;
             self.block_tail(st, layer, rows)?;
         }
         self.head.forward_f32(q, x, rows, st.logits.dev())?;

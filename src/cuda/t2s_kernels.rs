@@ -18,7 +18,7 @@ const DECODE_TARGET_BLOCKS: usize = 512;
 /// Head width the decode attention kernels are built for (512 channels / 16 heads).
 pub const DECODE_HEAD_DIM: usize = 32;
 
-/// Threads per block of the split decode attention (`DECODE_THREADS` in kernels/attention.cu).
+/// Threads per block of the decode attention (`DECODE_THREADS` in kernels/attention.cu).
 const DECODE_THREADS: u32 = 128;
 
 /// Largest vocabulary the sampler's shared-memory arrays hold (kernels/sampling.cu).
@@ -132,23 +132,31 @@ pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, slot: usize, rows: usiz
     KernelLaunch { kernel: "kv_store_rows_f16", grid: (rows as u32, 1, 1), block: 128, args }
 }
 
+/// The decode attention's working memory: each piece's (weighted values, max, sum), and one
+/// counter per (row, head) of the pieces finished, zero between launches.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionScratch {
+    pub partial: Dev<f32>,
+    pub counters: Dev<i32>,
+}
+
 /// Each row's query (in `qkv [rows, 3d]`) against its slot's cache, positions `0..=slot_len`,
-/// the newest (`slot_len`) read from `qkv` and appended to the cache on the way: the split pass,
-/// matching `decode_attention_split_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial,
-/// d, max_ctx, n_splits, scale)` on grid `(heads, rows, n_splits)` × 128 threads with `n_splits` =
-/// `grid.splits` (the kernel cuts each session's *live* positions into that many pieces;
-/// [`AttentionGrid::for_step`] picks it), then the merge, matching
-/// `decode_attention_combine_hd32_f16(partial, out, d, n_splits)` on grid `(heads, rows)` × 32
-/// threads. `partial` holds `rows · heads · n_splits · (hd + 2)` floats.
-pub fn decode_attention_launches(
+/// the newest (`slot_len`) read from `qkv` and appended to the cache on the way: matches
+/// `decode_attention_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, counters, out,
+/// d, max_ctx, n_splits, scale)` on grid `(heads, rows, n_splits)` × 128 threads with `n_splits`
+/// = `grid.splits` (the kernel cuts each session's *live* positions into that many pieces;
+/// [`AttentionGrid::for_step`] picks it); the last piece of each (row, head) merges them into
+/// `out`. `scratch.partial` holds `rows · heads · n_splits · (hd + 2)` floats, `scratch.counters`
+/// `rows · heads` zeros.
+pub fn decode_attention_launch(
     cache: LayerCache,
     qkv: Dev<f16>,
     step: StepRows,
     slot_len: Dev<i32>,
     grid: AttentionGrid,
-    partial: Dev<f32>,
+    scratch: AttentionScratch,
     out: Dev<f16>,
-) -> [KernelLaunch; 2] {
+) -> KernelLaunch {
     let (d, max_ctx, rows) = (cache.d, cache.max_ctx, step.rows);
     let AttentionGrid { heads, splits } = grid;
     assert!(splits >= 1, "the decode attention needs at least one piece per head");
@@ -158,11 +166,12 @@ pub fn decode_attention_launches(
     assert!(
         qkv.len() >= rows * 3 * d
             && out.len() >= rows * d
-            && partial.len() >= rows * heads * splits * (DECODE_HEAD_DIM + 2),
+            && scratch.partial.len() >= rows * heads * splits * (DECODE_HEAD_DIM + 2)
+            && scratch.counters.len() >= rows * heads,
         "decode attention operands too small for {rows} rows"
     );
-    let split = KernelLaunch {
-        kernel: "decode_attention_split_hd32_f16",
+    KernelLaunch {
+        kernel: "decode_attention_hd32_f16",
         grid: (heads as u32, rows as u32, splits as u32),
         block: DECODE_THREADS,
         args: vec![
@@ -171,20 +180,15 @@ pub fn decode_attention_launches(
             Arg::ptr(cache.values),
             Arg::ptr(step.row_slot),
             Arg::ptr(slot_len),
-            Arg::ptr(partial),
+            Arg::ptr(scratch.partial),
+            Arg::ptr(scratch.counters),
+            Arg::ptr(out),
             Arg::int(d),
             Arg::int(max_ctx),
             Arg::int(splits),
             Arg::F32(1.0 / (DECODE_HEAD_DIM as f32).sqrt()),
         ],
-    };
-    let combine = KernelLaunch {
-        kernel: "decode_attention_combine_hd32_f16",
-        grid: (heads as u32, rows as u32, 1),
-        block: DECODE_HEAD_DIM as u32,
-        args: vec![Arg::ptr(partial), Arg::ptr(out), Arg::int(d), Arg::int(splits)],
-    };
-    [split, combine]
+    }
 }
 
 /// How the split decode attention divides a step: heads per row, pieces per head.

@@ -7,8 +7,8 @@ use half::f16;
 use sovits_rt::cpu::t2s::{decode_attention, prefill_attention, CpuT2sSession};
 use sovits_rt::cuda::ops::prefill_attention_launch;
 use sovits_rt::cuda::t2s_kernels::{
-    advance_slots_launch, decode_attention_launches, kv_store_launch, AttentionGrid, LayerCache, StepRows,
-    DECODE_HEAD_DIM,
+    advance_slots_launch, decode_attention_launch, kv_store_launch, AttentionGrid, AttentionScratch, LayerCache,
+    StepRows, DECODE_HEAD_DIM,
 };
 use sovits_rt::model::t2s::T2sConfig;
 use sovits_rt::tensor::Tensor;
@@ -249,16 +249,16 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     let grid = AttentionGrid { heads: DECODE_HEADS, splits: step.splits };
 
     let tolerance = format!("{ATTENTION_TOLERANCE}; cache exact");
-    let mut case = Case::new("split(+append)+combine+advance", config, tolerance);
+    let mut case = Case::new("decode_attention(+append)+advance", config, tolerance);
     let cache = state.cache(&mut case);
     let qkv_dev = case.buffer("qkv", &qkv);
     let step_rows = StepRows { row_slot: case.buffer("row_slot", &row_slot), rows };
     let (slot_len, slot_pos) = (case.buffer("slot_len", &state.slot_len()), case.buffer("slot_pos", &state.slot_pos()));
     let partial = case.buffer("partial", &vec![f32::NAN; rows * DECODE_HEADS * step.splits * (DECODE_HEAD_DIM + 2)]);
+    let counters = case.buffer("counters", &vec![0i32; rows * DECODE_HEADS]);
     let out = case.buffer("out", &nan16(rows * D));
-    for launch in decode_attention_launches(cache, qkv_dev, step_rows, slot_len, grid, partial, out) {
-        case.launch(launch);
-    }
+    let scratch = AttentionScratch { partial, counters };
+    case.launch(decode_attention_launch(cache, qkv_dev, step_rows, slot_len, grid, scratch, out));
     case.launch(advance_slots_launch(step_rows, slot_len, slot_pos, n_slots));
 
     // The twin: each real row's K/V appended to its slot's session, attention over it, then the
@@ -279,6 +279,7 @@ fn decode_step_case(state: &mut DecodeState, scenario: usize, step: &Step) -> Ca
     let want: Vec<f64> = want.iter().map(|&v| f64::from(v)).collect();
     let tol: Vec<f64> = want.iter().map(|&w| ulp16(w) + 2e-5 * f64::from(MAX_V)).collect();
     case.expect_near("out", &want, &tol);
+    case.expect_exact("counters", &vec![0i32; rows * DECODE_HEADS]);
     case.expect_exact("slot_len", &state.slot_len());
     case.expect_exact("slot_pos", &state.slot_pos());
     state.expect_cache(&mut case);
