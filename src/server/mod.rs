@@ -103,6 +103,7 @@ fn router(state: AppState) -> Router {
         .route("/tts", get(http_speech::tts_get).post(http_speech::tts_post))
         .route("/v1/voices", get(http_voices::list).post(http_voices::add))
         .route("/v1/voices/{name}", delete(http_voices::remove))
+        .layer(axum::middleware::from_fn(drain_oversized_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::require_key))
         .layer(axum::middleware::from_fn_with_state(state.clone(), browser_guard::guard))
         .layer(axum::middleware::map_response(json_body_limit))
@@ -175,8 +176,45 @@ async fn json_body_limit(response: Response) -> Response {
     if response.status() != axum::http::StatusCode::PAYLOAD_TOO_LARGE || is_json {
         return response;
     }
+    too_large()
+}
+
+fn too_large() -> Response {
     let message = format!("the request body is larger than the limit of {} MiB", MAX_BODY_BYTES >> 20);
     http_speech::error(http_speech::Dialect::OpenAi, crate::error::ErrorCode::TooLarge, &message)
+}
+
+/// Most of an oversized body read (and dropped) before the 413 goes out.
+const MAX_DRAINED_BYTES: u64 = 4 * MAX_BODY_BYTES as u64;
+/// How long reading an oversized body may take.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Answers a body declared larger than the limit with a JSON 413 only once the client has sent it
+/// (up to [`MAX_DRAINED_BYTES`], within [`DRAIN_TIMEOUT`]): answering while it is still writing
+/// and closing the connection makes many clients (reqwest, Python's requests) fail with a broken
+/// pipe instead of reading the 413.
+async fn drain_oversized_body(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let declared = request
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let Some(length) = declared.filter(|&n| n > MAX_BODY_BYTES as u64) else { return next.run(request).await };
+    if length <= MAX_DRAINED_BYTES {
+        let mut body = request.into_body().into_data_stream();
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+            use futures_util::StreamExt;
+            let mut read = 0u64;
+            while let Some(Ok(chunk)) = body.next().await {
+                read += chunk.len() as u64;
+                if read > MAX_DRAINED_BYTES {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+    too_large()
 }
 
 async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> Json<serde_json::Value> {
