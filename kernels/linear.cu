@@ -17,7 +17,11 @@
 //     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
 //     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
+//   linear_small_m32_f16(...)  (same arguments)
+//     The same for larger decode batches (M > 16): 32 rows per pass, so each weight byte is read
+//     once per 32 rows; lane sums reduced by a butterfly. grid = (ceil(N / 4), ceil(M / 32)).
 //   linear_small_m_add_norm_f16(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters)
+//   linear_small_m32_add_norm_f16(...)  (same arguments; 32-row groups)
 //     A decode step's out-projection or FFN-down with the post-norm block's residual add and
 //     LayerNorm fused: out = x · Wᵀ + b (f16, ldo = N), then state = LayerNorm(out + state) ·
 //     gamma + beta per row. The small-M grid; the last block to finish a row group (counted in
@@ -62,44 +66,67 @@ __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
     return s;
 }
 
-#define SMALL_M_ROWS 8
 #define SMALL_M_WARPS 4
 
+// Sums each of the warp's ROWS (8 or 32) per-lane partials over the 32 lanes; lane r < ROWS gets
+// row r's total. 32 rows: a butterfly reduce-scatter (each step halves the rows a lane keeps:
+// 31 shuffles instead of 160); 8 rows: a full reduction per row, then a select.
+template <int ROWS>
+__device__ __forceinline__ float reduce_rows(float (&acc)[ROWS], int lane) {
+    if constexpr (ROWS == 32) {
+#pragma unroll
+        for (int o = 16, half = 16; o > 0; o >>= 1, half >>= 1) {
+            const bool upper = lane & o;
+#pragma unroll
+            for (int i = 0; i < half; ++i) {
+                const float send = upper ? acc[i] : acc[i + half];
+                const float keep = upper ? acc[i + half] : acc[i];
+                acc[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
+            }
+        }
+        return acc[0];
+    } else {
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r) {
+            for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
+        }
+        // A register array indexed by a lane-dependent value would spill, so the select is unrolled.
+        float mine = 0.0f;
+#pragma unroll
+        for (int r = 0; r < ROWS; ++r)
+            if (lane == r) mine = acc[r];
+        return mine;
+    }
+}
+
 // The small-M product of block (blockIdx.x, blockIdx.y): warp w computes column
-// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * SMALL_M_ROWS + 0..7.
+// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * ROWS + 0..ROWS-1, reading each 16 bytes of
+// its weight row once per ROWS rows.
+template <int ROWS>
 __device__ __forceinline__ void small_m_product(const __half* __restrict__ x, const __half* __restrict__ w,
                                                 const __half* __restrict__ bias, __half* __restrict__ out_h,
                                                 float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
                                                 int act) {
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * SMALL_M_WARPS + (threadIdx.x >> 5);
-    const int m0 = blockIdx.y * SMALL_M_ROWS;
+    const int m0 = blockIdx.y * ROWS;
     if (n >= N) return;
-    const int rows = min(SMALL_M_ROWS, M - m0);
+    const int rows = min(ROWS, M - m0);
     const __half* wrow = w + (size_t)n * K;
-    float acc[SMALL_M_ROWS];
+    float acc[ROWS];
 #pragma unroll
-    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
+    for (int r = 0; r < ROWS; ++r) acc[r] = 0.0f;
     for (int k = lane * 8; k < K; k += 256) {
         const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
 #pragma unroll
-        for (int r = 0; r < SMALL_M_ROWS; ++r) {
+        for (int r = 0; r < ROWS; ++r) {
             if (r < rows) {
                 const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * lda + k);
                 acc[r] += dot8(wv, xv);
             }
         }
     }
-#pragma unroll
-    for (int r = 0; r < SMALL_M_ROWS; ++r) {
-        for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
-    }
-    // Lane r writes row m0 + r (a register array indexed by a lane-dependent value would spill,
-    // so the select is unrolled).
-    float mine = 0.0f;
-#pragma unroll
-    for (int r = 0; r < SMALL_M_ROWS; ++r)
-        if (lane == r) mine = acc[r];
+    const float mine = reduce_rows<ROWS>(acc, lane);
     if (lane < rows) {
         const int m = m0 + lane;
         const float v = epilogue(mine, bias, n, act);
@@ -112,7 +139,14 @@ extern "C" __global__ void __launch_bounds__(128)
     linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
                        int act) {
-    small_m_product(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+    small_m_product<8>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m32_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
+                         __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
+                         int act) {
+    small_m_product<32>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
 }
 
 // 8 halves of a row written by another block: read past L1, which may hold stale lines.
@@ -127,14 +161,15 @@ __device__ __forceinline__ void load8_fresh(const __half* p, float* v) {
     }
 }
 
-extern "C" __global__ void __launch_bounds__(128)
-    linear_small_m_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
-                                const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
-                                __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
-                                float eps, int* __restrict__ counters) {
+template <int ROWS>
+__device__ __forceinline__ void small_m_add_norm(const __half* __restrict__ x, const __half* __restrict__ w,
+                                                 const __half* __restrict__ bias, __half* out, int M, int N, int K,
+                                                 int lda, __half* state, const __half* __restrict__ gamma,
+                                                 const __half* __restrict__ beta, float eps,
+                                                 int* __restrict__ counters) {
     __shared__ float shared[32];
     __shared__ int last;
-    small_m_product(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
+    small_m_product<ROWS>(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
     // Every block of this row group counts itself once its columns are stored; the last one
     // normalises the group's rows, then re-arms the counter for the next launch.
     __threadfence();
@@ -143,7 +178,7 @@ extern "C" __global__ void __launch_bounds__(128)
     __syncthreads();
     if (!last) return;
     __threadfence();
-    const int m0 = blockIdx.y * SMALL_M_ROWS, rows = min(SMALL_M_ROWS, M - m0), chunks = N / 8;
+    const int m0 = blockIdx.y * ROWS, rows = min(ROWS, M - m0), chunks = N / 8;
     for (int r = 0; r < rows; ++r) {
         const __half* outr = out + (size_t)(m0 + r) * N;
         __half* sr = state + (size_t)(m0 + r) * N;
@@ -179,6 +214,22 @@ extern "C" __global__ void __launch_bounds__(128)
         }
     }
     if (threadIdx.x == 0) counters[blockIdx.y] = 0;
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
+                                __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
+                                float eps, int* __restrict__ counters) {
+    small_m_add_norm<8>(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters);
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m32_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                  const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
+                                  __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
+                                  float eps, int* __restrict__ counters) {
+    small_m_add_norm<32>(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters);
 }
 
 extern "C" __global__ void __launch_bounds__(128)

@@ -165,8 +165,20 @@ pub fn linear_launch(
     }
 }
 
-/// [`linear_launch`] on the small-M kernel: matches `linear_small_m_f16(x, w, bias, out_h, out_f,
-/// M, N, K, lda, ldo, act)`, grid `(⌈N/4⌉, ⌈M/8⌉)`, 128 threads.
+/// Rows one pass of the small-M kernels takes for an `m`-row product, and the kernels (plain,
+/// with the fused LayerNorm): 8 rows up to 16 (little wasted work at batch 1), else 32 (each
+/// weight byte read once per 32 rows instead of once per 8).
+pub fn small_m_variant(m: usize) -> (usize, &'static str, &'static str) {
+    if m <= 16 {
+        (8, "linear_small_m_f16", "linear_small_m_add_norm_f16")
+    } else {
+        (32, "linear_small_m32_f16", "linear_small_m32_add_norm_f16")
+    }
+}
+
+/// [`linear_launch`] on the small-M kernel: matches `linear_small_m_f16` / `linear_small_m32_f16`
+/// `(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)` ([`small_m_variant`]), grid
+/// `(⌈N/4⌉, ⌈M/rows⌉)`, 128 threads.
 pub fn linear_small_m_launch(
     w: LinearWeights,
     x: Rows,
@@ -180,15 +192,17 @@ pub fn linear_small_m_launch(
     };
     let sizes = linear_sizes(&w, &x, out_len, out_stride, act)?;
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), out_h, out_f].into_iter().chain(sizes);
-    let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(8) as u32, 1);
-    Ok(KernelLaunch { kernel: "linear_small_m_f16", grid, block: 128, args: args.collect() })
+    let (rows, kernel, _) = small_m_variant(x.count);
+    let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(rows) as u32, 1);
+    Ok(KernelLaunch { kernel, grid, block: 128, args: args.collect() })
 }
 
 /// A post-norm block's sublayer output with its residual LayerNorm, for a decode step of
 /// `x.count ≤ SMALL_M_MAX_ROWS` rows: `out = x · Wᵀ + b` (`[rows, n]`), then `state =
-/// LayerNorm(out + state)` per row. Matches `linear_small_m_add_norm_f16(x, w, bias, out, M, N,
-/// K, lda, state, gamma, beta, eps, counters)` on the small-M grid; `counters` holds one zero per
-/// 8-row group and is zero again afterwards.
+/// LayerNorm(out + state)` per row. Matches `linear_small_m_add_norm_f16` /
+/// `linear_small_m32_add_norm_f16` `(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps,
+/// counters)` on the small-M grid ([`small_m_variant`]); `counters` holds one zero per row group
+/// ([`SMALL_M_MAX_ROWS`] / 8 always suffice) and is zero again afterwards.
 pub fn linear_add_norm_launch(
     w: LinearWeights,
     x: Rows,
@@ -205,13 +219,14 @@ pub fn linear_add_norm_launch(
     }
     let sizes = linear_sizes(&w, &x, out.len(), n, Activation::None)?;
     assert!(norm.gamma.len() == n && norm.beta.len() == n, "LayerNorm of {n} columns");
-    assert!(state.len() >= rows * n && counters.len() >= rows.div_ceil(8), "fused LayerNorm operands too small");
+    let (group, _, kernel) = small_m_variant(rows);
+    assert!(state.len() >= rows * n && counters.len() >= rows.div_ceil(group), "fused LayerNorm operands too small");
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), Arg::ptr(out)]
         .into_iter()
         .chain(sizes.into_iter().take(4))
         .chain([Arg::ptr(state), Arg::ptr(norm.gamma), Arg::ptr(norm.beta), Arg::F32(norm.eps), Arg::ptr(counters)]);
-    let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
-    Ok(KernelLaunch { kernel: "linear_small_m_add_norm_f16", grid, block: 128, args: args.collect() })
+    let grid = (n.div_ceil(4) as u32, rows.div_ceil(group) as u32, 1);
+    Ok(KernelLaunch { kernel, grid, block: 128, args: args.collect() })
 }
 
 /// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,

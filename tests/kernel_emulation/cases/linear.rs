@@ -10,8 +10,8 @@ use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::hubert::conv_time_major;
 use sovits_rt::cpu::ops::{gelu_slice, layer_norm_slice, linear, relu_slice};
 use sovits_rt::cuda::ops::{
-    linear_add_norm_launch, linear_mma_launch, linear_small_m_launch, Activation, LinearOutput, LinearWeights,
-    NormWeights, Rows,
+    linear_add_norm_launch, linear_mma_launch, linear_small_m_launch, small_m_variant, Activation, LinearOutput,
+    LinearWeights, NormWeights, Rows,
 };
 use sovits_rt::tensor::Tensor;
 
@@ -59,12 +59,15 @@ const fn conv(
     LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), wide }
 }
 
-const CASES: [LinearCase; 18] = [
-    // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/8)).
+const CASES: [LinearCase; 20] = [
+    // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/rows)): 8 rows per pass up to
+    // M = 16, 32 above (the butterfly reduction).
     dense(SmallM, 1, 1025, 512, NoAct, false, true), // the LM head of one session: N = vocab
     dense(SmallM, 13, 70, 264, NoAct, false, true),  // M not a multiple of 8, K = 256 + 8
-    dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: 8 row blocks
-    dense(SmallM, 17, 130, 512, Relu, true, false),  // one row in the last row block
+    dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: two 32-row blocks
+    dense(SmallM, 17, 130, 512, Relu, true, false),  // one 32-row block, 17 rows used
+    dense(SmallM, 40, 1025, 512, NoAct, false, true), // the LM head at batch 40: 8 rows in the last block
+    dense(SmallM, 16, 20, 520, Relu, true, false),   // the largest 8-row case: two full row blocks
     dense(SmallM, 3, 7, 8, Relu, true, false),       // K = 8: only lane 0 loads; N % 4 = 3
     dense(SmallM, 10, 6, 24, NoAct, false, false),
     dense(SmallM, 2, 3, 2056, Gelu, true, false), // K = 8·257
@@ -86,10 +89,10 @@ const CASES: [LinearCase; 18] = [
 ];
 
 /// The fused product + residual LayerNorm: `(M, N, K)`. The GPT's out-projection (512 × 512)
-/// and FFN-down (K = 2048) at batch 1 and 13 (two row groups, one partial), 64 rows (8 groups)
-/// with few column blocks, and the smallest shape.
-const ADD_NORM_CASES: [(usize, usize, usize); 5] =
-    [(1, 512, 512), (13, 512, 2048), (64, 72, 24), (3, 8, 8), (9, 96, 40)];
+/// and FFN-down (K = 2048) at batch 1 and 13 (two 8-row groups, one partial) and 33 (two 32-row
+/// groups, the second with one row), 64 rows with few column blocks, and the smallest shape.
+const ADD_NORM_CASES: [(usize, usize, usize); 6] =
+    [(1, 512, 512), (13, 512, 2048), (64, 72, 24), (3, 8, 8), (9, 96, 40), (33, 512, 512)];
 
 pub fn cases() -> Vec<Case> {
     CASES.iter().map(linear_case).chain(ADD_NORM_CASES.iter().map(|&(m, n, k)| add_norm_case(m, n, k))).collect()
@@ -109,13 +112,14 @@ fn add_norm_case(m: usize, n: usize, k: usize) -> Case {
 
     let tolerance =
         "out: 1 ulp16 + 2e-6*sum|x*w|; state: 1 ulp16 + 1.3e-5*(1 + |mean|/std) + |gamma|/std * 1 ulp16 of out";
-    let mut case = Case::new("linear_small_m_add_norm_f16", config, tolerance);
+    let (group, _, kernel) = small_m_variant(m);
+    let mut case = Case::new(kernel, config, tolerance);
     let rows = Rows { data: case.buffer("x", &x), count: m, stride: k };
     let weights = LinearWeights { weight: case.buffer("w", &w), bias: Some(case.buffer("bias", &bias)), n, k };
     let out = case.buffer("out", &nan16(m * n));
     let state_dev = case.buffer("state", &state);
     let norm = NormWeights { gamma: case.buffer("gamma", &gamma), beta: case.buffer("beta", &beta), eps };
-    let counters = case.buffer("counters", &vec![0i32; m.div_ceil(8)]);
+    let counters = case.buffer("counters", &vec![0i32; m.div_ceil(group)]);
     case.launch(linear_add_norm_launch(weights, rows, out, state_dev, norm, counters).expect("a supported shape"));
 
     // The twin: the product as the decode step's CPU code computes it, stored as f16 like the
@@ -147,7 +151,7 @@ fn add_norm_case(m: usize, n: usize, k: usize) -> Case {
         }
     }
     case.expect_near("state", &want, &tol);
-    case.expect_exact("counters", &vec![0i32; m.div_ceil(8)]);
+    case.expect_exact("counters", &vec![0i32; m.div_ceil(group)]);
     case
 }
 
@@ -184,7 +188,7 @@ fn linear_case(c: &LinearCase) -> Case {
     let bias = rng.halves(n, -0.5, 0.5);
     let out_len = (m - 1) * ldo + column + n;
 
-    let kernel = if c.kernel == Kernel::SmallM { "linear_small_m_f16" } else { "linear_mma_f16" };
+    let kernel = if c.kernel == Kernel::SmallM { small_m_variant(m).1 } else { "linear_mma_f16" };
     let tolerance = if c.f32_out { "2e-6*sum|x*w|" } else { "1 ulp16 + 2e-6*sum|x*w|" };
     let mut case = Case::new(kernel, config, tolerance);
     let rows = Rows { data: case.buffer("x", &x), count: m, stride: lda };
