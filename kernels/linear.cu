@@ -21,12 +21,13 @@
 //     The same for larger decode batches (M > 16): 32 rows per pass, so each weight byte is read
 //     once per 32 rows; lane sums reduced by a butterfly. grid = (ceil(N / 4), ceil(M / 32)).
 //   linear_small_m_add_norm_f16(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters)
-//   linear_small_m32_add_norm_f16(...)  (same arguments; 32-row groups)
 //     A decode step's out-projection or FFN-down with the post-norm block's residual add and
-//     LayerNorm fused: out = x · Wᵀ + b (f16, ldo = N), then state = LayerNorm(out + state) ·
-//     gamma + beta per row. The small-M grid; the last block to finish a row group (counted in
-//     counters[blockIdx.y], zero on entry and re-armed to zero on exit) normalises its rows,
-//     reading `out` past L1. N must be a multiple of 8.
+//     LayerNorm fused, for M <= 16: out = x · Wᵀ + b (f16, ldo = N), then state =
+//     LayerNorm(out + state) · gamma + beta per row. The 8-row small-M grid; the last block to
+//     finish a row group (counted in counters[blockIdx.y], zero on entry and re-armed to zero on
+//     exit) normalises its rows, one warp per row, reading `out` past L1. N must be a multiple of
+//     8. (Larger batches normalise in add_layer_norm_f16, one block per row: a last block would
+//     serialise too many rows.)
 //   linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act)
 //     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
 //     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in
@@ -149,9 +150,10 @@ extern "C" __global__ void __launch_bounds__(128)
     small_m_product<32>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
 }
 
-// 8 halves of a row written by another block: read past L1, which may hold stale lines.
-__device__ __forceinline__ void load8_fresh(const __half* p, float* v) {
-    const uint4 u = __ldcg(reinterpret_cast<const uint4*>(p));
+// 8 halves as floats: `fresh` reads past L1 (a row another block wrote in this launch).
+__device__ __forceinline__ void load8(const __half* p, float* v, bool fresh) {
+    const uint4* q = reinterpret_cast<const uint4*>(p);
+    const uint4 u = fresh ? __ldcg(q) : *q;
     const __half2* h = reinterpret_cast<const __half2*>(&u);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
@@ -161,15 +163,18 @@ __device__ __forceinline__ void load8_fresh(const __half* p, float* v) {
     }
 }
 
-template <int ROWS>
-__device__ __forceinline__ void small_m_add_norm(const __half* __restrict__ x, const __half* __restrict__ w,
-                                                 const __half* __restrict__ bias, __half* out, int M, int N, int K,
-                                                 int lda, __half* state, const __half* __restrict__ gamma,
-                                                 const __half* __restrict__ beta, float eps,
-                                                 int* __restrict__ counters) {
-    __shared__ float shared[32];
+__device__ __forceinline__ float warp_sum(float v) {
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+extern "C" __global__ void __launch_bounds__(128)
+    linear_small_m_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                                const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
+                                __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
+                                float eps, int* __restrict__ counters) {
     __shared__ int last;
-    small_m_product<ROWS>(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
+    small_m_product<8>(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
     // Every block of this row group counts itself once its columns are stored; the last one
     // normalises the group's rows, then re-arms the counter for the next launch.
     __threadfence();
@@ -178,58 +183,48 @@ __device__ __forceinline__ void small_m_add_norm(const __half* __restrict__ x, c
     __syncthreads();
     if (!last) return;
     __threadfence();
-    const int m0 = blockIdx.y * ROWS, rows = min(ROWS, M - m0), chunks = N / 8;
-    for (int r = 0; r < rows; ++r) {
+    // One warp per row (rows in parallel, reductions by shuffles only); two passes over out + state
+    // (mean, then centred variance), as add_layer_norm_f16, then the normalised row.
+    const int m0 = blockIdx.y * 8, rows = min(8, M - m0), chunks = N / 8;
+    const int lane = threadIdx.x & 31;
+    for (int r = threadIdx.x >> 5; r < rows; r += SMALL_M_WARPS) {
         const __half* outr = out + (size_t)(m0 + r) * N;
         __half* sr = state + (size_t)(m0 + r) * N;
-        // Two passes over out + state (mean, then centred variance), as add_layer_norm_f16.
         float sum = 0.0f;
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
-            float v[8];
-            load8_fresh(outr + 8 * c, v);
+        for (int c = lane; c < chunks; c += 32) {
+            float o[8], st[8];
+            load8(outr + 8 * c, o, true);
+            load8(sr + 8 * c, st, false);
 #pragma unroll
-            for (int i = 0; i < 8; ++i) sum += v[i] + __half2float(sr[8 * c + i]);
+            for (int i = 0; i < 8; ++i) sum += o[i] + st[i];
         }
-        const float mean = block_sum(sum, shared) / N;
+        const float mean = warp_sum(sum) / N;
         float sq = 0.0f;
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
-            float v[8];
-            load8_fresh(outr + 8 * c, v);
+        for (int c = lane; c < chunks; c += 32) {
+            float o[8], st[8];
+            load8(outr + 8 * c, o, true);
+            load8(sr + 8 * c, st, false);
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
-                const float d = v[i] + __half2float(sr[8 * c + i]) - mean;
+                const float d = o[i] + st[i] - mean;
                 sq += d * d;
             }
         }
-        const float inv = rsqrtf(block_sum(sq, shared) / N + eps);
-        for (int c = threadIdx.x; c < chunks; c += blockDim.x) {
-            float v[8];
-            load8_fresh(outr + 8 * c, v);
+        const float inv = rsqrtf(warp_sum(sq) / N + eps);
+        for (int c = lane; c < chunks; c += 32) {
+            float o[8], st[8];
+            load8(outr + 8 * c, o, true);
+            load8(sr + 8 * c, st, false);
+            __align__(16) __half y[8];
 #pragma unroll
             for (int i = 0; i < 8; ++i) {
                 const int col = 8 * c + i;
-                const float y = v[i] + __half2float(sr[col]);
-                sr[col] = __float2half((y - mean) * inv * __half2float(gamma[col]) + __half2float(beta[col]));
+                y[i] = __float2half((o[i] + st[i] - mean) * inv * __half2float(gamma[col]) + __half2float(beta[col]));
             }
+            *reinterpret_cast<uint4*>(sr + 8 * c) = *reinterpret_cast<const uint4*>(y);
         }
     }
     if (threadIdx.x == 0) counters[blockIdx.y] = 0;
-}
-
-extern "C" __global__ void __launch_bounds__(128)
-    linear_small_m_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
-                                const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
-                                __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
-                                float eps, int* __restrict__ counters) {
-    small_m_add_norm<8>(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters);
-}
-
-extern "C" __global__ void __launch_bounds__(128)
-    linear_small_m32_add_norm_f16(const __half* __restrict__ x, const __half* __restrict__ w,
-                                  const __half* __restrict__ bias, __half* out, int M, int N, int K, int lda,
-                                  __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
-                                  float eps, int* __restrict__ counters) {
-    small_m_add_norm<32>(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters);
 }
 
 extern "C" __global__ void __launch_bounds__(128)

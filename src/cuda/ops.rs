@@ -165,16 +165,20 @@ pub fn linear_launch(
     }
 }
 
-/// Rows one pass of the small-M kernels takes for an `m`-row product, and the kernels (plain,
-/// with the fused LayerNorm): 8 rows up to 16 (little wasted work at batch 1), else 32 (each
-/// weight byte read once per 32 rows instead of once per 8).
-pub fn small_m_variant(m: usize) -> (usize, &'static str, &'static str) {
+/// Rows one pass of the small-M kernel takes for an `m`-row product, and its entry point: 8 rows
+/// up to 16 (little wasted work at batch 1), else 32 (each weight byte read once per 32 rows
+/// instead of once per 8).
+pub fn small_m_variant(m: usize) -> (usize, &'static str) {
     if m <= 16 {
-        (8, "linear_small_m_f16", "linear_small_m_add_norm_f16")
+        (8, "linear_small_m_f16")
     } else {
-        (32, "linear_small_m32_f16", "linear_small_m32_add_norm_f16")
+        (32, "linear_small_m32_f16")
     }
 }
+
+/// Most rows [`linear_add_norm_launch`] takes: its last block per 8-row group normalises the
+/// group's rows, which beats a separate LayerNorm launch for one or two groups only.
+pub const FUSED_NORM_MAX_ROWS: usize = 16;
 
 /// [`linear_launch`] on the small-M kernel: matches `linear_small_m_f16` / `linear_small_m32_f16`
 /// `(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)` ([`small_m_variant`]), grid
@@ -192,17 +196,16 @@ pub fn linear_small_m_launch(
     };
     let sizes = linear_sizes(&w, &x, out_len, out_stride, act)?;
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), out_h, out_f].into_iter().chain(sizes);
-    let (rows, kernel, _) = small_m_variant(x.count);
+    let (rows, kernel) = small_m_variant(x.count);
     let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(rows) as u32, 1);
     Ok(KernelLaunch { kernel, grid, block: 128, args: args.collect() })
 }
 
 /// A post-norm block's sublayer output with its residual LayerNorm, for a decode step of
-/// `x.count ≤ SMALL_M_MAX_ROWS` rows: `out = x · Wᵀ + b` (`[rows, n]`), then `state =
-/// LayerNorm(out + state)` per row. Matches `linear_small_m_add_norm_f16` /
-/// `linear_small_m32_add_norm_f16` `(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps,
-/// counters)` on the small-M grid ([`small_m_variant`]); `counters` holds one zero per row group
-/// ([`SMALL_M_MAX_ROWS`] / 8 always suffice) and is zero again afterwards.
+/// `x.count ≤ FUSED_NORM_MAX_ROWS` rows: `out = x · Wᵀ + b` (`[rows, n]`), then `state =
+/// LayerNorm(out + state)` per row. Matches `linear_small_m_add_norm_f16(x, w, bias, out, M, N,
+/// K, lda, state, gamma, beta, eps, counters)` on the 8-row small-M grid; `counters` holds one
+/// zero per 8-row group and is zero again afterwards.
 pub fn linear_add_norm_launch(
     w: LinearWeights,
     x: Rows,
@@ -212,21 +215,20 @@ pub fn linear_add_norm_launch(
     counters: Dev<i32>,
 ) -> Result<KernelLaunch, CudaError> {
     let (n, rows) = (w.n, x.count);
-    if !n.is_multiple_of(8) || rows > SMALL_M_MAX_ROWS {
+    if !n.is_multiple_of(8) || rows > FUSED_NORM_MAX_ROWS {
         return Err(CudaError::Unsupported(format!(
-            "the fused LayerNorm takes up to {SMALL_M_MAX_ROWS} rows of a multiple of 8 columns, not {rows} × {n}"
+            "the fused LayerNorm takes up to {FUSED_NORM_MAX_ROWS} rows of a multiple of 8 columns, not {rows} × {n}"
         )));
     }
     let sizes = linear_sizes(&w, &x, out.len(), n, Activation::None)?;
     assert!(norm.gamma.len() == n && norm.beta.len() == n, "LayerNorm of {n} columns");
-    let (group, _, kernel) = small_m_variant(rows);
-    assert!(state.len() >= rows * n && counters.len() >= rows.div_ceil(group), "fused LayerNorm operands too small");
+    assert!(state.len() >= rows * n && counters.len() >= rows.div_ceil(8), "fused LayerNorm operands too small");
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), Arg::ptr(out)]
         .into_iter()
         .chain(sizes.into_iter().take(4))
         .chain([Arg::ptr(state), Arg::ptr(norm.gamma), Arg::ptr(norm.beta), Arg::F32(norm.eps), Arg::ptr(counters)]);
-    let grid = (n.div_ceil(4) as u32, rows.div_ceil(group) as u32, 1);
-    Ok(KernelLaunch { kernel, grid, block: 128, args: args.collect() })
+    let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
+    Ok(KernelLaunch { kernel: "linear_small_m_add_norm_f16", grid, block: 128, args: args.collect() })
 }
 
 /// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,
@@ -393,4 +395,26 @@ pub fn prefill_attention_launch(
         Arg::F32(1.0 / (hd as f32).sqrt()),
     ];
     Ok(KernelLaunch { kernel, grid: (rows.div_ceil(64) as u32, heads as u32, 1), block: 64, args })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fused LayerNorm is for small batches only: its last block serialises a group's rows.
+    #[test]
+    fn the_fused_layer_norm_refuses_large_batches() {
+        let fake = |n: usize| Dev::<f16>::from_raw(0x1000_0000, n);
+        let w = LinearWeights { weight: fake(512 * 512), bias: None, n: 512, k: 512 };
+        let norm = NormWeights { gamma: fake(512), beta: fake(512), eps: 1e-5 };
+        let counters = Dev::<i32>::from_raw(0x2000_0000, 8);
+        let launch = |rows: usize| {
+            let x = Rows { data: fake(rows * 512), count: rows, stride: 512 };
+            linear_add_norm_launch(w, x, fake(rows * 512), fake(rows * 512), norm, counters)
+        };
+        assert_eq!(launch(16).unwrap().grid, (128, 2, 1));
+        assert!(matches!(launch(17), Err(CudaError::Unsupported(_))));
+        assert_eq!(small_m_variant(16), (8, "linear_small_m_f16"));
+        assert_eq!(small_m_variant(17), (32, "linear_small_m32_f16"));
+    }
 }

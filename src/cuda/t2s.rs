@@ -19,7 +19,7 @@ use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
-use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, SMALL_M_MAX_ROWS};
+use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, FUSED_NORM_MAX_ROWS};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launch, decode_partial_len, embed_positions_launch, kv_store_launch,
@@ -315,7 +315,7 @@ impl CudaT2s {
             row_slot: q.zeros(o.max_batch)?,
             logits: q.zeros(o.max_batch * c.vocab)?,
             partial: q.zeros(decode_partial_len(o.max_batch, c.n_head, o.max_context))?,
-            norm_counters: q.zeros(SMALL_M_MAX_ROWS.div_ceil(8))?,
+            norm_counters: q.zeros(FUSED_NORM_MAX_ROWS.div_ceil(8))?,
             attention_counters: q.zeros(o.max_batch * c.n_head)?,
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
@@ -367,8 +367,8 @@ impl CudaT2s {
     fn block_tail(&self, st: &DeviceState, layer: &GpuLayer, rows: usize) -> Result<(), CudaError> {
         let q = &self.q;
         let (x, proj) = (st.x.dev(), st.proj.dev());
-        if rows <= SMALL_M_MAX_ROWS {
-            // Decode-sized: each residual LayerNorm runs in its product's last block.
+        if rows <= FUSED_NORM_MAX_ROWS {
+            // Small decode batches: each residual LayerNorm runs in its product's last block.
             let counters = st.norm_counters.dev();
             layer.out_proj.forward_add_norm(q, st.attn.dev(), rows, proj, x, &layer.norm1, counters)?;
             layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;

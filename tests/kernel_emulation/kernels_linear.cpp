@@ -10,5 +10,4 @@ namespace linear_cu {
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m_add_norm_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m32_f16)
-REGISTER_ENTRY_POINT(linear_cu, linear_small_m32_add_norm_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_mma_f16)
