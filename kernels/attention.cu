@@ -14,7 +14,7 @@
 //     memory in tiles of 64 with an online softmax. grid = (ceil(S/64), heads), block = 64.
 //   kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)
 //     Copies the K and V parts of a prompt's `rows` qkv rows into `slot` at positions 0..rows.
-//     grid = rows, block = 128. (A decode step's newest K and V are appended by the split
+//     grid = rows, block = 128. (A decode step's newest K and V are appended by the decode
 //     attention itself.)
 //   decode_attention_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, counters, out, d,
 //                             max_ctx, n_splits, scale)
@@ -164,10 +164,9 @@ __device__ __forceinline__ void attend_piece(const __half* __restrict__ qkv, __h
     const int lane = threadIdx.x % LANES, group = threadIdx.x / LANES;
     // The block whose piece holds the newest position appends this head's K and V to the cache.
     if (newest < max_ctx && newest >= start && newest < end && threadIdx.x < 2 * LANES) {
-        const int part_lane = threadIdx.x % LANES;
         const __half* src = threadIdx.x < LANES ? k_new : v_new;
         __half* dst = (threadIdx.x < LANES ? k_cache : v_cache) + base + (size_t)newest * d;
-        reinterpret_cast<uint4*>(dst)[part_lane] = reinterpret_cast<const uint4*>(src)[part_lane];
+        reinterpret_cast<uint4*>(dst)[lane] = reinterpret_cast<const uint4*>(src)[lane];
     }
     float m_run = NEG_INF, l_run = 0.0f;
     float acc[8];
@@ -266,17 +265,9 @@ extern "C" __global__ void __launch_bounds__(128)
                               int n_splits, float scale) {
     __shared__ int last;
     attend_piece<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
-    // Every piece of this (row, head) counts itself once written; the last one merges them all
-    // and re-arms the counter for the next step.
-    int* counter = counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x;
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(counter, 1) == n_splits - 1;
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
-    merge_pieces<32>(partial, out, d, n_splits);
-    if (threadIdx.x == 0) *counter = 0;
+    // The last piece of this (row, head) to be written merges them all.
+    if (last_to_arrive(counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x, n_splits, &last))
+        merge_pieces<32>(partial, out, d, n_splits);
 }
 
 extern "C" __global__ void __launch_bounds__(128) advance_slots(const int* __restrict__ row_slot, int* __restrict__ slot_len,

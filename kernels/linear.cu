@@ -150,16 +150,18 @@ extern "C" __global__ void __launch_bounds__(128)
     small_m_product<32>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
 }
 
-// 8 halves as floats: `fresh` reads past L1 (a row another block wrote in this launch).
-__device__ __forceinline__ void load8(const __half* p, float* v, bool fresh) {
-    const uint4* q = reinterpret_cast<const uint4*>(p);
-    const uint4 u = fresh ? __ldcg(q) : *q;
-    const __half2* h = reinterpret_cast<const __half2*>(&u);
+// 8 values of a row being normalised: the product's output (written by other blocks of this
+// launch, so read past L1) plus the residual state.
+__device__ __forceinline__ void load8_sum(const __half* out, const __half* state, float* v) {
+    const uint4 o = __ldcg(reinterpret_cast<const uint4*>(out));
+    const uint4 s = *reinterpret_cast<const uint4*>(state);
+    const __half2* ho = reinterpret_cast<const __half2*>(&o);
+    const __half2* hs = reinterpret_cast<const __half2*>(&s);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-        const float2 f = __half22float2(h[i]);
-        v[2 * i] = f.x;
-        v[2 * i + 1] = f.y;
+        const float2 fo = __half22float2(ho[i]), fs = __half22float2(hs[i]);
+        v[2 * i] = fo.x + fs.x;
+        v[2 * i + 1] = fo.y + fs.y;
     }
 }
 
@@ -175,14 +177,8 @@ extern "C" __global__ void __launch_bounds__(128)
                                 float eps, int* __restrict__ counters) {
     __shared__ int last;
     small_m_product<8>(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
-    // Every block of this row group counts itself once its columns are stored; the last one
-    // normalises the group's rows, then re-arms the counter for the next launch.
-    __threadfence();
-    __syncthreads();
-    if (threadIdx.x == 0) last = atomicAdd(&counters[blockIdx.y], 1) == (int)gridDim.x - 1;
-    __syncthreads();
-    if (!last) return;
-    __threadfence();
+    // The last block of this row group to store its columns normalises the group's rows.
+    if (!last_to_arrive(&counters[blockIdx.y], gridDim.x, &last)) return;
     // One warp per row (rows in parallel, reductions by shuffles only); two passes over out + state
     // (mean, then centred variance), as add_layer_norm_f16, then the normalised row.
     const int m0 = blockIdx.y * 8, rows = min(8, M - m0), chunks = N / 8;
@@ -190,41 +186,28 @@ extern "C" __global__ void __launch_bounds__(128)
     for (int r = threadIdx.x >> 5; r < rows; r += SMALL_M_WARPS) {
         const __half* outr = out + (size_t)(m0 + r) * N;
         __half* sr = state + (size_t)(m0 + r) * N;
-        float sum = 0.0f;
+        float v[8], sum = 0.0f, sq = 0.0f;
         for (int c = lane; c < chunks; c += 32) {
-            float o[8], st[8];
-            load8(outr + 8 * c, o, true);
-            load8(sr + 8 * c, st, false);
+            load8_sum(outr + 8 * c, sr + 8 * c, v);
 #pragma unroll
-            for (int i = 0; i < 8; ++i) sum += o[i] + st[i];
+            for (int i = 0; i < 8; ++i) sum += v[i];
         }
         const float mean = warp_sum(sum) / N;
-        float sq = 0.0f;
         for (int c = lane; c < chunks; c += 32) {
-            float o[8], st[8];
-            load8(outr + 8 * c, o, true);
-            load8(sr + 8 * c, st, false);
+            load8_sum(outr + 8 * c, sr + 8 * c, v);
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                const float d = o[i] + st[i] - mean;
-                sq += d * d;
-            }
+            for (int i = 0; i < 8; ++i) sq += (v[i] - mean) * (v[i] - mean);
         }
         const float inv = rsqrtf(warp_sum(sq) / N + eps);
         for (int c = lane; c < chunks; c += 32) {
-            float o[8], st[8];
-            load8(outr + 8 * c, o, true);
-            load8(sr + 8 * c, st, false);
+            load8_sum(outr + 8 * c, sr + 8 * c, v);
             __align__(16) __half y[8];
 #pragma unroll
-            for (int i = 0; i < 8; ++i) {
-                const int col = 8 * c + i;
-                y[i] = __float2half((o[i] + st[i] - mean) * inv * __half2float(gamma[col]) + __half2float(beta[col]));
-            }
+            for (int i = 0; i < 8; ++i)
+                y[i] = __float2half((v[i] - mean) * inv * __half2float(gamma[8 * c + i]) + __half2float(beta[8 * c + i]));
             *reinterpret_cast<uint4*>(sr + 8 * c) = *reinterpret_cast<const uint4*>(y);
         }
     }
-    if (threadIdx.x == 0) counters[blockIdx.y] = 0;
 }
 
 extern "C" __global__ void __launch_bounds__(128)
