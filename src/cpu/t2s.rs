@@ -21,7 +21,7 @@ use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, relu_s
 use super::vecmath::{exp_in_place, softmax};
 use crate::checkpoint::GptFile;
 use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, Decoder, T2sConfig, T2sModel, LAYER_NORM_EPS};
-use crate::model::{sample_on_host, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
+use crate::model::{prefill_on_host, sample_on_host, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
 use crate::tensor::Tensor;
 
 /// KV-cache growth step, in positions (about 2 s of audio).
@@ -383,8 +383,7 @@ impl TextToSemantic for CpuT2s {
     }
 
     fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(CpuT2sSession, Option<u32>), ModelError> {
-        let (session, logits) = self.prefill_logits(prompt)?;
-        Ok((session, decoder.step(&logits)?.next))
+        prefill_on_host(self, prompt, decoder)
     }
 
     fn step(

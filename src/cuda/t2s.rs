@@ -30,7 +30,7 @@ use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
     check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, LAYER_NORM_EPS, MAX_STEPS,
 };
-use crate::model::{ModelError, T2sLogits, T2sPrompt, TextToSemantic};
+use crate::model::{check_decoders, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
 
 /// How much the GPU backend reserves up front.
 #[derive(Debug, Clone, PartialEq)]
@@ -647,9 +647,7 @@ impl TextToSemantic for CudaT2s {
         tokens: &[u32],
         decoders: &mut [&mut Decoder],
     ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        if decoders.len() != sessions.len() {
-            return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
-        }
+        check_decoders(sessions.len(), decoders.len())?;
         let sampled = self.step_and_sample(sessions, tokens)?;
         Ok(sampled.iter().zip(decoders).map(|(s, d)| d.accept(s.token, s.eos)).collect())
     }

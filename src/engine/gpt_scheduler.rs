@@ -258,7 +258,7 @@ mod tests {
     use crate::engine::pipe::testing;
     use crate::model::sampling::SamplingParams;
     use crate::model::t2s::{GenerateOptions, T2sConfig};
-    use crate::model::{sample_on_host, DecodeParams, PriorNoise, T2sLogits, T2sPrompt};
+    use crate::model::{prefill_on_host, sample_on_host, DecodeParams, PriorNoise, T2sLogits, T2sPrompt};
     use crate::tensor::Tensor;
 
     /// A GPT whose greedy choice is known: a session started from prompt token `b` emits
@@ -294,8 +294,7 @@ mod tests {
         }
 
         fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(FakeSession, Option<u32>), ModelError> {
-            let (session, logits) = self.prefill_logits(prompt)?;
-            Ok((session, decoder.step(&logits)?.next))
+            prefill_on_host(self, prompt, decoder)
         }
 
         fn step(

@@ -222,7 +222,7 @@ impl SessionPipe {
         }
         match self.control.failure() {
             Some((code, why)) => {
-                tracing::warn!(session = self.control.id, code = code.as_str(), "session ended: {why}")
+                tracing::warn!(session = self.control.id, %code, "session ended: {why}")
             }
             None => tracing::info!(
                 session = self.control.id,

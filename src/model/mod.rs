@@ -129,6 +129,17 @@ pub trait T2sLogits {
     fn step_logits(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
 }
 
+/// [`TextToSemantic::prefill`] for backends that sample on the host: the prefill's logits, then
+/// the decoder's sampler.
+pub fn prefill_on_host<M: T2sLogits + ?Sized>(
+    model: &M,
+    prompt: &T2sPrompt,
+    decoder: &mut t2s::Decoder,
+) -> Result<(M::Session, Option<u32>), ModelError> {
+    let (session, logits) = model.prefill_logits(prompt)?;
+    Ok((session, decoder.step(&logits)?.next))
+}
+
 /// [`TextToSemantic::step`] for backends that sample on the host: the step's logits, then each
 /// decoder's sampler.
 #[allow(clippy::type_complexity)]
@@ -138,11 +149,17 @@ pub fn sample_on_host<M: T2sLogits + ?Sized>(
     tokens: &[u32],
     decoders: &mut [&mut t2s::Decoder],
 ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-    if decoders.len() != sessions.len() {
-        return Err(ModelError::Input(format!("{} sessions but {} decoders", sessions.len(), decoders.len())));
-    }
+    check_decoders(sessions.len(), decoders.len())?;
     let logits = model.step_logits(sessions, tokens)?;
     Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
+}
+
+/// A batched step needs one decoder per session.
+pub fn check_decoders(sessions: usize, decoders: usize) -> Result<(), ModelError> {
+    if sessions == decoders {
+        return Ok(());
+    }
+    Err(ModelError::Input(format!("{sessions} sessions but {decoders} decoders")))
 }
 
 /// Prior noise for the SoVITS decoder (research/upstream-v2.md §5.2 step 4).

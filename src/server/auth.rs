@@ -6,7 +6,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::ErrorCode;
-use crate::server::http_speech::{error, Dialect};
+use crate::server::error_response::{error, Dialect};
 use crate::server::AppState;
 
 pub(crate) async fn require_key(State(state): State<AppState>, request: Request, next: Next) -> Response {

@@ -16,7 +16,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::error::ErrorCode;
-use crate::server::http_speech::{error, Dialect};
+use crate::server::error_response::{error, Dialect};
 use crate::server::AppState;
 
 /// The path of the WebSocket protocol.

@@ -4,9 +4,8 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
 
@@ -14,36 +13,10 @@ use crate::audio::encoder::{OutputFormat, OutputRate};
 use crate::audio::wav_stream::{pcm_s16le, wav_header};
 use crate::engine::{SessionEvent, SessionRequest};
 use crate::error::ErrorCode;
+use crate::server::error_response::{error, Dialect};
 use crate::server::speech_request::{self, Delivery, SpeechRequest, NOTHING_SPEAKABLE};
 use crate::server::stream_out::{self, OutEvent, SessionOutput};
 use crate::server::AppState;
-
-/// An error in the shape the route's clients expect.
-pub(crate) enum Dialect {
-    OpenAi,
-    ApiV2,
-}
-
-impl Dialect {
-    /// api_v2's for `/tts`, OpenAI's (which our other routes share) elsewhere.
-    pub(crate) fn of_path(path: &str) -> Self {
-        if path == "/tts" {
-            Dialect::ApiV2
-        } else {
-            Dialect::OpenAi
-        }
-    }
-}
-
-/// An error response in the route's dialect, with the code's one HTTP status.
-pub(crate) fn error(dialect: Dialect, code: ErrorCode, message: &str) -> Response {
-    let status = StatusCode::from_u16(code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let body = match dialect {
-        Dialect::OpenAi => json!({"error": {"message": message, "type": "invalid_request_error", "code": code}}),
-        Dialect::ApiV2 => json!({"message": message, "Exception": code}),
-    };
-    (status, Json(body)).into_response()
-}
 
 /// A body that streams a session's encoded audio, or its SSE events (`speech.audio.delta` with
 /// base64 audio, then `speech.audio.done`). A failure after the headers went out cuts the body

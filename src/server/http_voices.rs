@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use crate::engine::{EngineError, NewVoice, RequestParams, VoiceManifest};
 use crate::server::auth::url_pairs;
-use crate::server::http_speech::{error, Dialect};
+use crate::server::error_response::{error, Dialect};
 use crate::server::AppState;
 
 fn failure(e: &EngineError) -> Response {

@@ -7,6 +7,7 @@ mod auth;
 mod browser_guard;
 pub mod client_message;
 mod connections;
+mod error_response;
 mod http_speech;
 mod http_voices;
 mod shutdown;
@@ -181,7 +182,7 @@ async fn json_body_limit(response: Response) -> Response {
 
 fn too_large() -> Response {
     let message = format!("the request body is larger than the limit of {} MiB", MAX_BODY_BYTES >> 20);
-    http_speech::error(http_speech::Dialect::OpenAi, crate::error::ErrorCode::TooLarge, &message)
+    error_response::error(error_response::Dialect::OpenAi, crate::error::ErrorCode::TooLarge, &message)
 }
 
 /// Most of an oversized body read (and dropped) before the 413 goes out.
