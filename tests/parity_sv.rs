@@ -75,20 +75,28 @@ fn fixture_fbank(case: &TensorStore) -> Tensor {
     Tensor::new(&shape[1..], data)
 }
 
+/// A clip (the first `n` samples of `wav_raw`, or all) through the reference front end against the
+/// fixture's `{prefix}spec` and `{prefix}wav_16k`; returns our 32 kHz clip and the fixture's 16 kHz
+/// one.
+fn check_clip_front_end(case: &TensorStore, n: Option<usize>, prefix: &str) -> (Vec<f32>, Vec<f32>) {
+    let ours_32k = reference_wav_32k(&mono(case, n), raw_rate(case)).unwrap();
+    let (_, spec) = common::f32s(case, &format!("{prefix}spec"));
+    let ours_spec = spectrogram(&ours_32k, &SpectrogramParams::V2).unwrap();
+    common::assert_close_rel(&format!("{prefix}spec (wav_raw)"), ours_spec.data(), &spec, SPEC_REL);
+    let ours_16k = Resampler::new(sovits_rt::audio::MODEL_RATE, FBANK_RATE).unwrap().apply(&ours_32k);
+    let (_, wav_16k) = common::f32s(case, &format!("{prefix}wav_16k"));
+    common::assert_close_abs(&format!("{prefix}wav_16k (wav_raw)"), &ours_16k, &wav_16k, WAV_ATOL);
+    (ours_32k, wav_16k)
+}
+
 #[test]
 fn sv_front_end() {
     let Some(dir) = common::pro_fixtures("sv_front_end") else { return };
     let case = common::case(&dir, "ref_sv.safetensors");
 
-    let ours_32k = reference_wav_32k(&mono(&case, None), raw_rate(&case)).unwrap();
+    let (ours_32k, wav_16k) = check_clip_front_end(&case, None, "");
     let (_, wav_32k) = common::f32s(&case, "wav_32k");
     common::assert_close_abs("wav_32k (wav_raw)", &ours_32k, &wav_32k, WAV_ATOL);
-    let (_, spec) = common::f32s(&case, "spec");
-    let ours_spec = spectrogram(&ours_32k, &SpectrogramParams::V2).unwrap();
-    common::assert_close_rel("spec (wav_raw)", ours_spec.data(), &spec, SPEC_REL);
-    let ours_16k = Resampler::new(sovits_rt::audio::MODEL_RATE, FBANK_RATE).unwrap().apply(&ours_32k);
-    let (_, wav_16k) = common::f32s(&case, "wav_16k");
-    common::assert_close_abs("wav_16k (wav_raw)", &ours_16k, &wav_16k, WAV_ATOL);
 
     let want = fixture_fbank(&case);
     let got = kaldi_fbank(&wav_16k).unwrap();
@@ -127,13 +135,7 @@ fn sv_second_reference() {
     let net = load_net(&dir);
     let n = common::i64s(&case, "ref2_n_samples")[0] as usize;
 
-    let ours_32k = reference_wav_32k(&mono(&case, Some(n)), raw_rate(&case)).unwrap();
-    let (_, spec) = common::f32s(&case, "ref2_spec");
-    let ours_spec = spectrogram(&ours_32k, &SpectrogramParams::V2).unwrap();
-    common::assert_close_rel("ref2_spec (wav_raw)", ours_spec.data(), &spec, SPEC_REL);
-    let ours_16k = Resampler::new(sovits_rt::audio::MODEL_RATE, FBANK_RATE).unwrap().apply(&ours_32k);
-    let (_, wav_16k) = common::f32s(&case, "ref2_wav_16k");
-    common::assert_close_abs("ref2_wav_16k (wav_raw)", &ours_16k, &wav_16k, WAV_ATOL);
+    let (ours_32k, wav_16k) = check_clip_front_end(&case, Some(n), "ref2_");
 
     let (_, want) = common::f32s(&case, "ref2_sv_emb");
     let from_16k = net.embed(&kaldi_fbank(&wav_16k).unwrap()).unwrap();
