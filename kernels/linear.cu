@@ -17,9 +17,14 @@
 //     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
 //     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
-//   linear_small_m32_f16(...)  (same arguments)
-//     The same for larger decode batches (M > 16): 32 rows per pass, so each weight byte is read
-//     once per 32 rows; lane sums reduced by a butterfly. grid = (ceil(N / 4), ceil(M / 32)).
+//   linear_small_m_mma_f16(...)  (same arguments)
+//     Larger decode batches (M > 8) on tensor cores: each weight byte is read once per 64 rows.
+//     A block computes 64 rows × 16 columns (4 × 2 tiles of `mma.m16n8k16`, tiles past M
+//     skipped) and splits K over its 8 warps in chunks of 32; the warps' sums meet in shared
+//     memory. Operands come straight from global memory, no staging: the dot product does not
+//     depend on the order of k, so a lane's fragment slots are mapped onto the 8 contiguous halves
+//     k0 + 8t .. k0 + 8t + 7 of its rows (t = lane % 4), one 16-byte load per row and chunk, for x
+//     and W alike. grid = (ceil(N / 16), ceil(M / 64)), block = 256.
 //   linear_small_m_add_norm_f16(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters)
 //     A decode step's out-projection or FFN-down with the post-norm block's residual add and
 //     LayerNorm fused, for M <= 16: out = x · Wᵀ + b (f16, ldo = N), then state =
@@ -69,65 +74,49 @@ __device__ __forceinline__ float dot8(const uint4& a, const uint4& b) {
 
 #define SMALL_M_WARPS 4
 
-// Sums each of the warp's ROWS (8 or 32) per-lane partials over the 32 lanes; lane r < ROWS gets
-// row r's total. 32 rows: a butterfly reduce-scatter (each step halves the rows a lane keeps:
-// 31 shuffles instead of 160); 8 rows: a full reduction per row, then a select.
-template <int ROWS>
-__device__ __forceinline__ float reduce_rows(float (&acc)[ROWS], int lane) {
-    if constexpr (ROWS == 32) {
+// Sums each of the warp's 8 per-lane partials over the 32 lanes; lane r < 8 gets row r's total.
+__device__ __forceinline__ float reduce_rows(float (&acc)[8], int lane) {
 #pragma unroll
-        for (int o = 16, half = 16; o > 0; o >>= 1, half >>= 1) {
-            const bool upper = lane & o;
-#pragma unroll
-            for (int i = 0; i < half; ++i) {
-                const float send = upper ? acc[i] : acc[i + half];
-                const float keep = upper ? acc[i + half] : acc[i];
-                acc[i] = keep + __shfl_xor_sync(0xffffffffu, send, o);
-            }
-        }
-        return acc[0];
-    } else {
-#pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
-            for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
-        }
-        // A register array indexed by a lane-dependent value would spill, so the select is unrolled.
-        float mine = 0.0f;
-#pragma unroll
-        for (int r = 0; r < ROWS; ++r)
-            if (lane == r) mine = acc[r];
-        return mine;
+    for (int r = 0; r < 8; ++r) {
+        for (int o = 16; o > 0; o >>= 1) acc[r] += __shfl_xor_sync(0xffffffffu, acc[r], o);
     }
+    // A register array indexed by a lane-dependent value would spill, so the select is unrolled.
+    float mine = 0.0f;
+#pragma unroll
+    for (int r = 0; r < 8; ++r)
+        if (lane == r) mine = acc[r];
+    return mine;
 }
 
+#define SMALL_M_ROWS 8
+
 // The small-M product of block (blockIdx.x, blockIdx.y): warp w computes column
-// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * ROWS + 0..ROWS-1, reading each 16 bytes of
-// its weight row once per ROWS rows.
-template <int ROWS>
+// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * 8 + 0..7, reading each 16 bytes of its
+// weight row once per 8 rows.
 __device__ __forceinline__ void small_m_product(const __half* __restrict__ x, const __half* __restrict__ w,
                                                 const __half* __restrict__ bias, __half* __restrict__ out_h,
                                                 float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
                                                 int act) {
     const int lane = threadIdx.x & 31;
     const int n = blockIdx.x * SMALL_M_WARPS + (threadIdx.x >> 5);
-    const int m0 = blockIdx.y * ROWS;
+    const int m0 = blockIdx.y * SMALL_M_ROWS;
     if (n >= N) return;
-    const int rows = min(ROWS, M - m0);
+    const int rows = min(SMALL_M_ROWS, M - m0);
     const __half* wrow = w + (size_t)n * K;
-    float acc[ROWS];
+    float acc[SMALL_M_ROWS];
 #pragma unroll
-    for (int r = 0; r < ROWS; ++r) acc[r] = 0.0f;
+    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
     for (int k = lane * 8; k < K; k += 256) {
         const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
 #pragma unroll
-        for (int r = 0; r < ROWS; ++r) {
+        for (int r = 0; r < SMALL_M_ROWS; ++r) {
             if (r < rows) {
                 const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * lda + k);
                 acc[r] += dot8(wv, xv);
             }
         }
     }
-    const float mine = reduce_rows<ROWS>(acc, lane);
+    const float mine = reduce_rows(acc, lane);
     if (lane < rows) {
         const int m = m0 + lane;
         const float v = epilogue(mine, bias, n, act);
@@ -140,14 +129,90 @@ extern "C" __global__ void __launch_bounds__(128)
     linear_small_m_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
                        int act) {
-    small_m_product<8>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+    small_m_product(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
 }
 
-extern "C" __global__ void __launch_bounds__(128)
-    linear_small_m32_f16(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
-                         __half* __restrict__ out_h, float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
-                         int act) {
-    small_m_product<32>(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act);
+#define SMALL_MMA_WARPS 8  // 256 threads, as the kernel's __launch_bounds__ says
+#define SMALL_MMA_ROWS 64   // 4 row tiles of 16
+#define SMALL_MMA_COLS 16   // 2 column tiles of 8
+
+// 8 halves at row `row`, k..k+7 of a [rows, K] operand with rows `ld` apart; zeros past the
+// operand (row >= rows or k >= K).
+__device__ __forceinline__ uint4 load8_or_zero(const __half* p, int row, int rows, int k, int K, int ld) {
+    return row < rows && k < K ? *reinterpret_cast<const uint4*>(p + (size_t)row * ld + k) : make_uint4(0, 0, 0, 0);
+}
+
+extern "C" __global__ void __launch_bounds__(256)
+    linear_small_m_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
+                           const __half* __restrict__ bias, __half* __restrict__ out_h, float* __restrict__ out_f,
+                           int M, int N, int K, int lda, int ldo, int act) {
+    __shared__ float sums[SMALL_MMA_WARPS][SMALL_MMA_ROWS][SMALL_MMA_COLS];
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;  // fragment row group, and the lane's 8 halves of a chunk
+    const int m0 = blockIdx.y * SMALL_MMA_ROWS, n0 = blockIdx.x * SMALL_MMA_COLS;
+    const int tiles = min(4, (M - m0 + 15) / 16);  // row tiles holding rows; the same for the whole warp
+
+    float acc[4][2][4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) acc[i][j][e] = 0.0f;
+
+#pragma unroll 2
+    for (int k0 = warp * 32; k0 < K; k0 += SMALL_MMA_WARPS * 32) {
+        const int k = k0 + 8 * t;
+        // Registers .x .y .z .w hold k + 0..1, 2..3, 4..5, 6..7. In mma step s a lane's fragment
+        // slots (k 2t, 2t+1 then 2t+8, 2t+9 of the step's 16) take registers 2s and 2s+1, in x and
+        // W alike: a permutation of the chunk's 32 k, so the product is unchanged.
+        uint4 wv[2], xv[4][2];
+#pragma unroll
+        for (int j = 0; j < 2; ++j) wv[j] = load8_or_zero(w, n0 + 8 * j + g, N, k, K, K);
+#pragma unroll
+        for (int i = 0; i < 4; ++i)
+            if (i < tiles) {
+                xv[i][0] = load8_or_zero(x, m0 + 16 * i + g, M, k, K, lda);
+                xv[i][1] = load8_or_zero(x, m0 + 16 * i + g + 8, M, k, K, lda);
+            }
+#pragma unroll
+        for (int s = 0; s < 2; ++s) {
+#pragma unroll
+            for (int i = 0; i < 4; ++i) {
+                if (i >= tiles) continue;
+                const unsigned* lo = reinterpret_cast<const unsigned*>(&xv[i][0]);
+                const unsigned* hi = reinterpret_cast<const unsigned*>(&xv[i][1]);
+                const unsigned a[4] = {lo[2 * s], hi[2 * s], lo[2 * s + 1], hi[2 * s + 1]};
+#pragma unroll
+                for (int j = 0; j < 2; ++j) {
+                    const unsigned* wr = reinterpret_cast<const unsigned*>(&wv[j]);
+                    const unsigned b[2] = {wr[2 * s], wr[2 * s + 1]};
+                    mma_16x8x16(acc[i][j], a, b);
+                }
+            }
+        }
+    }
+
+    // Accumulator (i, j): elements 0, 1 at row 16i + g, columns 8j + 2t, 8j + 2t + 1; 2, 3 eight
+    // rows below. Each warp parks its partial sums; then every thread finishes whole outputs.
+#pragma unroll
+    for (int i = 0; i < 4; ++i)
+#pragma unroll
+        for (int j = 0; j < 2; ++j)
+#pragma unroll
+            for (int e = 0; e < 4; ++e) sums[warp][16 * i + g + (e >> 1) * 8][8 * j + 2 * t + (e & 1)] = acc[i][j][e];
+    __syncthreads();
+    for (int o = threadIdx.x; o < SMALL_MMA_ROWS * SMALL_MMA_COLS; o += blockDim.x) {
+        const int r = o / SMALL_MMA_COLS, c = o % SMALL_MMA_COLS;
+        const int m = m0 + r, n = n0 + c;
+        if (m >= M || n >= N) continue;
+        float v = 0.0f;
+#pragma unroll
+        for (int wi = 0; wi < SMALL_MMA_WARPS; ++wi) v += sums[wi][r][c];
+        v = epilogue(v, bias, n, act);
+        if (out_f) out_f[(size_t)m * ldo + n] = v;
+        else out_h[(size_t)m * ldo + n] = __float2half(v);
+    }
 }
 
 // 8 values of a row being normalised: the product's output (written by other blocks of this
@@ -176,7 +241,7 @@ extern "C" __global__ void __launch_bounds__(128)
                                 __half* state, const __half* __restrict__ gamma, const __half* __restrict__ beta,
                                 float eps, int* __restrict__ counters) {
     __shared__ int last;
-    small_m_product<8>(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
+    small_m_product(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
     // The last block of this row group to store its columns normalises the group's rows.
     if (!last_to_arrive(&counters[blockIdx.y], gridDim.x, &last)) return;
     // One warp per row (rows in parallel, reductions by shuffles only); two passes over out + state

@@ -165,14 +165,15 @@ pub fn linear_launch(
     }
 }
 
-/// Rows one pass of the small-M kernel takes for an `m`-row product, and its entry point: 8 rows
-/// up to 16 (little wasted work at batch 1), else 32 (each weight byte read once per 32 rows
-/// instead of once per 8).
-pub fn small_m_variant(m: usize) -> (usize, &'static str) {
-    if m <= 16 {
-        (8, "linear_small_m_f16")
+/// The small-M kernel for an `m`-row product of `n` columns: entry point, grid and block. Up to 8
+/// rows, one warp per column on CUDA cores (`linear_small_m_f16`: no tensor-core tile is wasted
+/// at batch 1); above, tensor cores (`linear_small_m_mma_f16`), so each weight byte is read once
+/// per 64 rows instead of once per 8.
+pub fn small_m_variant(m: usize, n: usize) -> (&'static str, (u32, u32, u32), u32) {
+    if m <= 8 {
+        ("linear_small_m_f16", (n.div_ceil(4) as u32, 1, 1), 128)
     } else {
-        (32, "linear_small_m32_f16")
+        ("linear_small_m_mma_f16", (n.div_ceil(16) as u32, m.div_ceil(64) as u32, 1), 256)
     }
 }
 
@@ -180,9 +181,9 @@ pub fn small_m_variant(m: usize) -> (usize, &'static str) {
 /// group's rows, which beats a separate LayerNorm launch for one or two groups only.
 pub const FUSED_NORM_MAX_ROWS: usize = 16;
 
-/// [`linear_launch`] on the small-M kernel: matches `linear_small_m_f16` / `linear_small_m32_f16`
-/// `(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)` ([`small_m_variant`]), grid
-/// `(⌈N/4⌉, ⌈M/rows⌉)`, 128 threads.
+/// [`linear_launch`] on the small-M kernels: matches `linear_small_m_f16` /
+/// `linear_small_m_mma_f16` `(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)`, on the grid of
+/// [`small_m_variant`].
 pub fn linear_small_m_launch(
     w: LinearWeights,
     x: Rows,
@@ -196,9 +197,8 @@ pub fn linear_small_m_launch(
     };
     let sizes = linear_sizes(&w, &x, out_len, out_stride, act)?;
     let args = [Arg::ptr(x.data), Arg::ptr(w.weight), Arg::opt(w.bias), out_h, out_f].into_iter().chain(sizes);
-    let (rows, kernel) = small_m_variant(x.count);
-    let grid = (w.n.div_ceil(4) as u32, x.count.div_ceil(rows) as u32, 1);
-    Ok(KernelLaunch { kernel, grid, block: 128, args: args.collect() })
+    let (kernel, grid, block) = small_m_variant(x.count, w.n);
+    Ok(KernelLaunch { kernel, grid, block, args: args.collect() })
 }
 
 /// A post-norm block's sublayer output with its residual LayerNorm, for a decode step of
@@ -414,7 +414,8 @@ mod tests {
         };
         assert_eq!(launch(16).unwrap().grid, (128, 2, 1));
         assert!(matches!(launch(17), Err(CudaError::Unsupported(_))));
-        assert_eq!(small_m_variant(16), (8, "linear_small_m_f16"));
-        assert_eq!(small_m_variant(17), (32, "linear_small_m32_f16"));
+        assert_eq!(small_m_variant(8, 512), ("linear_small_m_f16", (128, 1, 1), 128));
+        assert_eq!(small_m_variant(9, 512), ("linear_small_m_mma_f16", (32, 1, 1), 256));
+        assert_eq!(small_m_variant(65, 1025), ("linear_small_m_mma_f16", (65, 2, 1), 256));
     }
 }

@@ -5,7 +5,7 @@ use crate::common;
 use half::f16;
 use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::ops::layer_norm_slice;
-use sovits_rt::cuda::ops::{DeviceLinear, DeviceNorm};
+use sovits_rt::cuda::ops::{Activation, DeviceLinear, DeviceNorm};
 use sovits_rt::cuda::t2s::SamplerSlot;
 use sovits_rt::cuda::t2s_kernels::{sample_tokens_launch, SamplerOutput, SamplerState, StepRows};
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
@@ -81,6 +81,43 @@ fn fused_product_and_layer_norm_match_the_cpu() {
     println!("linear_small_m_add_norm_f16 vs CPU (two launches): max abs error {worst:.2e}");
     assert!(worst < 2e-2, "max abs error {worst}");
     assert_eq!(q.read(&counters, 2).unwrap(), [0, 0], "counters re-armed");
+}
+
+/// The decode products at every batch size the step takes: one warp per column up to 8 rows,
+/// tensor cores above (one and two 64-row blocks), f16 out with ReLU and the LM head's f32 out.
+#[test]
+fn decode_products_match_the_cpu_at_every_batch_size() {
+    let Some(rt) = common::gpu("decode_products_match_the_cpu_at_every_batch_size") else { return };
+    let q = rt.queue().unwrap();
+    let round = |v: f32| f16::from_f32(v).to_f32();
+    // The GPT's FFN-down (K = 2048) and LM head (N = vocab, f32 logits).
+    for (n, k, logits) in [(512usize, 2048usize, false), (1025, 512, true)] {
+        let w: Vec<f32> = (0..n * k).map(|i| round(0.03 * value(i, 0.7))).collect();
+        let b: Vec<f32> = (0..n).map(|i| round(0.1 * value(i, 1.9))).collect();
+        let weights = Tensor::new([n, k], w);
+        let linear = DeviceLinear::from_tensors(&q, &weights, Some(&Tensor::new([n], b.clone()))).unwrap();
+        for rows in [1usize, 8, 9, 16, 17, 64, 100] {
+            let x: Vec<f32> = (0..rows * k).map(|i| round(0.5 * value(i, rows as f32))).collect();
+            let x_d = q.upload_f16(&x).unwrap();
+            let got: Vec<f32> = if logits {
+                let out = q.zeros::<f32>(rows * n).unwrap();
+                linear.forward_f32(&q, x_d.dev(), rows, out.dev()).unwrap();
+                q.read(&out, rows * n).unwrap()
+            } else {
+                let out = q.zeros::<f16>(rows * n).unwrap();
+                linear.forward(&q, x_d.dev(), rows, out.dev(), Activation::Relu).unwrap();
+                q.read(&out, rows * n).unwrap().iter().map(|h| h.to_f32()).collect()
+            };
+            let mut want = vec![0.0; rows * n];
+            linear_few(&x, rows, &WeightMat::new(&weights), Some(&b), &mut want);
+            if !logits {
+                want.iter_mut().for_each(|v| *v = round(v.max(0.0)));
+            }
+            let worst = got.iter().zip(&want).map(|(g, w)| (g - w).abs()).fold(0.0f32, f32::max);
+            println!("decode product {rows} × {n} × {k} vs CPU: max abs error {worst:.2e}");
+            assert!(worst < 1e-2, "{rows} rows × {n} × {k}: max abs error {worst}");
+        }
+    }
 }
 
 #[test]

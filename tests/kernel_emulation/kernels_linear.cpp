@@ -9,5 +9,5 @@ namespace linear_cu {
 
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_small_m_add_norm_f16)
-REGISTER_ENTRY_POINT(linear_cu, linear_small_m32_f16)
+REGISTER_ENTRY_POINT(linear_cu, linear_small_m_mma_f16)
 REGISTER_ENTRY_POINT(linear_cu, linear_mma_f16)

@@ -1,4 +1,5 @@
-//! kernels/linear.cu: `linear_small_m_f16` and `linear_mma_f16` against their CPU twins followed
+//! kernels/linear.cu: `linear_small_m_f16`, `linear_small_m_mma_f16` and `linear_mma_f16` against
+//! their CPU twins followed
 //! by the same activation (`cpu::ops::relu_slice` / `gelu_slice`): `cpu::gemv::linear_few` (the
 //! decode steps' product) for small-M cases, `cpu::ops::linear` for the GEMM, and
 //! `cpu::hubert::conv_time_major` for strided rows (HuBERT's convolutions as implicit GEMMs);
@@ -59,18 +60,20 @@ const fn conv(
     LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), wide }
 }
 
-const CASES: [LinearCase; 20] = [
-    // Decode steps: M = sessions (1..64), grid (ceil(N/4), ceil(M/rows)): 8 rows per pass up to
-    // M = 16, 32 above (the butterfly reduction).
+const CASES: [LinearCase; 21] = [
+    // Decode steps: M = sessions. Up to 8 rows one warp per column, grid (ceil(N/4), 1); above,
+    // tensor cores on 64 × 16 tiles, grid (ceil(N/16), ceil(M/64)), K split over 8 warps in
+    // chunks of 32.
     dense(SmallM, 1, 1025, 512, NoAct, false, true), // the LM head of one session: N = vocab
     dense(SmallM, 13, 70, 264, NoAct, false, true),  // M not a multiple of 8, K = 256 + 8
-    dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: two 32-row blocks
-    dense(SmallM, 17, 130, 512, Relu, true, false),  // one 32-row block, 17 rows used
-    dense(SmallM, 40, 1025, 512, NoAct, false, true), // the LM head at batch 40: 8 rows in the last block
-    dense(SmallM, 16, 20, 520, Relu, true, false),   // the largest 8-row case: two full row blocks
+    dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: one full 64-row tile
+    dense(SmallM, 17, 130, 512, Relu, true, false),  // 2 of 4 row tiles used, the second by one row
+    dense(SmallM, 40, 1025, 512, NoAct, false, true), // the LM head at batch 40: 8 rows in the last tile
+    dense(SmallM, 100, 1025, 520, NoAct, false, true), // two row blocks; K = 16 chunks + 8
+    dense(SmallM, 16, 20, 2048, Relu, true, false),  // one row tile, every warp has 8 chunks
+    dense(SmallM, 8, 20, 520, Relu, true, false),    // the largest one-warp-per-column case
     dense(SmallM, 3, 7, 8, Relu, true, false),       // K = 8: only lane 0 loads; N % 4 = 3
-    dense(SmallM, 10, 6, 24, NoAct, false, false),
-    dense(SmallM, 2, 3, 2056, Gelu, true, false), // K = 8·257
+    dense(SmallM, 2, 3, 2056, Gelu, true, false),    // K = 8·257
     // Prefill / BERT: 64×64 tiles, grid (ceil(N/64), ceil(M/64)), K in steps of 32.
     dense(Mma, 65, 64, 512, NoAct, true, false), // M = 64 + 1
     dense(Mma, 130, 96, 512, Gelu, true, false),
@@ -187,7 +190,7 @@ fn linear_case(c: &LinearCase) -> Case {
     let bias = rng.halves(n, -0.5, 0.5);
     let out_len = (m - 1) * ldo + column + n;
 
-    let kernel = if c.kernel == Kernel::SmallM { small_m_variant(m).1 } else { "linear_mma_f16" };
+    let kernel = if c.kernel == Kernel::SmallM { small_m_variant(m, n).0 } else { "linear_mma_f16" };
     let tolerance = if c.f32_out { "2e-6*sum|x*w|" } else { "1 ulp16 + 2e-6*sum|x*w|" };
     let mut case = Case::new(kernel, config, tolerance);
     let rows = Rows { data: case.buffer("x", &x), count: m, stride: lda };
