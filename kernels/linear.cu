@@ -12,13 +12,13 @@
 //
 // Entry points:
 //   linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)
-//     Decode steps (M = sessions in the batch, 1..64): bandwidth-bound, every weight byte is
-//     read once per 8 rows. One warp per output column n; lane j reads 16 bytes of W's row n at
+//     Decode steps of up to 16 rows (M = sessions in the batch): bandwidth-bound, every weight
+//     byte is read once per 8 rows; a row's result does not depend on the other rows. One warp per output column n; lane j reads 16 bytes of W's row n at
 //     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
 //     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
 //   linear_small_m_mma_f16(...)  (same arguments)
-//     Larger decode batches (M > 8) on tensor cores: each weight byte is read once per 64 rows.
+//     Larger decode batches (M > 16) on tensor cores: each weight byte is read once per 64 rows.
 //     A block computes 64 rows × 16 columns (4 × 2 tiles of `mma.m16n8k16`, tiles past M
 //     skipped) and splits K over its 8 warps in chunks of 32; the warps' sums meet in shared
 //     memory. Operands come straight from global memory, no staging: the dot product does not
@@ -90,9 +90,29 @@ __device__ __forceinline__ float reduce_rows(float (&acc)[8], int lane) {
 
 #define SMALL_M_ROWS 8
 
+// One weight row (an output column or hidden unit) dotted with up to 8 rows of x by one warp:
+// lane j reads W's 16 bytes at k = 8j, 8j + 256, ... once for all rows; lane r < rows gets row
+// r's total.
+__device__ __forceinline__ float column_dot_rows(const __half* __restrict__ x, int lda, int rows,
+                                                 const __half* __restrict__ wrow, int K, int lane) {
+    float acc[SMALL_M_ROWS];
+#pragma unroll
+    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
+    for (int k = lane * 8; k < K; k += 256) {
+        const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
+#pragma unroll
+        for (int r = 0; r < SMALL_M_ROWS; ++r) {
+            if (r < rows) {
+                const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)r * lda + k);
+                acc[r] += dot8(wv, xv);
+            }
+        }
+    }
+    return reduce_rows(acc, lane);
+}
+
 // The small-M product of block (blockIdx.x, blockIdx.y): warp w computes column
-// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * 8 + 0..7, reading each 16 bytes of its
-// weight row once per 8 rows.
+// blockIdx.x * SMALL_M_WARPS + w for rows blockIdx.y * 8 + 0..7.
 __device__ __forceinline__ void small_m_product(const __half* __restrict__ x, const __half* __restrict__ w,
                                                 const __half* __restrict__ bias, __half* __restrict__ out_h,
                                                 float* __restrict__ out_f, int M, int N, int K, int lda, int ldo,
@@ -102,21 +122,7 @@ __device__ __forceinline__ void small_m_product(const __half* __restrict__ x, co
     const int m0 = blockIdx.y * SMALL_M_ROWS;
     if (n >= N) return;
     const int rows = min(SMALL_M_ROWS, M - m0);
-    const __half* wrow = w + (size_t)n * K;
-    float acc[SMALL_M_ROWS];
-#pragma unroll
-    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
-    for (int k = lane * 8; k < K; k += 256) {
-        const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
-#pragma unroll
-        for (int r = 0; r < SMALL_M_ROWS; ++r) {
-            if (r < rows) {
-                const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)(m0 + r) * lda + k);
-                acc[r] += dot8(wv, xv);
-            }
-        }
-    }
-    const float mine = reduce_rows(acc, lane);
+    const float mine = column_dot_rows(x + (size_t)m0 * lda, lda, rows, w + (size_t)n * K, K, lane);
     if (lane < rows) {
         const int m = m0 + lane;
         const float v = epilogue(mine, bias, n, act);
@@ -215,24 +221,62 @@ extern "C" __global__ void __launch_bounds__(256)
     }
 }
 
-// 8 values of a row being normalised: the product's output (written by other blocks of this
-// launch, so read past L1) plus the residual state.
-__device__ __forceinline__ void load8_sum(const __half* out, const __half* state, float* v) {
-    const uint4 o = __ldcg(reinterpret_cast<const uint4*>(out));
-    const uint4 s = *reinterpret_cast<const uint4*>(state);
-    const __half2* ho = reinterpret_cast<const __half2*>(&o);
-    const __half2* hs = reinterpret_cast<const __half2*>(&s);
+// 8 halves as floats.
+__device__ __forceinline__ void widen8(const uint4& h, float* v) {
+    const __half2* h2 = reinterpret_cast<const __half2*>(&h);
 #pragma unroll
     for (int i = 0; i < 4; ++i) {
-        const float2 fo = __half22float2(ho[i]), fs = __half22float2(hs[i]);
-        v[2 * i] = fo.x + fs.x;
-        v[2 * i + 1] = fo.y + fs.y;
+        const float2 f = __half22float2(h2[i]);
+        v[2 * i] = f.x;
+        v[2 * i + 1] = f.y;
     }
 }
 
 __device__ __forceinline__ float warp_sum(float v) {
     for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
     return v;
+}
+
+// A post-norm block's residual LayerNorm in the last block of a launch: state row r =
+// LayerNorm(sublayer row r + state row r) · gamma + beta for r < rows, one warp per row (rows in
+// parallel, reductions by shuffles only). `sublayer(r, c, v)` writes the sublayer output's values
+// 8c..8c+7 of row r into v (published by other blocks of the launch: read past L1). Two passes for
+// the mean and the centred variance, as add_layer_norm_f16, then the normalised row. N is a
+// multiple of 8.
+template <class Sublayer>
+__device__ __forceinline__ void normalise_rows_by_warp(int rows, int N, __half* state, const __half* gamma,
+                                                       const __half* beta, float eps, Sublayer sublayer) {
+    const int lane = threadIdx.x & 31, chunks = N / 8;
+    const auto load = [&](int r, int c, float* v) {
+        float s[8];
+        sublayer(r, c, v);
+        widen8(*reinterpret_cast<const uint4*>(state + (size_t)r * N + 8 * c), s);
+#pragma unroll
+        for (int i = 0; i < 8; ++i) v[i] += s[i];
+    };
+    for (int r = threadIdx.x >> 5; r < rows; r += blockDim.x >> 5) {
+        float v[8], sum = 0.0f, sq = 0.0f;
+        for (int c = lane; c < chunks; c += 32) {
+            load(r, c, v);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) sum += v[i];
+        }
+        const float mean = warp_sum(sum) / N;
+        for (int c = lane; c < chunks; c += 32) {
+            load(r, c, v);
+#pragma unroll
+            for (int i = 0; i < 8; ++i) sq += (v[i] - mean) * (v[i] - mean);
+        }
+        const float inv = rsqrtf(warp_sum(sq) / N + eps);
+        for (int c = lane; c < chunks; c += 32) {
+            load(r, c, v);
+            __align__(16) __half y[8];
+#pragma unroll
+            for (int i = 0; i < 8; ++i)
+                y[i] = __float2half((v[i] - mean) * inv * __half2float(gamma[8 * c + i]) + __half2float(beta[8 * c + i]));
+            *reinterpret_cast<uint4*>(state + (size_t)r * N + 8 * c) = *reinterpret_cast<const uint4*>(y);
+        }
+    }
 }
 
 extern "C" __global__ void __launch_bounds__(128)
@@ -244,35 +288,68 @@ extern "C" __global__ void __launch_bounds__(128)
     small_m_product(x, w, bias, out, nullptr, M, N, K, lda, N, ACT_NONE);
     // The last block of this row group to store its columns normalises the group's rows.
     if (!last_to_arrive(&counters[blockIdx.y], gridDim.x, &last)) return;
-    // One warp per row (rows in parallel, reductions by shuffles only); two passes over out + state
-    // (mean, then centred variance), as add_layer_norm_f16, then the normalised row.
-    const int m0 = blockIdx.y * 8, rows = min(8, M - m0), chunks = N / 8;
-    const int lane = threadIdx.x & 31;
-    for (int r = threadIdx.x >> 5; r < rows; r += SMALL_M_WARPS) {
-        const __half* outr = out + (size_t)(m0 + r) * N;
-        __half* sr = state + (size_t)(m0 + r) * N;
-        float v[8], sum = 0.0f, sq = 0.0f;
-        for (int c = lane; c < chunks; c += 32) {
-            load8_sum(outr + 8 * c, sr + 8 * c, v);
-#pragma unroll
-            for (int i = 0; i < 8; ++i) sum += v[i];
+    const size_t m0 = (size_t)blockIdx.y * SMALL_M_ROWS;
+    normalise_rows_by_warp(min(SMALL_M_ROWS, M - (int)m0), N, state + m0 * N, gamma, beta, eps,
+                           [&](int r, int c, float* v) {
+                               widen8(__ldcg(reinterpret_cast<const uint4*>(out + (m0 + r) * N + 8 * c)), v);
+                           });
+}
+
+#define FFN_UNITS 32            // hidden units per block of ffn_small_m_f16
+#define FFN_MAX_ROWS 16         // as FUSED_NORM_MAX_ROWS in src/cuda/ops.rs
+#define FIXED_ONE 4294967296.0f  // 2^32: the down product's partial sums in 32.32 fixed point
+
+extern "C" __global__ void __launch_bounds__(128)
+    ffn_small_m_f16(__half* state, const __half* __restrict__ w1, const __half* __restrict__ b1,
+                    const __half* __restrict__ w2, const __half* __restrict__ b2, const __half* __restrict__ gamma,
+                    const __half* __restrict__ beta, float eps, unsigned long long* __restrict__ accum,
+                    int* __restrict__ counter, int M, int D, int H) {
+    __shared__ float hidden[FFN_MAX_ROWS][FFN_UNITS];
+    __shared__ int last;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, j0 = blockIdx.x * FFN_UNITS;
+    // 1. The block's hidden units for every row: ReLU(state · W1ᵀ + b1), rounded to f16 as the
+    //    unfused step stores them; a warp per unit, 8 rows at a time.
+    for (int u = warp; u < FFN_UNITS; u += SMALL_M_WARPS) {
+        const int j = j0 + u;
+        if (j >= H) {  // past the last unit (H is a multiple of 8, not necessarily of 32)
+            for (int m = lane; m < M; m += 32) hidden[m][u] = 0.0f;
+            continue;
         }
-        const float mean = warp_sum(sum) / N;
-        for (int c = lane; c < chunks; c += 32) {
-            load8_sum(outr + 8 * c, sr + 8 * c, v);
-#pragma unroll
-            for (int i = 0; i < 8; ++i) sq += (v[i] - mean) * (v[i] - mean);
-        }
-        const float inv = rsqrtf(warp_sum(sq) / N + eps);
-        for (int c = lane; c < chunks; c += 32) {
-            load8_sum(outr + 8 * c, sr + 8 * c, v);
-            __align__(16) __half y[8];
-#pragma unroll
-            for (int i = 0; i < 8; ++i)
-                y[i] = __float2half((v[i] - mean) * inv * __half2float(gamma[8 * c + i]) + __half2float(beta[8 * c + i]));
-            *reinterpret_cast<uint4*>(sr + 8 * c) = *reinterpret_cast<const uint4*>(y);
+        for (int m0 = 0; m0 < M; m0 += SMALL_M_ROWS) {
+            const int rows = min(SMALL_M_ROWS, M - m0);
+            const float v = column_dot_rows(state + (size_t)m0 * D, D, rows, w1 + (size_t)j * D, D, lane);
+            if (lane < rows) hidden[m0 + lane][u] = __half2float(__float2half(fmaxf(v + __half2float(b1[j]), 0.0f)));
         }
     }
+    __syncthreads();
+    // 2. Their share of the down product, added into accum in fixed point: integer sums do not
+    //    depend on the order the blocks' atomics land in, so a step is reproducible bit for bit.
+    for (int n = threadIdx.x; n < D; n += blockDim.x) {
+        float wf[FFN_UNITS];
+#pragma unroll
+        for (int q = 0; q < FFN_UNITS / 8; ++q) {
+            const int j = j0 + 8 * q;
+            widen8(j < H ? *reinterpret_cast<const uint4*>(w2 + (size_t)n * H + j) : make_uint4(0, 0, 0, 0), wf + 8 * q);
+        }
+        for (int m = 0; m < M; ++m) {
+            float p = 0.0f;
+#pragma unroll
+            for (int u = 0; u < FFN_UNITS; ++u) p = fmaf(hidden[m][u], wf[u], p);
+            atomicAdd(&accum[(size_t)m * D + n], (unsigned long long)llrintf(p * FIXED_ONE));
+        }
+    }
+    // 3. The last block: state = LayerNorm(f16(down + b2) + state), then accum back to zero.
+    if (!last_to_arrive(counter, gridDim.x, &last)) return;
+    normalise_rows_by_warp(M, D, state, gamma, beta, eps, [&](int r, int c, float* v) {
+#pragma unroll
+        for (int i = 0; i < 8; ++i) {
+            const int n = 8 * c + i;
+            const float down = (float)(long long)__ldcg(&accum[(size_t)r * D + n]) / FIXED_ONE;
+            v[i] = __half2float(__float2half(down + __half2float(b2[n])));
+        }
+    });
+    __syncthreads();
+    for (int i = threadIdx.x; i < M * D; i += blockDim.x) accum[i] = 0ull;
 }
 
 extern "C" __global__ void __launch_bounds__(128)

@@ -95,6 +95,23 @@ impl DeviceLinear {
         unsafe { q.run(&launch) }
     }
 
+    /// A post-norm block's whole FFN for a decode step in one launch ([`ffn_add_norm_launch`]):
+    /// this layer is the up-projection, `down` the down-projection, and `state =
+    /// norm(down(ReLU(up(state))) + state)`.
+    pub fn forward_ffn_add_norm(
+        &self,
+        down: &DeviceLinear,
+        q: &Queue,
+        state: Dev<f16>,
+        rows: usize,
+        norm: &DeviceNorm,
+        scratch: FfnScratch,
+    ) -> Result<(), CudaError> {
+        let launch = ffn_add_norm_launch(self.weights(), down.weights(), state, rows, norm.weights(), scratch)?;
+        // SAFETY: built by ffn_add_norm_launch (see there).
+        unsafe { q.run(&launch) }
+    }
+
     /// The same with f32 output (the LM head's logits); always the small-M kernel.
     pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
         let rows_in = Rows { data: x, count: rows, stride: self.in_features };
@@ -165,13 +182,15 @@ pub fn linear_launch(
     }
 }
 
-/// The small-M kernel for an `m`-row product of `n` columns: entry point, grid and block. Up to 8
-/// rows, one warp per column on CUDA cores (`linear_small_m_f16`: no tensor-core tile is wasted
-/// at batch 1); above, tensor cores (`linear_small_m_mma_f16`), so each weight byte is read once
-/// per 64 rows instead of once per 8.
+/// The small-M kernel for an `m`-row product of `n` columns: entry point, grid and block. Up to
+/// [`FUSED_NORM_MAX_ROWS`] rows, one warp per column on CUDA cores, 8 rows per pass
+/// (`linear_small_m_f16`): no tensor-core tile is wasted at batch 1, and a row's result is the
+/// same bits whichever batch it runs in, as in the fused kernels that serve those batches (a
+/// seeded session gives the same tokens alone or batched). Above, tensor cores
+/// (`linear_small_m_mma_f16`): each weight byte is read once per 64 rows instead of once per 8.
 pub fn small_m_variant(m: usize, n: usize) -> (&'static str, (u32, u32, u32), u32) {
-    if m <= 8 {
-        ("linear_small_m_f16", (n.div_ceil(4) as u32, 1, 1), 128)
+    if m <= FUSED_NORM_MAX_ROWS {
+        ("linear_small_m_f16", (n.div_ceil(4) as u32, m.div_ceil(8) as u32, 1), 128)
     } else {
         ("linear_small_m_mma_f16", (n.div_ceil(16) as u32, m.div_ceil(64) as u32, 1), 256)
     }
@@ -229,6 +248,70 @@ pub fn linear_add_norm_launch(
         .chain([Arg::ptr(state), Arg::ptr(norm.gamma), Arg::ptr(norm.beta), Arg::F32(norm.eps), Arg::ptr(counters)]);
     let grid = (n.div_ceil(4) as u32, rows.div_ceil(8) as u32, 1);
     Ok(KernelLaunch { kernel: "linear_small_m_add_norm_f16", grid, block: 128, args: args.collect() })
+}
+
+/// Hidden units per block of `ffn_small_m_f16` (`FFN_UNITS` in kernels/linear.cu).
+pub const FFN_UNITS: usize = 32;
+
+/// The fused FFN's scratch, zero before each launch and zero again after it: `accum` holds the
+/// down product's partial sums (32.32 fixed point) for up to [`FUSED_NORM_MAX_ROWS`] rows of the
+/// model width, `counter` one arrival count.
+#[derive(Debug, Clone, Copy)]
+pub struct FfnScratch {
+    pub accum: Dev<u64>,
+    pub counter: Dev<i32>,
+}
+
+/// A post-norm block's FFN with its residual LayerNorm for a decode step of up to
+/// [`FUSED_NORM_MAX_ROWS`] rows: `state = LayerNorm(ReLU(state · W1ᵀ + b1) · W2ᵀ + b2 + state)`,
+/// in place. Each block computes 32 hidden units for every row and adds their share of the down
+/// product into `accum`; the last block to arrive normalises. Matches `ffn_small_m_f16(state, w1,
+/// b1, w2, b2, gamma, beta, eps, accum, counter, M, D, H)`, grid `⌈H / 32⌉`, 128 threads.
+pub fn ffn_add_norm_launch(
+    up: LinearWeights,
+    down: LinearWeights,
+    state: Dev<f16>,
+    rows: usize,
+    norm: NormWeights,
+    scratch: FfnScratch,
+) -> Result<KernelLaunch, CudaError> {
+    let (d, h) = (up.k, up.n);
+    let (Some(b1), Some(b2)) = (up.bias, down.bias) else {
+        return Err(CudaError::Unsupported("the fused FFN needs both projections' biases".into()));
+    };
+    if down.n != d || down.k != h {
+        return Err(CudaError::Unsupported(format!(
+            "an FFN of {d} → {h} needs a down-projection of {h} → {d}, not {} → {}",
+            down.k, down.n
+        )));
+    }
+    if !(1..=FUSED_NORM_MAX_ROWS).contains(&rows) || !d.is_multiple_of(8) || !h.is_multiple_of(8) {
+        return Err(CudaError::Unsupported(format!(
+            "the fused FFN takes 1 to {FUSED_NORM_MAX_ROWS} rows and sizes that are multiples of 8, not {rows} × {d} → {h}"
+        )));
+    }
+    assert!(up.weight.len() >= h * d && down.weight.len() >= d * h, "FFN weights smaller than {d} × {h}");
+    assert!(b1.len() >= h && b2.len() >= d && norm.gamma.len() == d && norm.beta.len() == d, "FFN vectors");
+    assert!(
+        state.len() >= rows * d && scratch.accum.len() >= rows * d && !scratch.counter.is_empty(),
+        "fused FFN operands too small for {rows} rows"
+    );
+    let args = vec![
+        Arg::ptr(state),
+        Arg::ptr(up.weight),
+        Arg::ptr(b1),
+        Arg::ptr(down.weight),
+        Arg::ptr(b2),
+        Arg::ptr(norm.gamma),
+        Arg::ptr(norm.beta),
+        Arg::F32(norm.eps),
+        Arg::ptr(scratch.accum),
+        Arg::ptr(scratch.counter),
+        Arg::int(rows),
+        Arg::int(d),
+        Arg::int(h),
+    ];
+    Ok(KernelLaunch { kernel: "ffn_small_m_f16", grid: (h.div_ceil(FFN_UNITS) as u32, 1, 1), block: 128, args })
 }
 
 /// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,
@@ -414,8 +497,8 @@ mod tests {
         };
         assert_eq!(launch(16).unwrap().grid, (128, 2, 1));
         assert!(matches!(launch(17), Err(CudaError::Unsupported(_))));
-        assert_eq!(small_m_variant(8, 512), ("linear_small_m_f16", (128, 1, 1), 128));
-        assert_eq!(small_m_variant(9, 512), ("linear_small_m_mma_f16", (32, 1, 1), 256));
+        assert_eq!(small_m_variant(16, 512), ("linear_small_m_f16", (128, 2, 1), 128));
+        assert_eq!(small_m_variant(17, 512), ("linear_small_m_mma_f16", (32, 1, 1), 256));
         assert_eq!(small_m_variant(65, 1025), ("linear_small_m_mma_f16", (65, 2, 1), 256));
     }
 }

@@ -19,7 +19,7 @@ use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
-use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, FUSED_NORM_MAX_ROWS};
+use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, FfnScratch, FUSED_NORM_MAX_ROWS};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launch, decode_partial_len, embed_positions_launch, kv_store_launch,
@@ -137,6 +137,10 @@ struct DeviceState {
     /// One per 8-row group: how many blocks of a fused product + LayerNorm have finished (zero
     /// between launches).
     norm_counters: DeviceBuffer<i32>,
+    /// The fused FFN's scratch (zero between launches): its down product's fixed-point sums for
+    /// up to `FUSED_NORM_MAX_ROWS` rows, and how many of its blocks have finished.
+    ffn_accum: DeviceBuffer<u64>,
+    ffn_counter: DeviceBuffer<i32>,
     /// One per (row, head): how many pieces of the decode attention have finished (zero between
     /// launches).
     attention_counters: DeviceBuffer<i32>,
@@ -316,6 +320,8 @@ impl CudaT2s {
             logits: q.zeros(o.max_batch * c.vocab)?,
             partial: q.zeros(decode_partial_len(o.max_batch, c.n_head, o.max_context))?,
             norm_counters: q.zeros(FUSED_NORM_MAX_ROWS.div_ceil(8))?,
+            ffn_accum: q.zeros(FUSED_NORM_MAX_ROWS * d)?,
+            ffn_counter: q.zeros(1)?,
             attention_counters: q.zeros(o.max_batch * c.n_head)?,
             sampled: q.zeros(2 * o.max_batch)?,
             graphs: HashMap::new(),
@@ -368,11 +374,12 @@ impl CudaT2s {
         let q = &self.q;
         let (x, proj) = (st.x.dev(), st.proj.dev());
         if rows <= FUSED_NORM_MAX_ROWS {
-            // Small decode batches: each residual LayerNorm runs in its product's last block.
+            // Small decode batches: the out-projection's residual LayerNorm runs in its last
+            // block, and the whole FFN with its LayerNorm is one launch.
             let counters = st.norm_counters.dev();
             layer.out_proj.forward_add_norm(q, st.attn.dev(), rows, proj, x, &layer.norm1, counters)?;
-            layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;
-            return layer.linear2.forward_add_norm(q, st.ffn.dev(), rows, proj, x, &layer.norm2, counters);
+            let scratch = FfnScratch { accum: st.ffn_accum.dev(), counter: st.ffn_counter.dev() };
+            return layer.linear1.forward_ffn_add_norm(&layer.linear2, q, x, rows, &layer.norm2, scratch);
         }
         layer.out_proj.forward(q, st.attn.dev(), rows, proj, Activation::None)?;
         layer.norm1.forward(q, x, proj, Some(x), rows)?;

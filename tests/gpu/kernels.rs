@@ -5,7 +5,7 @@ use crate::common;
 use half::f16;
 use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::ops::layer_norm_slice;
-use sovits_rt::cuda::ops::{Activation, DeviceLinear, DeviceNorm};
+use sovits_rt::cuda::ops::{Activation, DeviceLinear, DeviceNorm, FfnScratch};
 use sovits_rt::cuda::t2s::SamplerSlot;
 use sovits_rt::cuda::t2s_kernels::{sample_tokens_launch, SamplerOutput, SamplerState, StepRows};
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
@@ -81,6 +81,51 @@ fn fused_product_and_layer_norm_match_the_cpu() {
     println!("linear_small_m_add_norm_f16 vs CPU (two launches): max abs error {worst:.2e}");
     assert!(worst < 2e-2, "max abs error {worst}");
     assert_eq!(q.read(&counters, 2).unwrap(), [0, 0], "counters re-armed");
+}
+
+/// The whole FFN in one launch: against the CPU, and bit for bit equal when launched again on the
+/// same input (the scratch re-armed; the fixed-point sums do not depend on the atomics' order).
+#[test]
+fn fused_ffn_matches_the_cpu_and_repeats_bit_for_bit() {
+    let Some(rt) = common::gpu("fused_ffn_matches_the_cpu_and_repeats_bit_for_bit") else { return };
+    let q = rt.queue().unwrap();
+    let round = |v: f32| f16::from_f32(v).to_f32();
+    let (rows, d, h) = (13usize, 512usize, 2048usize);
+    let state: Vec<f32> = (0..rows * d).map(|i| round(value(i, 0.4))).collect();
+    let w1: Vec<f32> = (0..h * d).map(|i| round(0.04 * value(i, 1.2))).collect();
+    let b1: Vec<f32> = (0..h).map(|i| round(0.1 * value(i, 2.1))).collect();
+    let w2: Vec<f32> = (0..d * h).map(|i| round(0.02 * value(i, 3.4))).collect();
+    let b2: Vec<f32> = (0..d).map(|i| round(0.1 * value(i, 4.3))).collect();
+    let g: Vec<f32> = (0..d).map(|i| round(1.0 + 0.1 * value(i, 5.2))).collect();
+    let beta: Vec<f32> = (0..d).map(|i| round(0.1 * value(i, 6.1))).collect();
+    let (w1_t, w2_t) = (Tensor::new([h, d], w1), Tensor::new([d, h], w2));
+    let up = DeviceLinear::from_tensors(&q, &w1_t, Some(&Tensor::new([h], b1.clone()))).unwrap();
+    let down = DeviceLinear::from_tensors(&q, &w2_t, Some(&Tensor::new([d], b2.clone()))).unwrap();
+    let norm = DeviceNorm::new(&q, &g, &beta, 1e-5).unwrap();
+    let (accum, counter) = (q.zeros::<u64>(rows * d).unwrap(), q.zeros::<i32>(1).unwrap());
+    let scratch = FfnScratch { accum: accum.dev(), counter: counter.dev() };
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let state_d = q.upload_f16(&state).unwrap();
+        up.forward_ffn_add_norm(&down, &q, state_d.dev(), rows, &norm, scratch).unwrap();
+        runs.push(q.read(&state_d, rows * d).unwrap());
+    }
+    assert!(runs[0].iter().zip(&runs[1]).all(|(a, b)| a.to_bits() == b.to_bits()), "two launches differ");
+    assert!(q.read(&accum, rows * d).unwrap().iter().all(|&v| v == 0), "accum re-armed");
+    assert_eq!(q.read(&counter, 1).unwrap(), [0], "counter re-armed");
+
+    let mut hidden = vec![0.0; rows * h];
+    linear_few(&state, rows, &WeightMat::new(&w1_t), Some(&b1), &mut hidden);
+    hidden.iter_mut().for_each(|v| *v = round(v.max(0.0)));
+    let mut want = vec![0.0; rows * d];
+    linear_few(&hidden, rows, &WeightMat::new(&w2_t), Some(&b2), &mut want);
+    for (out, s) in want.chunks_exact_mut(d).zip(state.chunks_exact(d)) {
+        out.iter_mut().zip(s).for_each(|(o, &s)| *o = round(*o) + s);
+        layer_norm_slice(out, &g, &beta, 1e-5);
+    }
+    let worst = runs[0].iter().zip(&want).map(|(g, w)| (g.to_f32() - w).abs()).fold(0.0f32, f32::max);
+    println!("ffn_small_m_f16 vs CPU: max abs error {worst:.2e}");
+    assert!(worst < 2e-2, "max abs error {worst}");
 }
 
 /// The decode products at every batch size the step takes: one warp per column up to 8 rows,

@@ -125,8 +125,9 @@ inline void __syncthreads() { emu::sync_block(); }
 
 // Blocks run one after another, so an atomic is a plain read-modify-write, a fence has nothing
 // to order and every load sees the latest store (the GPU tests cover the real memory model).
-inline int atomicAdd(int* p, int v) {
-    const int old = *p;
+template <class T>
+T atomicAdd(T* p, T v) {
+    const T old = *p;
     *p = old + v;
     return old;
 }

@@ -4,15 +4,17 @@
 //! decode steps' product) for small-M cases, `cpu::ops::linear` for the GEMM, and
 //! `cpu::hubert::conv_time_major` for strided rows (HuBERT's convolutions as implicit GEMMs);
 //! `linear_small_m_add_norm_f16` against `linear_few`, the f16 store, the residual add and
-//! `cpu::ops::layer_norm_slice` (a post-norm block's tail in a decode step).
+//! `cpu::ops::layer_norm_slice` (a post-norm block's tail in a decode step); `ffn_small_m_f16`
+//! against two `linear_few`, ReLU, the f16 stores of the unfused step, the residual add and
+//! `layer_norm_slice` (a decode step's whole FFN).
 
 use half::f16;
 use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::hubert::conv_time_major;
 use sovits_rt::cpu::ops::{gelu_slice, layer_norm_slice, linear, relu_slice};
 use sovits_rt::cuda::ops::{
-    linear_add_norm_launch, linear_mma_launch, linear_small_m_launch, small_m_variant, Activation, LinearOutput,
-    LinearWeights, NormWeights, Rows,
+    ffn_add_norm_launch, linear_add_norm_launch, linear_mma_launch, linear_small_m_launch, small_m_variant, Activation,
+    FfnScratch, LinearOutput, LinearWeights, NormWeights, Rows,
 };
 use sovits_rt::tensor::Tensor;
 
@@ -60,20 +62,22 @@ const fn conv(
     LinearCase { kernel, m, n, k, act, bias: true, f32_out: false, conv: Some(conv), wide }
 }
 
-const CASES: [LinearCase; 21] = [
-    // Decode steps: M = sessions. Up to 8 rows one warp per column, grid (ceil(N/4), 1); above,
-    // tensor cores on 64 × 16 tiles, grid (ceil(N/16), ceil(M/64)), K split over 8 warps in
-    // chunks of 32.
+const CASES: [LinearCase; 23] = [
+    // Decode steps: M = sessions. Up to 16 rows one warp per column, 8 rows per pass, grid
+    // (ceil(N/4), ceil(M/8)); above, tensor cores on 64 × 16 tiles, grid (ceil(N/16),
+    // ceil(M/64)), K split over 8 warps in chunks of 32.
     dense(SmallM, 1, 1025, 512, NoAct, false, true), // the LM head of one session: N = vocab
     dense(SmallM, 13, 70, 264, NoAct, false, true),  // M not a multiple of 8, K = 256 + 8
+    dense(SmallM, 21, 70, 264, NoAct, false, true),  // the same above 16 rows: K = 8 chunks + 8
     dense(SmallM, 64, 36, 512, Gelu, true, false),   // the small-M limit: one full 64-row tile
     dense(SmallM, 17, 130, 512, Relu, true, false),  // 2 of 4 row tiles used, the second by one row
     dense(SmallM, 40, 1025, 512, NoAct, false, true), // the LM head at batch 40: 8 rows in the last tile
     dense(SmallM, 100, 1025, 520, NoAct, false, true), // two row blocks; K = 16 chunks + 8
-    dense(SmallM, 16, 20, 2048, Relu, true, false),  // one row tile, every warp has 8 chunks
-    dense(SmallM, 8, 20, 520, Relu, true, false),    // the largest one-warp-per-column case
-    dense(SmallM, 3, 7, 8, Relu, true, false),       // K = 8: only lane 0 loads; N % 4 = 3
-    dense(SmallM, 2, 3, 2056, Gelu, true, false),    // K = 8·257
+    dense(SmallM, 18, 20, 2048, Relu, true, false),  // one row tile, every warp has 8 chunks
+    dense(SmallM, 16, 20, 520, Relu, true, false),   // the largest one-warp-per-column case: two passes
+    dense(SmallM, 10, 6, 24, NoAct, false, false),
+    dense(SmallM, 3, 7, 8, Relu, true, false), // K = 8: only lane 0 loads; N % 4 = 3
+    dense(SmallM, 2, 3, 2056, Gelu, true, false), // K = 8·257
     // Prefill / BERT: 64×64 tiles, grid (ceil(N/64), ceil(M/64)), K in steps of 32.
     dense(Mma, 65, 64, 512, NoAct, true, false), // M = 64 + 1
     dense(Mma, 130, 96, 512, Gelu, true, false),
@@ -97,8 +101,77 @@ const CASES: [LinearCase; 21] = [
 const ADD_NORM_CASES: [(usize, usize, usize); 5] =
     [(1, 512, 512), (13, 512, 2048), (16, 72, 24), (3, 8, 8), (9, 96, 40)];
 
+/// The fused FFN: `(M, D, H)`. The GPT's (512 → 2048) at batch 1 and 16 (two 8-row passes per
+/// unit), a hidden size that is no multiple of 32 (the last block's units past H), and the
+/// smallest shape.
+const FFN_CASES: [(usize, usize, usize); 4] = [(1, 512, 2048), (16, 64, 96), (13, 72, 200), (3, 8, 8)];
+
 pub fn cases() -> Vec<Case> {
-    CASES.iter().map(linear_case).chain(ADD_NORM_CASES.iter().map(|&(m, n, k)| add_norm_case(m, n, k))).collect()
+    CASES
+        .iter()
+        .map(linear_case)
+        .chain(ADD_NORM_CASES.iter().map(|&(m, n, k)| add_norm_case(m, n, k)))
+        .chain(FFN_CASES.iter().map(|&(m, d, h)| ffn_case(m, d, h)))
+        .collect()
+}
+
+/// `x · Wᵀ (+ b)` of `m` rows by the decode step's CPU product.
+fn few(x: &[f32], m: usize, w: &[f32], n: usize, bias: Option<&[f32]>) -> Vec<f32> {
+    let mut out = vec![0.0; m * n];
+    linear_few(x, m, &WeightMat::new(&Tensor::new([n, w.len() / n], w.to_vec())), bias, &mut out);
+    out
+}
+
+fn ffn_case(m: usize, d: usize, h: usize) -> Case {
+    let config = format!("M={m} D={d} H={h}, state=LN(W2·relu(W1·state+b1)+b2+state)");
+    let mut rng = Rng::new(&config);
+    let state = rng.halves(m * d, -1.5, 1.5);
+    let (s1, s2) = (2.0 / (d as f32).sqrt(), 2.0 / (h as f32).sqrt());
+    let (w1, b1) = (rng.halves(h * d, -s1, s1), rng.halves(h, -0.5, 0.5));
+    let (w2, b2) = (rng.halves(d * h, -s2, s2), rng.halves(d, -0.5, 0.5));
+    let gamma = rng.halves(d, 0.7, 1.3);
+    let beta = rng.halves(d, -0.2, 0.2);
+    let eps = 1e-5;
+
+    let tolerance = "down: 1 ulp16 + |W2|·ulp16(hidden) + 2e-6*sum|h*w2|; state: as the fused LayerNorm's";
+    let mut case = Case::new("ffn_small_m_f16", config, tolerance);
+    let up = LinearWeights { weight: case.buffer("w1", &w1), bias: Some(case.buffer("b1", &b1)), n: h, k: d };
+    let down = LinearWeights { weight: case.buffer("w2", &w2), bias: Some(case.buffer("b2", &b2)), n: d, k: h };
+    let state_dev = case.buffer("state", &state);
+    let norm = NormWeights { gamma: case.buffer("gamma", &gamma), beta: case.buffer("beta", &beta), eps };
+    let scratch =
+        FfnScratch { accum: case.buffer("accum", &vec![0u64; m * d]), counter: case.buffer("counter", &[0i32]) };
+    case.launch(ffn_add_norm_launch(up, down, state_dev, m, norm, scratch).expect("a supported FFN"));
+
+    // The twin: the unfused step's products with their f16 stores (hidden, then the down
+    // product), the residual add and the LayerNorm.
+    let (x, w1, w2, gamma, beta) = (widen(&state), widen(&w1), widen(&w2), widen(&gamma), widen(&beta));
+    let round = |v: &[f32]| -> Vec<f32> { v.iter().map(|&x| f16::from_f32(x).to_f32()).collect() };
+    let abs = |v: &[f32]| -> Vec<f32> { v.iter().map(|x| x.abs()).collect() };
+    let hidden = round(&few(&x, m, &w1, h, Some(&widen(&b1))).iter().map(|v| v.max(0.0)).collect::<Vec<_>>());
+    let stored = round(&few(&hidden, m, &w2, d, Some(&widen(&b2))));
+    // A hidden value may round the other way (its f32 sums differ by a few ulps): one f16 ulp of
+    // it times |W2|, plus the f32 sums' error on Σ|h·w2|.
+    let hidden_ulps: Vec<f32> = hidden.iter().map(|&v| ulp16(f64::from(v)) as f32).collect();
+    let flips = few(&hidden_ulps, m, &abs(&w2), d, None);
+    let magnitude = few(&abs(&hidden), m, &abs(&w2), d, None);
+    let (mut want, mut tol) = (Vec::with_capacity(m * d), Vec::with_capacity(m * d));
+    for (r, (row, state_row)) in stored.chunks_exact(d).zip(x.chunks_exact(d)).enumerate() {
+        let summed: Vec<f32> = row.iter().zip(state_row).map(|(o, s)| o + s).collect();
+        let (mean, std) = mean_std(&summed, eps);
+        let mut normed = summed.clone();
+        layer_norm_slice(&mut normed, &gamma, &beta, eps);
+        for (c, &v) in normed.iter().enumerate() {
+            let i = r * d + c;
+            let down_err = ulp16(f64::from(row[c])) + f64::from(flips[i]) + 2e-6 * f64::from(magnitude[i]);
+            want.push(f64::from(v));
+            tol.push(ulp16(f64::from(v)) + 1.3e-5 * (1.0 + mean.abs() / std) + f64::from(gamma[c]) / std * down_err);
+        }
+    }
+    case.expect_near("state", &want, &tol);
+    case.expect_exact("accum", &vec![0u64; m * d]);
+    case.expect_exact("counter", &[0i32]);
+    case
 }
 
 fn add_norm_case(m: usize, n: usize, k: usize) -> Case {
