@@ -68,30 +68,46 @@ __device__ __forceinline__ void mma_tile_step(MmaAccumulator acc, const __half (
 
 typedef __half MmaStage[MMA_TILE][MMA_TILE_K + MMA_SKEW];
 
+#define MMA_THREADS 128  // 4 warps; every kernel built on mma_block_product launches this many
+#define MMA_VECS (MMA_TILE * MMA_TILE_K / 8 / MMA_THREADS)  // 16-byte vectors per thread per operand and k step
+
 // acc = the warp's quarter of x·wᵀ for the block tile at (m_base, n_base): the whole K loop.
 // `load_x(row, k)` returns the 8 halves k..k+7 of tile row `row` (k < K; zeros where the row does
 // not exist), so linear.cu reads plain rows and acoustic_conv.cu gathers conv taps with masking.
-// w is n rows of K contiguous halves; xs and ws are the block's shared staging tiles.
+// w is n rows of K contiguous halves; xs and ws are the block's shared staging tiles. The next k
+// step's operands are loaded into registers while the tensor cores work on the current one, so
+// global-memory latency overlaps the products instead of stalling each step.
 template <class LoadX>
 __device__ __forceinline__ void mma_block_product(MmaAccumulator acc, MmaStage xs, MmaStage ws, LoadX load_x,
                                                   const __half* w, int n_base, int n, int K) {
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int warp_m = (warp >> 1) * 32, warp_n = (warp & 1) * 32;
-    mma_zero(acc);
-    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
-        // Each tile is 64 rows × 32 halves = 256 16-byte vectors: two per thread per operand.
-        for (int vec = threadIdx.x; vec < MMA_TILE * MMA_TILE_K / 8; vec += blockDim.x) {
-            const int row = vec / (MMA_TILE_K / 8), col = (vec % (MMA_TILE_K / 8)) * 8;
-            const int k = k0 + col;
-            uint4 xv = make_uint4(0, 0, 0, 0), wv = make_uint4(0, 0, 0, 0);
+    uint4 xv[MMA_VECS], wv[MMA_VECS];
+    // Vector i of this thread: tile row `vec / 4`, halves `(vec % 4) · 8` of the 32 k.
+    const auto fetch = [&](int k0) {
+#pragma unroll
+        for (int i = 0; i < MMA_VECS; ++i) {
+            const int vec = threadIdx.x + i * MMA_THREADS;
+            const int row = vec / (MMA_TILE_K / 8), k = k0 + (vec % (MMA_TILE_K / 8)) * 8;
+            xv[i] = wv[i] = make_uint4(0, 0, 0, 0);
             if (k < K) {
-                xv = load_x(row, k);
-                if (n_base + row < n) wv = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
+                xv[i] = load_x(row, k);
+                if (n_base + row < n) wv[i] = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
             }
-            *reinterpret_cast<uint4*>(&xs[row][col]) = xv;
-            *reinterpret_cast<uint4*>(&ws[row][col]) = wv;
+        }
+    };
+    mma_zero(acc);
+    fetch(0);
+    for (int k0 = 0; k0 < K; k0 += MMA_TILE_K) {
+#pragma unroll
+        for (int i = 0; i < MMA_VECS; ++i) {
+            const int vec = threadIdx.x + i * MMA_THREADS;
+            const int row = vec / (MMA_TILE_K / 8), col = (vec % (MMA_TILE_K / 8)) * 8;
+            *reinterpret_cast<uint4*>(&xs[row][col]) = xv[i];
+            *reinterpret_cast<uint4*>(&ws[row][col]) = wv[i];
         }
         __syncthreads();
+        if (k0 + MMA_TILE_K < K) fetch(k0 + MMA_TILE_K);
         mma_tile_step(acc, xs, ws, warp_m, warp_n, lane);
         __syncthreads();
     }
