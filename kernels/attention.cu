@@ -9,9 +9,13 @@
 //   prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale)
 //     Masked attention over a whole prompt (research/upstream-v2.md §4.3): query i sees key j when
 //     j < n_text (text keys are visible to everyone) or n_text <= j <= i (audio is causal), so
-//     text rows see only text. n_text = S gives BERT's unmasked attention. One thread per query
-//     row with q and the output accumulator in registers; keys and values stream through shared
-//     memory in tiles of 64 with an online softmax. grid = (ceil(S/64), heads), block = 64.
+//     text rows see only text. n_text = S gives BERT's unmasked attention. Flash-style on tensor
+//     cores (`mma.m16n8k16`): each warp holds 16 queries as A fragments; keys and values stream
+//     through shared memory in tiles of 64 (K as rows, V transposed); a tile's scores Q·Kᵀ,
+//     masked and scaled, update an online softmax in f32, and P·V accumulates in f32 with P
+//     passed as f16 plus its f16 rounding error (two products), so the probabilities keep ~22
+//     bits. The score accumulators are the A fragments of P·V as they stand (no shuffles).
+//     grid = (ceil(S/64), heads), block = 128.
 //   kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)
 //     Copies the K and V parts of a prompt's `rows` qkv rows into `slot` at positions 0..rows.
 //     grid = rows, block = 128. (A decode step's newest K and V are appended by the decode
@@ -36,76 +40,168 @@
 #include <cuda_fp16.h>
 
 #define NEG_INF __int_as_float(0xff800000)
-#define PREFILL_TILE 64
+#define PREFILL_TILE 64  // queries per block (4 warps × 16) and keys per staged tile
+#define PREFILL_SKEW 8   // pads shared rows so fragment loads spread over the banks
 #define DECODE_TILE 256
 #define DECODE_THREADS 128
+
+// Two f16 values as the 32-bit register pair an mma fragment holds (first value in the low half).
+__device__ __forceinline__ unsigned pack_pair(float a, float b) {
+    __half2 h;
+    h.x = __float2half(a);
+    h.y = __float2half(b);
+    return *reinterpret_cast<const unsigned*>(&h);
+}
+
+// The rest of a after rounding it to f16: P = f16(P) + f16(rest) keeps ~22 bits of the
+// probabilities through the f16 product with V.
+__device__ __forceinline__ float f16_rest(float a) { return a - __half2float(__float2half(a)); }
 
 template <int HD>
 __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv, __half* __restrict__ out, int S,
                                                   int d, int n_text, float scale) {
-    __shared__ __half ks[PREFILL_TILE][HD];
-    __shared__ __half vs[PREFILL_TILE][HD];
-    const int head = blockIdx.y;
-    const int first = blockIdx.x * PREFILL_TILE;
-    const int i = first + threadIdx.x;
-    const bool live = i < S;
+    __shared__ __align__(16) __half ks[PREFILL_TILE][HD + PREFILL_SKEW];  // keys × channels
+    __shared__ __align__(16) __half vt[HD][PREFILL_TILE + PREFILL_SKEW];  // channels × keys
+    const int head = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+    const int g = lane >> 2, t = lane & 3;  // fragment row group and column pair
+    const int q0 = blockIdx.x * PREFILL_TILE + 16 * warp;  // the warp's 16 queries
     const size_t row3 = 3 * (size_t)d;
+    const __half* base = qkv + head * HD;
 
-    float q[HD], acc[HD];
-    float m = NEG_INF, l = 0.0f;
+    // This lane's two query rows (fragment rows g and g + 8) and the keys each sees: all text
+    // keys, and audio rows also the audio up to themselves (j < limit). Rows past S see every
+    // key and are never stored.
+    int row[2], limit[2];
 #pragma unroll
-    for (int c = 0; c < HD; ++c) {
-        q[c] = live ? __half2float(qkv[i * row3 + head * HD + c]) * scale : 0.0f;
-        acc[c] = 0.0f;
+    for (int h = 0; h < 2; ++h) {
+        row[h] = q0 + g + 8 * h;
+        limit[h] = min(S, row[h] >= n_text ? row[h] + 1 : n_text);
     }
-    // The block's last query sees keys up to itself (or all text keys).
-    const int last_query = min(S, first + PREFILL_TILE) - 1;
-    const int n_keys = max(n_text, last_query + 1);
+    // Q as A fragments, k = channels in steps of 16 (zeros past S).
+    unsigned qa[HD / 16][4];
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; ++kk)
+#pragma unroll
+        for (int r = 0; r < 4; ++r) {
+            const int i = row[r & 1], c = 16 * kk + 2 * t + 8 * (r >> 1);
+            qa[kk][r] = i < S ? *reinterpret_cast<const unsigned*>(base + i * row3 + c) : 0u;
+        }
+    float o[HD / 8][4], m[2] = {NEG_INF, NEG_INF}, l[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int nt = 0; nt < HD / 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) o[nt][e] = 0.0f;
+
+    // Keys the block's last query sees (or all text keys), and those any of this warp's do.
+    const int n_keys = min(S, max(n_text, min(S, (int)(blockIdx.x + 1) * PREFILL_TILE)));
+    const int warp_keys = min(S, max(n_text, q0 + 16));
     for (int j0 = 0; j0 < n_keys; j0 += PREFILL_TILE) {
-        for (int e = threadIdx.x; e < PREFILL_TILE * HD; e += blockDim.x) {
-            const int r = e / HD, c = e % HD, j = j0 + r;
-            const bool in = j < S;
-            ks[r][c] = in ? qkv[j * row3 + d + head * HD + c] : __float2half(0.0f);
-            vs[r][c] = in ? qkv[j * row3 + 2 * d + head * HD + c] : __float2half(0.0f);
+        // Stage 64 keys: K as rows (the B operand of Q·Kᵀ), V transposed (the B operand of P·V).
+        for (int e = threadIdx.x; e < PREFILL_TILE * HD / 8; e += blockDim.x) {
+            const int r = e / (HD / 8), c = (e % (HD / 8)) * 8, j = j0 + r;
+            uint4 kv = make_uint4(0, 0, 0, 0), vv = make_uint4(0, 0, 0, 0);
+            if (j < S) {
+                kv = *reinterpret_cast<const uint4*>(base + j * row3 + d + c);
+                vv = *reinterpret_cast<const uint4*>(base + j * row3 + 2 * d + c);
+            }
+            *reinterpret_cast<uint4*>(&ks[r][c]) = kv;
+            const __half* vh = reinterpret_cast<const __half*>(&vv);
+#pragma unroll
+            for (int u = 0; u < 8; ++u) vt[c + u][r] = vh[u];
         }
         __syncthreads();
-        if (live) {
-            const int tile_end = min(PREFILL_TILE, n_keys - j0);
-            for (int r = 0; r < tile_end; ++r) {
-                const int j = j0 + r;
-                if (!(j < n_text || (i >= n_text && j <= i))) continue;
-                float s = 0.0f;
+        if (j0 < warp_keys) {
+            // Scores of the warp's 16 queries × 64 keys: 8 tiles of 16 × 8. Element e of tile jt
+            // is row g + 8·(e / 2), key j0 + 8·jt + 2t + e % 2.
+            float sc[8][4];
 #pragma unroll
-                for (int c = 0; c < HD; ++c) s = fmaf(q[c], __half2float(ks[r][c]), s);
-                if (s > m) {
-                    const float correction = expf(m - s);  // 0 for the first key (m = -inf)
-                    l *= correction;
+            for (int jt = 0; jt < 8; ++jt) {
 #pragma unroll
-                    for (int c = 0; c < HD; ++c) acc[c] *= correction;
-                    m = s;
+                for (int e = 0; e < 4; ++e) sc[jt][e] = 0.0f;
+#pragma unroll
+                for (int kk = 0; kk < HD / 16; ++kk) {
+                    const unsigned kb[2] = {*reinterpret_cast<const unsigned*>(&ks[8 * jt + g][16 * kk + 2 * t]),
+                                            *reinterpret_cast<const unsigned*>(&ks[8 * jt + g][16 * kk + 2 * t + 8])};
+                    mma_16x8x16(sc[jt], qa[kk], kb);
                 }
-                const float p = expf(s - m);
-                l += p;
+            }
+            // Mask and scale; the online softmax's running max per row (a row's 64 scores are
+            // spread over the 4 lanes of its group).
+            float tile_max[2] = {NEG_INF, NEG_INF};
 #pragma unroll
-                for (int c = 0; c < HD; ++c) acc[c] = fmaf(p, __half2float(vs[r][c]), acc[c]);
+            for (int jt = 0; jt < 8; ++jt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const int h = e >> 1, j = j0 + 8 * jt + 2 * t + (e & 1);
+                    sc[jt][e] = j < limit[h] ? sc[jt][e] * scale : NEG_INF;
+                    tile_max[h] = fmaxf(tile_max[h], sc[jt][e]);
+                }
+            float correction[2];
+#pragma unroll
+            for (int h = 0; h < 2; ++h) {
+                tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 1));
+                tile_max[h] = fmaxf(tile_max[h], __shfl_xor_sync(0xffffffffu, tile_max[h], 2));
+                const float m_new = fmaxf(m[h], tile_max[h]);
+                correction[h] = m_new == NEG_INF ? 1.0f : expf(m[h] - m_new);  // 0 when m was -inf
+                m[h] = m_new;
+                l[h] *= correction[h];
+            }
+#pragma unroll
+            for (int nt = 0; nt < HD / 8; ++nt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) o[nt][e] *= correction[e >> 1];
+            // P = exp(score - max), 0 where masked; score tiles 2u and 2u + 1 are exactly the A
+            // fragment of keys 16u..16u+15, taken twice: its f16 rounding and the rest.
+#pragma unroll
+            for (int jt = 0; jt < 8; ++jt)
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float v = sc[jt][e];
+                    sc[jt][e] = v == NEG_INF ? 0.0f : expf(v - m[e >> 1]);
+                    l[e >> 1] += sc[jt][e];
+                }
+#pragma unroll
+            for (int u = 0; u < 4; ++u) {
+                const float* lo = sc[2 * u];
+                const float* hi = sc[2 * u + 1];
+                const unsigned p_main[4] = {pack_pair(lo[0], lo[1]), pack_pair(lo[2], lo[3]), pack_pair(hi[0], hi[1]),
+                                            pack_pair(hi[2], hi[3])};
+                const unsigned p_rest[4] = {pack_pair(f16_rest(lo[0]), f16_rest(lo[1])),
+                                            pack_pair(f16_rest(lo[2]), f16_rest(lo[3])),
+                                            pack_pair(f16_rest(hi[0]), f16_rest(hi[1])),
+                                            pack_pair(f16_rest(hi[2]), f16_rest(hi[3]))};
+#pragma unroll
+                for (int nt = 0; nt < HD / 8; ++nt) {
+                    const unsigned vb[2] = {*reinterpret_cast<const unsigned*>(&vt[8 * nt + g][16 * u + 2 * t]),
+                                            *reinterpret_cast<const unsigned*>(&vt[8 * nt + g][16 * u + 2 * t + 8])};
+                    mma_16x8x16(o[nt], p_main, vb);
+                    mma_16x8x16(o[nt], p_rest, vb);
+                }
             }
         }
         __syncthreads();
     }
-    if (live) {
-        // Key 0 is text and visible to every query, so l > 0.
-        const float inv = 1.0f / l;
+    // Each row's sum from its 4 lanes; key 0 is visible to every row, so l > 0.
 #pragma unroll
-        for (int c = 0; c < HD; ++c) out[(size_t)i * d + head * HD + c] = __float2half(acc[c] * inv);
+    for (int h = 0; h < 2; ++h) {
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 1);
+        l[h] += __shfl_xor_sync(0xffffffffu, l[h], 2);
     }
+#pragma unroll
+    for (int nt = 0; nt < HD / 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+            const int h = e >> 1, i = row[h];
+            if (i < S) out[(size_t)i * d + head * HD + 8 * nt + 2 * t + (e & 1)] = __float2half(o[nt][e] / l[h]);
+        }
 }
 
-extern "C" __global__ void __launch_bounds__(64) prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+extern "C" __global__ void __launch_bounds__(128) prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
                                                       float scale) {
     prefill_attention<32>(qkv, out, S, d, n_text, scale);
 }
 
-extern "C" __global__ void __launch_bounds__(64) prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
+extern "C" __global__ void __launch_bounds__(128) prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
                                                       float scale) {
     prefill_attention<64>(qkv, out, S, d, n_text, scale);
 }

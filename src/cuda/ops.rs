@@ -477,7 +477,7 @@ pub fn prefill_attention_launch(
         Arg::int(n_text),
         Arg::F32(1.0 / (hd as f32).sqrt()),
     ];
-    Ok(KernelLaunch { kernel, grid: (rows.div_ceil(64) as u32, heads as u32, 1), block: 64, args })
+    Ok(KernelLaunch { kernel, grid: (rows.div_ceil(64) as u32, heads as u32, 1), block: 128, args })
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 namespace attention_cu {
 #include "block_reduce.cuh"  // src/cuda/compile.rs puts it in front of every kernel
+#include "mma_prelude.h"
 #include "attention.cu"
 }  // namespace attention_cu
 
