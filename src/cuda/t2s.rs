@@ -230,6 +230,12 @@ impl CudaT2s {
                 c.head_dim()
             )));
         }
+        if !c.ffn_dim.is_multiple_of(8) {
+            return Err(ModelError::Device(format!(
+                "the GPU products read 8 channels at a time; this GPT's FFN has {} (use the CPU backend)",
+                c.ffn_dim
+            )));
+        }
         if c.vocab > MAX_SAMPLER_VOCAB {
             return Err(ModelError::Device(format!(
                 "the GPU sampler handles at most {MAX_SAMPLER_VOCAB} audio tokens; this GPT has {}",
