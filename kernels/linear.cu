@@ -13,9 +13,9 @@
 // Entry points:
 //   linear_small_m_f16(x, w, bias, out_h, out_f, M, N, K, lda, ldo, act)
 //     Decode steps of up to 16 rows (M = sessions in the batch): bandwidth-bound, every weight
-//     byte is read once per 8 rows; a row's result does not depend on the other rows. One warp per output column n; lane j reads 16 bytes of W's row n at
-//     k = 8j, 8j+256, ... (a warp reads 512 contiguous bytes), dots them with 8 rows of x and
-//     reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
+//     byte is read once per 8 rows; a row's result does not depend on the other rows. One warp
+//     per output column n; lane j reads 16 bytes of W's row n at k = 8j, 8j+256, ... (a warp
+//     reads 512 contiguous bytes), dots them with 8 rows of x and reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
 //     the LM head's logits) when non-null, else out_h.
 //   linear_small_m_mma_f16(...)  (same arguments)
 //     Larger decode batches (M > 16) on tensor cores: each weight byte is read once per 64 rows.
@@ -26,13 +26,22 @@
 //     k0 + 8t .. k0 + 8t + 7 of its rows (t = lane % 4), one 16-byte load per row and chunk, for x
 //     and W alike. grid = (ceil(N / 16), ceil(M / 64)), block = 256.
 //   linear_small_m_add_norm_f16(x, w, bias, out, M, N, K, lda, state, gamma, beta, eps, counters)
-//     A decode step's out-projection or FFN-down with the post-norm block's residual add and
-//     LayerNorm fused, for M <= 16: out = x · Wᵀ + b (f16, ldo = N), then state =
+//     A decode step's out-projection with the post-norm block's residual add and LayerNorm
+//     fused, for M <= 16: out = x · Wᵀ + b (f16, ldo = N), then state =
 //     LayerNorm(out + state) · gamma + beta per row. The 8-row small-M grid; the last block to
 //     finish a row group (counted in counters[blockIdx.y], zero on entry and re-armed to zero on
 //     exit) normalises its rows, one warp per row, reading `out` past L1. N must be a multiple of
 //     8. (Larger batches normalise in add_layer_norm_f16, one block per row: a last block would
 //     serialise too many rows.)
+//   ffn_small_m_f16(state, w1, b1, w2, b2, gamma, beta, eps, accum, counter, M, D, H)
+//     A decode step's whole FFN for M <= 16, in place: state = LayerNorm(f16(ReLU(state · W1ᵀ +
+//     b1)) · W2ᵀ + b2 + state) · gamma + beta (W1 [H, D], W2 [D, H]). Block b computes hidden units
+//     32b .. 32b + 31 for every row (a warp per unit, as linear_small_m_f16), rounds them to f16
+//     as the unfused step stores them, and adds their share of the down product into accum
+//     [M, D] in 32.32 fixed point with 64-bit atomics (integer sums: the result does not depend
+//     on the order they land in). The last block to arrive (counter) adds b2, rounds to f16, adds
+//     the residual and normalises, one warp per row, then zeroes accum; accum and counter are
+//     zero on entry and on exit. D and H multiples of 8. grid = ceil(H / 32), block = 128.
 //   linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act)
 //     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
 //     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in

@@ -128,7 +128,7 @@ fn fused_ffn_matches_the_cpu_and_repeats_bit_for_bit() {
     assert!(worst < 2e-2, "max abs error {worst}");
 }
 
-/// The decode products at every batch size the step takes: one warp per column up to 8 rows,
+/// The decode products at every batch size the step takes: one warp per column up to 16 rows,
 /// tensor cores above (one and two 64-row blocks), f16 out with ReLU and the LM head's f32 out.
 #[test]
 fn decode_products_match_the_cpu_at_every_batch_size() {
