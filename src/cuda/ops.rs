@@ -501,4 +501,28 @@ mod tests {
         assert_eq!(small_m_variant(17, 512), ("linear_small_m_mma_f16", (32, 1, 1), 256));
         assert_eq!(small_m_variant(65, 1025), ("linear_small_m_mma_f16", (65, 2, 1), 256));
     }
+
+    /// The fused FFN takes the small batches only, matching projections and both biases.
+    #[test]
+    fn the_fused_ffn_checks_its_shapes() {
+        let fake = |n: usize| Dev::<f16>::from_raw(0x1000_0000, n);
+        let (d, h) = (512, 2048);
+        let up = LinearWeights { weight: fake(h * d), bias: Some(fake(h)), n: h, k: d };
+        let down = LinearWeights { weight: fake(d * h), bias: Some(fake(d)), n: d, k: h };
+        let norm = NormWeights { gamma: fake(d), beta: fake(d), eps: 1e-5 };
+        let scratch = FfnScratch { accum: Dev::from_raw(0x2000_0000, 16 * d), counter: Dev::from_raw(0x3000_0000, 1) };
+        let launch = |up, down, rows| ffn_add_norm_launch(up, down, fake(16 * d), rows, norm, scratch);
+        assert_eq!(launch(up, down, 16).unwrap().grid, (64, 1, 1));
+        let odd = LinearWeights { n: 200, bias: Some(fake(200)), ..up };
+        let odd_down = LinearWeights { k: 200, ..down };
+        assert_eq!(launch(odd, odd_down, 1).unwrap().grid, (7, 1, 1));
+        for (up, down, rows) in [
+            (up, down, 17),
+            (up, down, 0),
+            (up, LinearWeights { n: 256, ..down }, 1),
+            (LinearWeights { bias: None, ..up }, down, 1),
+        ] {
+            assert!(matches!(launch(up, down, rows), Err(CudaError::Unsupported(_))));
+        }
+    }
 }
