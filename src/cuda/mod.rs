@@ -10,7 +10,7 @@
 //! * [`ops`]: checked wrappers of the kernels shared by the models (linear, LayerNorm, attention);
 //! * [`t2s`]: the GPT prior — batched decode over KV slots, CUDA graphs, sampler on the device;
 //! * [`t2s_kernels`]: the launches of its own kernels (embeddings, KV cache, decode attention,
-//!   slot counters, sampler);
+//!   slot counters, sampler); [`t2s_plan`]: its prefill and decode step as launch lists;
 //! * [`encoder`]: the post-LN transformer layer BERT and HuBERT share;
 //! * [`bert`]: chinese-roberta-wwm-ext-large for the Chinese text features;
 //! * [`hubert`]: chinese-hubert-base, so adding a voice from a clip needs no CPU pass;
@@ -29,6 +29,7 @@ pub mod ops;
 pub mod runtime;
 pub mod t2s;
 pub mod t2s_kernels;
+pub mod t2s_plan;
 
 pub use acoustic::{CudaOps, CudaSovits, CudaSovitsOptions};
 pub use bert::CudaBert;

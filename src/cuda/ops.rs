@@ -54,7 +54,7 @@ impl DeviceLinear {
     }
 
     /// The operands the launch builders take.
-    fn weights(&self) -> LinearWeights {
+    pub fn weights(&self) -> LinearWeights {
         LinearWeights {
             weight: self.weight.dev(),
             bias: self.bias.as_ref().map(|b| b.dev()),
@@ -367,7 +367,7 @@ impl DeviceNorm {
     }
 
     /// The operands the launch builders take.
-    fn weights(&self) -> NormWeights {
+    pub fn weights(&self) -> NormWeights {
         NormWeights { gamma: self.gamma.dev(), beta: self.beta.dev(), eps: self.eps }
     }
 

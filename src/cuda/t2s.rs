@@ -19,13 +19,13 @@ use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
-use super::ops::{prefill_attention, Activation, DeviceLinear, DeviceNorm, FfnScratch, FUSED_NORM_MAX_ROWS};
+use super::ops::{DeviceLinear, DeviceNorm, FfnScratch, FUSED_NORM_MAX_ROWS};
 use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
-    advance_slots_launch, decode_attention_launch, decode_partial_len, embed_positions_launch, kv_store_launch,
-    sample_tokens_launch, AttentionGrid, AttentionScratch, LayerCache, PositionalEmbedding, SamplerOutput,
-    SamplerState, StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
+    decode_partial_len, sample_tokens_launch, AttentionScratch, PositionalEmbedding, SamplerOutput, SamplerState,
+    StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
 };
+use super::t2s_plan::{decode_step_launches, prefill_launches, GptBuffers, GptWeights, LayerWeights};
 use crate::model::sampling::SamplingParams;
 use crate::model::t2s::{
     check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, LAYER_NORM_EPS, MAX_STEPS,
@@ -351,16 +351,57 @@ impl CudaT2s {
         })
     }
 
-    /// One layer's slice of the key and value caches.
-    fn layer_cache(&self, st: &DeviceState, layer: usize) -> LayerCache {
-        let (max_ctx, d) = (self.options.max_context, self.config.d_model);
-        let per_layer = (self.options.slots + 1) * max_ctx * d;
-        let slice = |cache: &DeviceBuffer<f16>| cache.dev().range(layer * per_layer, per_layer);
-        LayerCache { keys: slice(&st.keys), values: slice(&st.values), max_ctx, d }
+    /// The weights as the launch lists see them.
+    fn plan_weights(&self) -> GptWeights {
+        let embedding = |table: &DeviceBuffer<f16>, alpha: f32| PositionalEmbedding {
+            table: table.dev(),
+            alpha,
+            d: self.config.d_model,
+        };
+        let layers = self
+            .layers
+            .iter()
+            .map(|l| LayerWeights {
+                in_proj: l.in_proj.weights(),
+                out_proj: l.out_proj.weights(),
+                linear1: l.linear1.weights(),
+                linear2: l.linear2.weights(),
+                norm1: l.norm1.weights(),
+                norm2: l.norm2.weights(),
+            })
+            .collect();
+        GptWeights {
+            bert_proj: self.bert_proj.weights(),
+            text: embedding(&self.text_embedding, self.text_alpha),
+            audio: embedding(&self.audio_embedding, self.audio_alpha),
+            layers,
+            head: self.head.weights(),
+            n_head: self.config.n_head,
+        }
     }
 
-    fn embedding(&self, table: &DeviceBuffer<f16>, alpha: f32) -> PositionalEmbedding {
-        PositionalEmbedding { table: table.dev(), alpha, d: self.config.d_model }
+    /// The device state as the launch lists see it.
+    fn plan_buffers(&self, st: &DeviceState) -> GptBuffers {
+        GptBuffers {
+            keys: st.keys.dev(),
+            values: st.values.dev(),
+            max_context: self.options.max_context,
+            slots: self.options.slots,
+            slot_len: st.slot_len.dev(),
+            slot_pos: st.slot_pos.dev(),
+            x: st.x.dev(),
+            qkv: st.qkv.dev(),
+            attn: st.attn.dev(),
+            proj: st.proj.dev(),
+            ffn: st.ffn.dev(),
+            bert: st.bert.dev(),
+            ids: st.ids.dev(),
+            row_slot: st.row_slot.dev(),
+            logits: st.logits.dev(),
+            attention: AttentionScratch { partial: st.partial.dev(), counters: st.attention_counters.dev() },
+            norm_counters: st.norm_counters.dev(),
+            ffn_scratch: FfnScratch { accum: st.ffn_accum.dev(), counter: st.ffn_counter.dev() },
+        }
     }
 
     /// Queues `launch`, built by one of the `*_launch` builders (see [`Queue::run`]).
@@ -375,25 +416,6 @@ impl CudaT2s {
         StepRows { row_slot: st.row_slot.dev(), rows }
     }
 
-    /// The FFN half of a block and both residual LayerNorms, on `rows` rows of `st.x`.
-    fn block_tail(&self, st: &DeviceState, layer: &GpuLayer, rows: usize) -> Result<(), CudaError> {
-        let q = &self.q;
-        let (x, proj) = (st.x.dev(), st.proj.dev());
-        if rows <= FUSED_NORM_MAX_ROWS {
-            // Small decode batches: the out-projection's residual LayerNorm runs in its last
-            // block, and the whole FFN with its LayerNorm is one launch.
-            let counters = st.norm_counters.dev();
-            layer.out_proj.forward_add_norm(q, st.attn.dev(), rows, proj, x, &layer.norm1, counters)?;
-            let scratch = FfnScratch { accum: st.ffn_accum.dev(), counter: st.ffn_counter.dev() };
-            return layer.linear1.forward_ffn_add_norm(&layer.linear2, q, x, rows, &layer.norm2, scratch);
-        }
-        layer.out_proj.forward(q, st.attn.dev(), rows, proj, Activation::None)?;
-        layer.norm1.forward(q, x, proj, Some(x), rows)?;
-        layer.linear1.forward(q, x, rows, st.ffn.dev(), Activation::Relu)?;
-        layer.linear2.forward(q, st.ffn.dev(), rows, proj, Activation::None)?;
-        layer.norm2.forward(q, x, proj, Some(x), rows)
-    }
-
     /// Runs the prompt through every layer into `session`'s slot; leaves the last row's
     /// logits in `st.logits[0..V]`.
     fn prefill_into(
@@ -402,8 +424,7 @@ impl CudaT2s {
         session: &mut CudaT2sSession,
         prompt: &T2sPrompt,
     ) -> Result<(), ModelError> {
-        let c = &self.config;
-        let (d, n_text, n_prompt) = (c.d_model, prompt.phone_ids.len(), prompt.prompt_tokens.len());
+        let (n_text, n_prompt) = (prompt.phone_ids.len(), prompt.prompt_tokens.len());
         let rows = n_text + n_prompt;
         let q = &self.q;
         // BERT features arrive channel-first [1024, N]; the projection wants rows.
@@ -412,23 +433,9 @@ impl CudaT2s {
         q.write(&mut st.bert, 0, &bert)?;
         let ids: Vec<i32> = prompt.phone_ids.iter().chain(&prompt.prompt_tokens).map(|&t| t as i32).collect();
         q.write(&mut st.ids, 0, &ids)?;
-
-        let x = st.x.dev();
-        self.bert_proj.forward(q, st.bert.dev(), n_text, x, Activation::None)?;
-        let text = self.embedding(&self.text_embedding, self.text_alpha);
-        self.run(&embed_positions_launch(text, st.ids.dev(), None, n_text, x, true))?;
-        if n_prompt > 0 {
-            let audio = self.embedding(&self.audio_embedding, self.audio_alpha);
-            let (audio_ids, audio_rows) = (st.ids.dev().range(n_text, n_prompt), x.range(n_text * d, n_prompt * d));
-            self.run(&embed_positions_launch(audio, audio_ids, None, n_prompt, audio_rows, false))?;
+        for launch in prefill_launches(&self.plan_weights(), &self.plan_buffers(st), n_text, n_prompt, session.slot)? {
+            self.run(&launch)?;
         }
-        for (li, layer) in self.layers.iter().enumerate() {
-            layer.in_proj.forward(q, x, rows, st.qkv.dev(), Activation::None)?;
-            self.run(&kv_store_launch(self.layer_cache(st, li), st.qkv.dev(), session.slot, rows))?;
-            prefill_attention(q, st.qkv.dev(), st.attn.dev(), rows, d, c.n_head, n_text)?;
-            self.block_tail(st, layer, rows)?;
-        }
-        self.head.forward_f32(q, x.range((rows - 1) * d, d), 1, st.logits.dev())?;
         q.write(&mut st.slot_len, session.slot, &[rows as i32])?;
         q.write(&mut st.slot_pos, session.slot, &[n_prompt as i32])?;
         session.len = rows;
@@ -464,21 +471,9 @@ impl CudaT2s {
     /// Queues one decode step for `rows` rows whose tokens and slots are already in
     /// `st.ids` / `st.row_slot`: everything a CUDA graph captures.
     fn step_launches(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<(), CudaError> {
-        let q = &self.q;
-        let (x, qkv, step, slot_len) = (st.x.dev(), st.qkv.dev(), Self::step_rows(st, rows), st.slot_len.dev());
-        let audio = self.embedding(&self.audio_embedding, self.audio_alpha);
-        let positions = Some((st.row_slot.dev(), st.slot_pos.dev()));
-        self.run(&embed_positions_launch(audio, st.ids.dev(), positions, rows, x, false))?;
-        let grid = AttentionGrid::for_step(rows, self.config.n_head, self.options.max_context);
-        for (li, layer) in self.layers.iter().enumerate() {
-            let cache = self.layer_cache(st, li);
-            layer.in_proj.forward(q, x, rows, qkv, Activation::None)?;
-            let scratch = AttentionScratch { partial: st.partial.dev(), counters: st.attention_counters.dev() };
-            self.run(&decode_attention_launch(cache, qkv, step, slot_len, grid, scratch, st.attn.dev()))?;
-            self.block_tail(st, layer, rows)?;
+        for launch in decode_step_launches(&self.plan_weights(), &self.plan_buffers(st), rows)? {
+            self.run(&launch)?;
         }
-        self.head.forward_f32(q, x, rows, st.logits.dev())?;
-        self.run(&advance_slots_launch(step, slot_len, st.slot_pos.dev(), self.options.slots))?;
         if sample {
             self.sample_launch(st, rows)?;
         }

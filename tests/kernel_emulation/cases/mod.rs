@@ -1,10 +1,11 @@
-//! The emulation cases, one module per kernel file. Each builds its launches with the `*_launch`
+//! The emulation cases, one module per kernel file (and `gpt`: the GPT's launch lists whole). Each builds its launches with the `*_launch`
 //! functions of `src/cuda` and its expectations with the CPU twin named in the kernel file's
 //! header comment.
 
 pub mod acoustic;
 pub mod attention;
 pub mod embed;
+pub mod gpt;
 pub mod hubert;
 pub mod linear;
 pub mod norm;
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Case> {
         sampling::cases(),
         hubert::cases(),
         acoustic::cases(),
+        gpt::cases(),
     ]
     .into_iter()
     .flatten()
