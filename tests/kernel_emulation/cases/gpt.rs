@@ -219,10 +219,12 @@ fn gpt_case(model: &T2sModel, gc: &GptCase) -> Case {
             logits: case.buffer(&format!("step{step}_logits"), &vec![f32::NAN; bucket * c.vocab]),
             ..base
         };
-        decode_step_launches(&weights, &buffers, bucket)
-            .expect("a supported step")
-            .into_iter()
-            .for_each(|l| case.launch(l));
+        let launches = decode_step_launches(&weights, &buffers, bucket).expect("a supported step");
+        // The step's shape, as docs/GPU.md describes it: embedding, per layer QKV + attention +
+        // 2 kernels up to 16 rows (fused LayerNorm and FFN) or 5 above, LM head, slot advance.
+        let per_layer = if bucket <= FUSED_NORM_MAX_ROWS { 4 } else { 7 };
+        assert_eq!(launches.len(), 1 + per_layer * c.n_layer + 2, "kernels in a step of {bucket} rows");
+        launches.into_iter().for_each(|l| case.launch(l));
         // The CPU steps the same sessions in the same row order.
         let mut by_slot: Vec<Option<&mut _>> = cpu_sessions.iter_mut().map(Some).collect();
         let mut rows_in_order: Vec<&mut _> =
