@@ -6,7 +6,7 @@
 // and a position's row is the K (or V) part of its qkv row, so appending is a plain copy.
 //
 // Entry points (hd = 32 for the GPT's 16 heads × 512, 64 for BERT-large's 16 × 1024):
-//   prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale)
+//   prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale, k_cache, v_cache)
 //     Masked attention over a whole prompt (research/upstream-v2.md §4.3): query i sees key j when
 //     j < n_text (text keys are visible to everyone) or n_text <= j <= i (audio is causal), so
 //     text rows see only text. n_text = S gives BERT's unmasked attention. Flash-style on tensor
@@ -15,11 +15,9 @@
 //     masked and scaled, update an online softmax in f32, and P·V accumulates in f32 with P
 //     passed as f16 plus its f16 rounding error (two products), so the probabilities keep ~22
 //     bits. The score accumulators are the A fragments of P·V as they stand (no shuffles).
-//     grid = (ceil(S/64), heads), block = 128.
-//   kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)
-//     Copies the K and V parts of a prompt's `rows` qkv rows into `slot` at positions 0..rows.
-//     grid = rows, block = 128. (A decode step's newest K and V are appended by the decode
-//     attention itself.)
+//     k_cache / v_cache (the session's slot, rows d apart; null for BERT) receive the prompt's K
+//     and V: the block whose queries are a key tile's rows stores that tile as it stages it (no
+//     separate store kernel). grid = (ceil(S/64), heads), block = 128.
 //   decode_attention_hd32_f16(qkv, k_cache, v_cache, row_slot, slot_len, partial, counters, out, d,
 //                             max_ctx, n_splits, scale)
 //     One new query per session against its cache (positions 0..slot_len, the newest included;
@@ -59,7 +57,8 @@ __device__ __forceinline__ float f16_rest(float a) { return a - __half2float(__f
 
 template <int HD>
 __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv, __half* __restrict__ out, int S,
-                                                  int d, int n_text, float scale) {
+                                                  int d, int n_text, float scale, __half* __restrict__ k_cache,
+                                                  __half* __restrict__ v_cache) {
     __shared__ __align__(16) __half ks[PREFILL_TILE][HD + PREFILL_SKEW];  // keys × channels
     __shared__ __align__(16) __half vt[HD][PREFILL_TILE + PREFILL_SKEW];  // channels × keys
     const int head = blockIdx.y, lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -105,6 +104,10 @@ __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv
                 vv = *reinterpret_cast<const uint4*>(base + j * row3 + 2 * d + c);
             }
             *reinterpret_cast<uint4*>(&ks[r][c]) = kv;
+            if (k_cache && j0 == (int)blockIdx.x * PREFILL_TILE && j < S) {  // this block's own rows
+                *reinterpret_cast<uint4*>(k_cache + (size_t)j * d + head * HD + c) = kv;
+                *reinterpret_cast<uint4*>(v_cache + (size_t)j * d + head * HD + c) = vv;
+            }
             const __half* vh = reinterpret_cast<const __half*>(&vv);
 #pragma unroll
             for (int u = 0; u < 8; ++u) vt[c + u][r] = vh[u];
@@ -196,26 +199,16 @@ __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv
         }
 }
 
-extern "C" __global__ void __launch_bounds__(128) prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text,
-                                                      float scale) {
-    prefill_attention<32>(qkv, out, S, d, n_text, scale);
+extern "C" __global__ void __launch_bounds__(128)
+    prefill_attention_hd32_f16(const __half* qkv, __half* out, int S, int d, int n_text, float scale, __half* k_cache,
+                               __half* v_cache) {
+    prefill_attention<32>(qkv, out, S, d, n_text, scale, k_cache, v_cache);
 }
 
-extern "C" __global__ void __launch_bounds__(128) prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text,
-                                                      float scale) {
-    prefill_attention<64>(qkv, out, S, d, n_text, scale);
-}
-
-extern "C" __global__ void __launch_bounds__(128) kv_store_rows_f16(__half* __restrict__ k_cache, __half* __restrict__ v_cache,
-                                             const __half* __restrict__ qkv, int slot, int rows, int d, int max_ctx) {
-    const int r = blockIdx.x;
-    if (r >= rows || r >= max_ctx) return;  // the host checks; never write out of bounds
-    const size_t at = ((size_t)slot * max_ctx + r) * d;
-    const __half* src = qkv + (size_t)r * 3 * d;
-    for (int c = threadIdx.x; c < d; c += blockDim.x) {
-        k_cache[at + c] = src[d + c];
-        v_cache[at + c] = src[2 * d + c];
-    }
+extern "C" __global__ void __launch_bounds__(128)
+    prefill_attention_hd64_f16(const __half* qkv, __half* out, int S, int d, int n_text, float scale, __half* k_cache,
+                               __half* v_cache) {
+    prefill_attention<64>(qkv, out, S, d, n_text, scale, k_cache, v_cache);
 }
 
 // partial layout per (row, head, split): [HD weighted values, max, sum].

@@ -452,13 +452,22 @@ pub fn prefill_attention(
     heads: usize,
     n_text: usize,
 ) -> Result<(), CudaError> {
-    let launch = prefill_attention_launch(qkv, out, rows, d, heads, n_text)?;
+    let launch = prefill_attention_launch(qkv, out, rows, d, heads, n_text, None)?;
     // SAFETY: built by prefill_attention_launch (see there).
     unsafe { q.run(&launch) }
 }
 
-/// [`prefill_attention`]'s launch: matches `prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text,
-/// scale)`, grid `(⌈S/64⌉, heads)`, 64 threads.
+/// Where a prompt's keys and values go besides the attention: one session's rows of a KV cache
+/// (position `p` at `p·d` in each).
+#[derive(Debug, Clone, Copy)]
+pub struct PromptCache {
+    pub keys: Dev<f16>,
+    pub values: Dev<f16>,
+}
+
+/// [`prefill_attention`]'s launch, also storing the prompt's K and V rows into `cache` when
+/// given: matches `prefill_attention_hd{32,64}_f16(qkv, out, S, d, n_text, scale, k_cache,
+/// v_cache)`, grid `(⌈S/64⌉, heads)`, 128 threads.
 pub fn prefill_attention_launch(
     qkv: Dev<f16>,
     out: Dev<f16>,
@@ -466,8 +475,13 @@ pub fn prefill_attention_launch(
     d: usize,
     heads: usize,
     n_text: usize,
+    cache: Option<PromptCache>,
 ) -> Result<KernelLaunch, CudaError> {
     assert!(qkv.len() >= rows * 3 * d && out.len() >= rows * d && n_text <= rows, "attention operands");
+    assert!(
+        cache.is_none_or(|c| c.keys.len() >= rows * d && c.values.len() >= rows * d),
+        "a KV cache slot smaller than the prompt's {rows} rows"
+    );
     let (hd, kernel) = check_heads(d, heads)?;
     let args = vec![
         Arg::ptr(qkv),
@@ -476,6 +490,8 @@ pub fn prefill_attention_launch(
         Arg::int(d),
         Arg::int(n_text),
         Arg::F32(1.0 / (hd as f32).sqrt()),
+        Arg::opt(cache.map(|c| c.keys)),
+        Arg::opt(cache.map(|c| c.values)),
     ];
     Ok(KernelLaunch { kernel, grid: (rows.div_ceil(64) as u32, heads as u32, 1), block: 128, args })
 }

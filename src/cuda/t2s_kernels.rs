@@ -7,6 +7,7 @@
 use half::f16;
 
 use super::launch::{Arg, KernelLaunch};
+use super::ops::PromptCache;
 use super::runtime::Dev;
 use super::t2s::SamplerSlot;
 use crate::model::t2s::EOS_BLOCKED_STEPS;
@@ -54,6 +55,13 @@ impl LayerCache {
     /// Slots in the cache (the padding slot included).
     fn slots(&self) -> usize {
         self.keys.len() / (self.max_ctx * self.d)
+    }
+
+    /// Slot `slot`'s rows, where a prompt's keys and values go.
+    pub fn slot(&self, slot: usize) -> PromptCache {
+        assert!(slot < self.slots(), "slot {slot} of a cache of {} slots", self.slots());
+        let rows = self.max_ctx * self.d;
+        PromptCache { keys: self.keys.range(slot * rows, rows), values: self.values.range(slot * rows, rows) }
     }
 }
 
@@ -107,29 +115,6 @@ pub fn embed_positions_launch(
         Arg::int(d),
     ];
     KernelLaunch { kernel: "embed_positions_f16", grid: (rows as u32, 1, 1), block: 128, args }
-}
-
-/// Copies the K and V parts of a prompt's `qkv [rows, 3d]` into `slot` at positions `0..rows`:
-/// matches `kv_store_rows_f16(k_cache, v_cache, qkv, slot, rows, d, max_ctx)`, one block of 128
-/// threads per row. (A decode step's newest K and V are appended by [`decode_attention_launches`].)
-pub fn kv_store_launch(cache: LayerCache, qkv: Dev<f16>, slot: usize, rows: usize) -> KernelLaunch {
-    let (d, max_ctx, slots) = (cache.d, cache.max_ctx, cache.slots());
-    assert!(
-        cache.keys.len() == slots * max_ctx * d && cache.values.len() == cache.keys.len(),
-        "KV cache is not [slots, {max_ctx}, {d}]"
-    );
-    assert!(slot < slots && rows <= max_ctx, "a prompt of {rows} rows into slot {slot}");
-    assert!(qkv.len() >= rows * 3 * d, "qkv smaller than {rows} rows");
-    let args = vec![
-        Arg::ptr(cache.keys),
-        Arg::ptr(cache.values),
-        Arg::ptr(qkv),
-        Arg::int(slot),
-        Arg::int(rows),
-        Arg::int(d),
-        Arg::int(max_ctx),
-    ];
-    KernelLaunch { kernel: "kv_store_rows_f16", grid: (rows as u32, 1, 1), block: 128, args }
 }
 
 /// The decode attention's working memory: each piece's (weighted values, max, sum), and one

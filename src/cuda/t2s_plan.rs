@@ -13,8 +13,8 @@ use super::ops::{
 };
 use super::runtime::{CudaError, Dev};
 use super::t2s_kernels::{
-    advance_slots_launch, decode_attention_launch, embed_positions_launch, kv_store_launch, AttentionGrid,
-    AttentionScratch, LayerCache, PositionalEmbedding, StepRows,
+    advance_slots_launch, decode_attention_launch, embed_positions_launch, AttentionGrid, AttentionScratch, LayerCache,
+    PositionalEmbedding, StepRows,
 };
 
 /// One transformer block's weights on the device.
@@ -97,7 +97,7 @@ fn rows_of(data: Dev<f16>, count: usize, stride: usize) -> Rows {
 }
 
 /// A prompt of `n_text` phones and `n_prompt` prompt tokens into `slot`: embeddings, every layer
-/// (its K and V stored in the slot), and the last row's logits in `logits[0..vocab]`. The caller
+/// (its K and V stored in the slot by the attention), and the last row's logits in `logits[0..vocab]`. The caller
 /// has written `bert` and `ids`, and sets the slot's length and audio position afterwards.
 pub fn prefill_launches(
     w: &GptWeights,
@@ -129,8 +129,8 @@ pub fn prefill_launches(
             3 * d,
             Activation::None,
         )?);
-        launches.push(kv_store_launch(b.layer_cache(li, d), b.qkv, slot, rows));
-        launches.push(prefill_attention_launch(b.qkv, b.attn, rows, d, w.n_head, n_text)?);
+        let cache = Some(b.layer_cache(li, d).slot(slot));
+        launches.push(prefill_attention_launch(b.qkv, b.attn, rows, d, w.n_head, n_text, cache)?);
         launches.extend(block_tail_launches(layer, b, rows, d)?);
     }
     let last = rows_of(b.x.range((rows - 1) * d, d), 1, d);

@@ -9,6 +9,5 @@ namespace attention_cu {
 
 REGISTER_ENTRY_POINT(attention_cu, prefill_attention_hd32_f16)
 REGISTER_ENTRY_POINT(attention_cu, prefill_attention_hd64_f16)
-REGISTER_ENTRY_POINT(attention_cu, kv_store_rows_f16)
 REGISTER_ENTRY_POINT(attention_cu, decode_attention_hd32_f16)
 REGISTER_ENTRY_POINT(attention_cu, advance_slots)

@@ -1,14 +1,15 @@
 //! kernels/attention.cu: the masked prefill attention (hd 32 and 64) against
-//! `cpu::t2s::prefill_attention`; the KV cache, split decode attention and slot counters,
-//! launched in `CudaT2s`'s order, against `CpuT2sSession` (`store_prefill_kv`, `append_kv`,
-//! `advance`) and `cpu::t2s::decode_attention`, with the cache contents and counters exact.
+//! `cpu::t2s::prefill_attention`; the KV cache (filled by the prefill attention, appended by the
+//! decode attention), split decode attention and slot counters, launched in `CudaT2s`'s order,
+//! against `CpuT2sSession` (`store_prefill_kv`, `append_kv`, `advance`) and
+//! `cpu::t2s::decode_attention`, with the cache contents and counters exact.
 
 use half::f16;
 use sovits_rt::cpu::t2s::{decode_attention, prefill_attention, CpuT2sSession};
 use sovits_rt::cuda::ops::prefill_attention_launch;
 use sovits_rt::cuda::t2s_kernels::{
-    advance_slots_launch, decode_attention_launch, kv_store_launch, AttentionGrid, AttentionScratch, LayerCache,
-    StepRows, DECODE_HEAD_DIM,
+    advance_slots_launch, decode_attention_launch, AttentionGrid, AttentionScratch, LayerCache, StepRows,
+    DECODE_HEAD_DIM,
 };
 use sovits_rt::model::t2s::T2sConfig;
 use sovits_rt::tensor::Tensor;
@@ -78,7 +79,8 @@ fn prefill_case(hd: usize, c: &PrefillCase) -> Case {
     let kernel = format!("prefill_attention_hd{hd}_f16");
     let mut case = Case::new(kernel, config, ATTENTION_TOLERANCE);
     let (qkv_dev, out) = (case.buffer("qkv", &qkv), case.buffer("out", &nan16(s * d)));
-    case.launch(prefill_attention_launch(qkv_dev, out, s, d, PREFILL_HEADS, c.n_text).expect("a supported head width"));
+    let launch = prefill_attention_launch(qkv_dev, out, s, d, PREFILL_HEADS, c.n_text, None);
+    case.launch(launch.expect("a supported head width"));
 
     // The twin works channel-first: [3d, S] in, [d, S] out.
     let columns = Tensor::new([s, 3 * d], widen(&qkv)).t();
@@ -90,9 +92,9 @@ fn prefill_case(hd: usize, c: &PrefillCase) -> Case {
 }
 
 // ---- Decode: a KV cache of `n_slots` slots (+ the padding slot) × max_ctx positions, filled by
-// prefills, then decode steps of some slots plus padding rows (the graphs' unused rows). A step
-// is the four launches of `CudaT2s::step_launches` around the attention: kv_store_rows_f16,
-// decode_attention_split_hd32_f16, decode_attention_combine_hd32_f16 and advance_slots.
+// the prefill attention of each prompt, then decode steps of some slots plus padding rows (the
+// graphs' unused rows). A step is the two launches of `CudaT2s`'s step around the attention:
+// decode_attention_hd32_f16 (which appends the newest K and V) and advance_slots.
 
 const DECODE_HEADS: usize = 2;
 const D: usize = DECODE_HEADS * DECODE_HEAD_DIM;
@@ -212,16 +214,24 @@ fn decode_cases(index: usize, sc: &Scenario) -> Vec<Case> {
     cases
 }
 
-/// kv_store_rows_f16 in prefill mode, one launch per prompt.
+/// The prefill attention of each prompt storing its K and V into the prompt's slot: one launch
+/// per prompt (audio from row 1: the mask is the GPT's).
 fn prefill_store_case(state: &mut DecodeState, prompts: &[(usize, usize)], config: String) -> Case {
     let mut rng = Rng::new(&config);
-    let mut case = Case::new("kv_store_rows_f16 (prefill)", config, "exact");
+    let tolerance = format!("{ATTENTION_TOLERANCE}; cache exact");
+    let mut case = Case::new("prefill_attention_hd32_f16 (+ KV cache)", config, tolerance);
     let cache = state.cache(&mut case);
     for &(slot, len) in prompts {
         let qkv = rng.halves(len * 3 * D, -MAX_V, MAX_V);
         let qkv_dev = case.buffer(&format!("qkv.{slot}"), &qkv);
-        case.launch(kv_store_launch(cache, qkv_dev, slot, len));
+        let out = case.buffer(&format!("out.{slot}"), &nan16(len * D));
+        let launch = prefill_attention_launch(qkv_dev, out, len, D, DECODE_HEADS, 1, Some(cache.slot(slot)));
+        case.launch(launch.expect("the decode head width"));
         let columns = Tensor::new([len, 3 * D], widen(&qkv)).t();
+        let want = Tensor::new([D, len], prefill_attention(columns.data(), D, 1, DECODE_HEADS)).t();
+        let want: Vec<f64> = want.data().iter().map(|&v| f64::from(v)).collect();
+        let tol: Vec<f64> = want.iter().map(|&w| ulp16(w) + 2e-5 * f64::from(MAX_V)).collect();
+        case.expect_near(&format!("out.{slot}"), &want, &tol);
         let (k, v) = (&columns.data()[D * len..2 * D * len], &columns.data()[2 * D * len..]);
         state.sessions[slot].store_prefill_kv(0, k, v);
         for (pos, row) in qkv.chunks_exact(3 * D).enumerate() {
