@@ -36,12 +36,13 @@
 //   ffn_small_m_f16(state, w1, b1, w2, b2, gamma, beta, eps, accum, counter, M, D, H)
 //     A decode step's whole FFN for M <= 16, in place: state = LayerNorm(f16(ReLU(state · W1ᵀ +
 //     b1)) · W2ᵀ + b2 + state) · gamma + beta (W1 [H, D], W2 [D, H]). Block b computes hidden units
-//     32b .. 32b + 31 for every row (a warp per unit, as linear_small_m_f16), rounds them to f16
+//     32b .. 32b + 31 for every row (each of 8 warps 4 units, their loads in flight together, as
+//     linear_small_m_f16 computes one column), rounds them to f16
 //     as the unfused step stores them, and adds their share of the down product into accum
 //     [M, D] in 32.32 fixed point with 64-bit atomics (integer sums: the result does not depend
 //     on the order they land in). The last block to arrive (counter) adds b2, rounds to f16, adds
 //     the residual and normalises, one warp per row, then zeroes accum; accum and counter are
-//     zero on entry and on exit. D and H multiples of 8. grid = ceil(H / 32), block = 128.
+//     zero on entry and on exit. D and H multiples of 8. grid = ceil(H / 32), block = 256.
 //   linear_mma_f16(x, w, bias, out, M, N, K, lda, ldo, act)
 //     Prefill and BERT (M = positions): tensor cores through `mma.sync.m16n8k16` (sm_80+),
 //     64×64 tiles per block of 4 warps (each 32×32 = 2×4 mma tiles), K in steps of 32 staged in
@@ -99,25 +100,36 @@ __device__ __forceinline__ float reduce_rows(float (&acc)[8], int lane) {
 
 #define SMALL_M_ROWS 8
 
-// One weight row (an output column or hidden unit) dotted with up to 8 rows of x by one warp:
-// lane j reads W's 16 bytes at k = 8j, 8j + 256, ... once for all rows; lane r < rows gets row
-// r's total.
-__device__ __forceinline__ float column_dot_rows(const __half* __restrict__ x, int lda, int rows,
-                                                 const __half* __restrict__ wrow, int K, int lane) {
-    float acc[SMALL_M_ROWS];
+// UNITS consecutive weight rows (output columns or hidden units; the first `live` exist) dotted
+// with up to 8 rows of x by one warp: lane j reads each row's 16 bytes at k = 8j, 8j + 256, ...
+// once for all rows, the UNITS rows' loads in flight together; total[u] of lane r < rows is row
+// r's dot with weight row u. Row r's sums take the same steps whatever the other rows, so a row's
+// result does not depend on its batch.
+template <int UNITS>
+__device__ __forceinline__ void columns_dot_rows(const __half* __restrict__ x, int lda, int rows,
+                                                 const __half* __restrict__ w, int K, int live, int lane,
+                                                 float (&total)[UNITS]) {
+    float acc[UNITS][SMALL_M_ROWS];
 #pragma unroll
-    for (int r = 0; r < SMALL_M_ROWS; ++r) acc[r] = 0.0f;
+    for (int u = 0; u < UNITS; ++u)
+#pragma unroll
+        for (int r = 0; r < SMALL_M_ROWS; ++r) acc[u][r] = 0.0f;
     for (int k = lane * 8; k < K; k += 256) {
-        const uint4 wv = *reinterpret_cast<const uint4*>(wrow + k);
+        uint4 wv[UNITS];
+#pragma unroll
+        for (int u = 0; u < UNITS; ++u)
+            wv[u] = u < live ? *reinterpret_cast<const uint4*>(w + (size_t)u * K + k) : make_uint4(0, 0, 0, 0);
 #pragma unroll
         for (int r = 0; r < SMALL_M_ROWS; ++r) {
             if (r < rows) {
                 const uint4 xv = *reinterpret_cast<const uint4*>(x + (size_t)r * lda + k);
-                acc[r] += dot8(wv, xv);
+#pragma unroll
+                for (int u = 0; u < UNITS; ++u) acc[u][r] += dot8(wv[u], xv);
             }
         }
     }
-    return reduce_rows(acc, lane);
+#pragma unroll
+    for (int u = 0; u < UNITS; ++u) total[u] = reduce_rows(acc[u], lane);
 }
 
 // The small-M product of block (blockIdx.x, blockIdx.y): warp w computes column
@@ -131,7 +143,9 @@ __device__ __forceinline__ void small_m_product(const __half* __restrict__ x, co
     const int m0 = blockIdx.y * SMALL_M_ROWS;
     if (n >= N) return;
     const int rows = min(SMALL_M_ROWS, M - m0);
-    const float mine = column_dot_rows(x + (size_t)m0 * lda, lda, rows, w + (size_t)n * K, K, lane);
+    float total[1];
+    columns_dot_rows<1>(x + (size_t)m0 * lda, lda, rows, w + (size_t)n * K, K, 1, lane, total);
+    const float mine = total[0];
     if (lane < rows) {
         const int m = m0 + lane;
         const float v = epilogue(mine, bias, n, act);
@@ -305,29 +319,33 @@ extern "C" __global__ void __launch_bounds__(128)
 }
 
 #define FFN_UNITS 32            // hidden units per block of ffn_small_m_f16
+#define FFN_WARPS 8             // 256 threads, as its __launch_bounds__ says
+#define FFN_UNITS_PER_WARP (FFN_UNITS / FFN_WARPS)
 #define FFN_MAX_ROWS 16         // as FUSED_NORM_MAX_ROWS in src/cuda/ops.rs
 #define FIXED_ONE 4294967296.0f  // 2^32: the down product's partial sums in 32.32 fixed point
 
-extern "C" __global__ void __launch_bounds__(128)
+extern "C" __global__ void __launch_bounds__(256)
     ffn_small_m_f16(__half* state, const __half* __restrict__ w1, const __half* __restrict__ b1,
                     const __half* __restrict__ w2, const __half* __restrict__ b2, const __half* __restrict__ gamma,
                     const __half* __restrict__ beta, float eps, unsigned long long* __restrict__ accum,
                     int* __restrict__ counter, int M, int D, int H) {
     __shared__ float hidden[FFN_MAX_ROWS][FFN_UNITS];
     __shared__ int last;
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, j0 = blockIdx.x * FFN_UNITS;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     // 1. The block's hidden units for every row: ReLU(state · W1ᵀ + b1), rounded to f16 as the
-    //    unfused step stores them; a warp per unit, 8 rows at a time.
-    for (int u = warp; u < FFN_UNITS; u += SMALL_M_WARPS) {
-        const int j = j0 + u;
-        if (j >= H) {  // past the last unit (H is a multiple of 8, not necessarily of 32)
-            for (int m = lane; m < M; m += 32) hidden[m][u] = 0.0f;
-            continue;
-        }
-        for (int m0 = 0; m0 < M; m0 += SMALL_M_ROWS) {
-            const int rows = min(SMALL_M_ROWS, M - m0);
-            const float v = column_dot_rows(state + (size_t)m0 * D, D, rows, w1 + (size_t)j * D, D, lane);
-            if (lane < rows) hidden[m0 + lane][u] = __half2float(__float2half(fmaxf(v + __half2float(b1[j]), 0.0f)));
+    //    unfused step stores them; each warp 4 consecutive units, 8 rows at a time. Units past H
+    //    (a multiple of 8, not necessarily of 32) are zero.
+    const int u0 = warp * FFN_UNITS_PER_WARP, j0 = blockIdx.x * FFN_UNITS + u0;
+    const int live = max(0, min(FFN_UNITS_PER_WARP, H - j0));
+    for (int m0 = 0; m0 < M; m0 += SMALL_M_ROWS) {
+        const int rows = min(SMALL_M_ROWS, M - m0);
+        float v[FFN_UNITS_PER_WARP];
+        columns_dot_rows<FFN_UNITS_PER_WARP>(state + (size_t)m0 * D, D, rows, w1 + (size_t)j0 * D, D, live, lane, v);
+        if (lane < rows) {
+#pragma unroll
+            for (int u = 0; u < FFN_UNITS_PER_WARP; ++u)
+                hidden[m0 + lane][u0 + u] =
+                    u < live ? __half2float(__float2half(fmaxf(v[u] + __half2float(b1[j0 + u]), 0.0f))) : 0.0f;
         }
     }
     __syncthreads();
@@ -337,8 +355,9 @@ extern "C" __global__ void __launch_bounds__(128)
         float wf[FFN_UNITS];
 #pragma unroll
         for (int q = 0; q < FFN_UNITS / 8; ++q) {
-            const int j = j0 + 8 * q;
-            widen8(j < H ? *reinterpret_cast<const uint4*>(w2 + (size_t)n * H + j) : make_uint4(0, 0, 0, 0), wf + 8 * q);
+            const int j = blockIdx.x * FFN_UNITS + 8 * q;
+            widen8(j < H ? *reinterpret_cast<const uint4*>(w2 + (size_t)n * H + j) : make_uint4(0, 0, 0, 0),
+                   wf + 8 * q);
         }
         for (int m = 0; m < M; ++m) {
             float p = 0.0f;

@@ -266,7 +266,7 @@ pub struct FfnScratch {
 /// [`FUSED_NORM_MAX_ROWS`] rows: `state = LayerNorm(ReLU(state · W1ᵀ + b1) · W2ᵀ + b2 + state)`,
 /// in place. Each block computes 32 hidden units for every row and adds their share of the down
 /// product into `accum`; the last block to arrive normalises. Matches `ffn_small_m_f16(state, w1,
-/// b1, w2, b2, gamma, beta, eps, accum, counter, M, D, H)`, grid `⌈H / 32⌉`, 128 threads.
+/// b1, w2, b2, gamma, beta, eps, accum, counter, M, D, H)`, grid `⌈H / 32⌉`, 256 threads.
 pub fn ffn_add_norm_launch(
     up: LinearWeights,
     down: LinearWeights,
@@ -311,7 +311,7 @@ pub fn ffn_add_norm_launch(
         Arg::int(d),
         Arg::int(h),
     ];
-    Ok(KernelLaunch { kernel: "ffn_small_m_f16", grid: (h.div_ceil(FFN_UNITS) as u32, 1, 1), block: 128, args })
+    Ok(KernelLaunch { kernel: "ffn_small_m_f16", grid: (h.div_ceil(FFN_UNITS) as u32, 1, 1), block: 256, args })
 }
 
 /// [`linear_launch`] on the tensor-core GEMM: matches `linear_mma_f16(x, w, bias, out, M, N, K,
