@@ -25,7 +25,8 @@
 //     n_splits pieces (decided on the device from slot_len, so the work follows the live length
 //     and a captured graph stays valid as sessions grow): grid = (heads, batch, n_splits), block =
 //     128; each block writes its piece's (max, sum, weighted values) to `partial`, reading K and
-//     V in 16-byte vectors. The newest position (slot_len[slot]) is read from qkv, and the block
+//     V in 16-byte vectors, each warp with its own online softmax (no barrier until the piece is
+//     done). The newest position (slot_len[slot]) is read from qkv, and the block
 //     whose piece holds it appends its head's K and V to the cache (no separate store kernel).
 //     Blocks with no positions only mark their piece empty. The last block of each (row, head)
 //     to finish (counted in counters[row · heads + head], zero between launches) merges the
@@ -40,7 +41,6 @@
 #define NEG_INF __int_as_float(0xff800000)
 #define PREFILL_TILE 64  // queries per block (4 warps × 16) and keys per staged tile
 #define PREFILL_SKEW 8   // pads shared rows so fragment loads spread over the banks
-#define DECODE_TILE 256
 #define DECODE_THREADS 128
 
 // Two f16 values as the 32-bit register pair an mma fragment holds (first value in the low half).
@@ -214,21 +214,27 @@ extern "C" __global__ void __launch_bounds__(128)
 // partial layout per (row, head, split): [HD weighted values, max, sum].
 // The pieces follow the live length: a session of n cached positions is cut into n_splits
 // pieces of ceil(n / n_splits) positions (a multiple of 32), so every block of the grid has work
-// whatever the context, and the grid (fixed per batch bucket) stays valid in a CUDA graph. A
-// piece is read in tiles of DECODE_TILE positions with an online softmax.
-template <int HD>
-__device__ __forceinline__ void attend_piece(const __half* __restrict__ qkv, __half* __restrict__ k_cache,
-                                                       __half* __restrict__ v_cache,
-                                                       const int* __restrict__ row_slot,
-                                                       const int* __restrict__ slot_len, float* __restrict__ partial,
-                                                       int d, int max_ctx, int n_splits, float scale) {
-    constexpr int LANES = HD / 8;                      // threads per value row, 8 channels each
-    constexpr int GROUPS = DECODE_THREADS / LANES;     // value rows read at once
-    __shared__ float q[HD];
-    __shared__ float w[DECODE_TILE];
-    __shared__ float reduce[32];
-    __shared__ float group_acc[DECODE_THREADS * 8];
+// whatever the context, and the grid (fixed per batch bucket) stays valid in a CUDA graph.
+// Within a piece each warp runs its own online softmax over every 4th run of 32 positions, with
+// no block-wide barrier until the end: per run, lane j scores position j (its 64-byte key row,
+// 4 loads), the warp takes the run's max by shuffles, and lane (g, c) — position group g = lane
+// / 4, channels 8c..8c+7 — adds the weighted values of positions g, g + 8, g + 16, g + 24 (one
+// 16-byte load each, the weights shuffled from the scoring lanes). The warps' states are merged
+// once, in shared memory.
+#define DECODE_WARPS (DECODE_THREADS / 32)
+
+#define DECODE_HD 32
+typedef float DecodeWarpState[DECODE_WARPS][DECODE_HD + 2];  // weighted values, max, sum per warp
+
+// One block's piece; warp_state is the caller's shared memory.
+__device__ __forceinline__ void attend_piece_hd32(const __half* __restrict__ qkv, __half* __restrict__ k_cache,
+                                                  __half* __restrict__ v_cache, const int* __restrict__ row_slot,
+                                                  const int* __restrict__ slot_len, float* __restrict__ partial,
+                                                  int d, int max_ctx, int n_splits, float scale,
+                                                  DecodeWarpState warp_state) {
+    constexpr int HD = DECODE_HD;
     const int head = blockIdx.x, b = blockIdx.y, split = blockIdx.z, heads = gridDim.x;
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int slot = row_slot[b];
     const int newest = slot_len[slot];               // this step's position, read from qkv
     const int n = min(newest + 1, max_ctx);          // positions attended, the newest included
@@ -243,30 +249,41 @@ __device__ __forceinline__ void attend_piece(const __half* __restrict__ qkv, __h
         return;
     }
     const int end = min(n, start + piece);
-    for (int c = threadIdx.x; c < HD; c += blockDim.x)
-        q[c] = __half2float(qkv[(size_t)b * 3 * d + head * HD + c]) * scale;
-    __syncthreads();
-
     const size_t base = (size_t)slot * max_ctx * d + head * HD;
     const __half* k_new = qkv + (size_t)b * 3 * d + d + head * HD;
     const __half* v_new = k_new + d;
-    const int lane = threadIdx.x % LANES, group = threadIdx.x / LANES;
     // The block whose piece holds the newest position appends this head's K and V to the cache.
-    if (newest < max_ctx && newest >= start && newest < end && threadIdx.x < 2 * LANES) {
-        const __half* src = threadIdx.x < LANES ? k_new : v_new;
-        __half* dst = (threadIdx.x < LANES ? k_cache : v_cache) + base + (size_t)newest * d;
-        reinterpret_cast<uint4*>(dst)[lane] = reinterpret_cast<const uint4*>(src)[lane];
+    if (newest < max_ctx && newest >= start && newest < end && threadIdx.x < 2 * (HD / 8)) {
+        const int chunk = threadIdx.x % (HD / 8);
+        const __half* src = threadIdx.x < HD / 8 ? k_new : v_new;
+        __half* dst = (threadIdx.x < HD / 8 ? k_cache : v_cache) + base + (size_t)newest * d;
+        reinterpret_cast<uint4*>(dst)[chunk] = reinterpret_cast<const uint4*>(src)[chunk];
     }
-    float m_run = NEG_INF, l_run = 0.0f;
-    float acc[8];
+    float q[HD];
+    {
+        const uint4* qv = reinterpret_cast<const uint4*>(qkv + (size_t)b * 3 * d + head * HD);
+#pragma unroll
+        for (int v = 0; v < HD / 8; ++v) {
+            const uint4 h = qv[v];
+            const __half2* h2 = reinterpret_cast<const __half2*>(&h);
+#pragma unroll
+            for (int e = 0; e < 4; ++e) {
+                const float2 f = __half22float2(h2[e]);
+                q[8 * v + 2 * e] = f.x * scale;
+                q[8 * v + 2 * e + 1] = f.y * scale;
+            }
+        }
+    }
+    const int g = lane >> 2, c = lane & 3;  // value rows g, g+8, g+16, g+24 of a run; channels 8c..8c+7
+    float m_run = NEG_INF, l_lane = 0.0f, acc[8];
 #pragma unroll
     for (int e = 0; e < 8; ++e) acc[e] = 0.0f;
-    for (int t0 = start; t0 < end; t0 += DECODE_TILE) {
-        const int t1 = min(end, t0 + DECODE_TILE);
-        float local_max = NEG_INF;
-        for (int p = t0 + threadIdx.x; p < t1; p += blockDim.x) {
+    for (int r0 = start + 32 * warp; r0 < end; r0 += 32 * DECODE_WARPS) {
+        const int p = r0 + lane;
+        float s = NEG_INF;
+        if (p < end) {
             const uint4* k = reinterpret_cast<const uint4*>(p == newest ? k_new : k_cache + base + (size_t)p * d);
-            float s = 0.0f;
+            s = 0.0f;
 #pragma unroll
             for (int v = 0; v < HD / 8; ++v) {
                 const uint4 kv = k[v];
@@ -278,49 +295,62 @@ __device__ __forceinline__ void attend_piece(const __half* __restrict__ qkv, __h
                     s = fmaf(q[8 * v + 2 * e + 1], f.y, s);
                 }
             }
-            w[p - t0] = s;
-            local_max = fmaxf(local_max, s);
         }
-        const float m_new = fmaxf(m_run, block_max(local_max, reduce));
-        float local_sum = 0.0f;
-        for (int p = t0 + threadIdx.x; p < t1; p += blockDim.x) {
-            const float e = expf(w[p - t0] - m_new);
-            w[p - t0] = e;
-            local_sum += e;
-        }
-        const float l_tile = block_sum(local_sum, reduce);  // also orders the w writes before the reads below
-        const float correction = expf(m_run - m_new);      // 0 on the first tile (m_run = -inf)
-        l_run = fmaf(l_run, correction, l_tile);
+        float run_max = s;
+        for (int o = 16; o > 0; o >>= 1) run_max = fmaxf(run_max, __shfl_xor_sync(0xffffffffu, run_max, o));
+        const float m_new = fmaxf(m_run, run_max);  // finite: the run's first position is live
+        const float correction = expf(m_run - m_new);  // 0 on the first run (m_run = -inf)
+        const float weight = p < end ? expf(s - m_new) : 0.0f;
         m_run = m_new;
+        l_lane = fmaf(l_lane, correction, weight);
 #pragma unroll
         for (int e = 0; e < 8; ++e) acc[e] *= correction;
-        // Weighted values: thread (group, lane) reads 8 channels of every GROUPS-th position.
-        for (int p = t0 + group; p < t1; p += GROUPS) {
-            const __half* v_row = p == newest ? v_new : v_cache + base + (size_t)p * d;
-            const uint4 vv = reinterpret_cast<const uint4*>(v_row)[lane];
-            const __half2* h = reinterpret_cast<const __half2*>(&vv);
-            const float wp = w[p - t0];
 #pragma unroll
-            for (int e = 0; e < 4; ++e) {
-                const float2 f = __half22float2(h[e]);
-                acc[2 * e] = fmaf(wp, f.x, acc[2 * e]);
-                acc[2 * e + 1] = fmaf(wp, f.y, acc[2 * e + 1]);
+        for (int i = 0; i < 4; ++i) {
+            const int j = g + 8 * i, pj = r0 + j;
+            const float wj = __shfl_sync(0xffffffffu, weight, j);
+            if (pj < end) {
+                const __half* v_row = pj == newest ? v_new : v_cache + base + (size_t)pj * d;
+                const uint4 vv = reinterpret_cast<const uint4*>(v_row)[c];
+                const __half2* h = reinterpret_cast<const __half2*>(&vv);
+#pragma unroll
+                for (int e = 0; e < 4; ++e) {
+                    const float2 f = __half22float2(h[e]);
+                    acc[2 * e] = fmaf(wj, f.x, acc[2 * e]);
+                    acc[2 * e + 1] = fmaf(wj, f.y, acc[2 * e + 1]);
+                }
             }
         }
-        __syncthreads();  // every w read before the next tile overwrites it
     }
+    // The warp's totals: the sum over its lanes, the weighted values over the 8 position groups.
+    for (int o = 16; o > 0; o >>= 1) l_lane += __shfl_xor_sync(0xffffffffu, l_lane, o);
 #pragma unroll
-    for (int e = 0; e < 8; ++e) group_acc[threadIdx.x * 8 + e] = acc[e];
-    __syncthreads();
-    if (threadIdx.x < HD) {
-        const int c_lane = threadIdx.x / 8, e = threadIdx.x % 8;
-        float total = 0.0f;
-        for (int g = 0; g < GROUPS; ++g) total += group_acc[(g * LANES + c_lane) * 8 + e];
-        part[threadIdx.x] = total;
+    for (int e = 0; e < 8; ++e)
+        for (int o = 4; o < 32; o <<= 1) acc[e] += __shfl_xor_sync(0xffffffffu, acc[e], o);
+    if (g == 0) {
+#pragma unroll
+        for (int e = 0; e < 8; ++e) warp_state[warp][8 * c + e] = acc[e];
     }
-    if (threadIdx.x == 0) {
-        part[HD] = m_run;
-        part[HD + 1] = l_run;
+    if (lane == 0) {
+        warp_state[warp][HD] = m_run;  // -inf for a warp whose runs all lie past the piece
+        warp_state[warp][HD + 1] = l_lane;
+    }
+    __syncthreads();
+    // The piece: the warps merged with the log-sum-exp rescaling, one channel per thread.
+    if (threadIdx.x < HD) {
+        float m = NEG_INF;
+        for (int w = 0; w < DECODE_WARPS; ++w) m = fmaxf(m, warp_state[w][HD]);
+        float total = 0.0f, value = 0.0f;
+        for (int w = 0; w < DECODE_WARPS; ++w) {
+            const float f = expf(warp_state[w][HD] - m);  // 0 for a warp without runs (-inf, sums 0)
+            total = fmaf(warp_state[w][HD + 1], f, total);
+            value = fmaf(warp_state[w][threadIdx.x], f, value);
+        }
+        part[threadIdx.x] = value;
+        if (threadIdx.x == 0) {
+            part[HD] = m;
+            part[HD + 1] = total;
+        }
     }
 }
 
@@ -353,7 +383,8 @@ extern "C" __global__ void __launch_bounds__(128)
                               const int* slot_len, float* partial, int* counters, __half* out, int d, int max_ctx,
                               int n_splits, float scale) {
     __shared__ int last;
-    attend_piece<32>(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale);
+    __shared__ DecodeWarpState warp_state;
+    attend_piece_hd32(qkv, k_cache, v_cache, row_slot, slot_len, partial, d, max_ctx, n_splits, scale, warp_state);
     // The last piece of this (row, head) to be written merges them all.
     if (last_to_arrive(counters + (size_t)blockIdx.y * gridDim.x + blockIdx.x, n_splits, &last))
         merge_pieces<32>(partial, out, d, n_splits);

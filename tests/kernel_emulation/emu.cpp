@@ -56,7 +56,7 @@ struct Fiber {
     uint32_t collective;  // at a warp collective: which one (kind, phase, shuffle offset)
 };
 // Collective tags: a warp's lanes must all wait at the same one.
-constexpr uint32_t kShuffle = 1u << 16, kMma = 2u << 16, kSecondPhase = 1u << 8;
+constexpr uint32_t kShuffle = 1u << 16, kMma = 2u << 16, kShuffleIndexed = 3u << 16, kSecondPhase = 1u << 8;
 
 std::vector<Fiber> fibers;
 unsigned current;  // the running fiber's thread index
@@ -316,6 +316,17 @@ uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask) {
     suspend(State::AtWarpCollective, tag);
     const uint64_t out = src < kWarp ? exchange[w][src] : bits;
     suspend(State::AtWarpCollective, tag | kSecondPhase);  // every lane has read before any rewrites
+    return out;
+}
+
+uint64_t shfl_idx(unsigned mask, uint64_t bits, int src_lane) {
+    static uint64_t exchange[kMaxWarps][kWarp];
+    if (mask != 0xffffffffu) fault("__shfl_sync with a partial mask (not emulated)");
+    const unsigned w = current / kWarp, lane = current % kWarp;
+    exchange[w][lane] = bits;
+    suspend(State::AtWarpCollective, kShuffleIndexed);  // lanes may read different sources
+    const uint64_t out = exchange[w][unsigned(src_lane) % kWarp];  // CUDA takes srcLane modulo the width
+    suspend(State::AtWarpCollective, kShuffleIndexed | kSecondPhase);
     return out;
 }
 

@@ -4,14 +4,14 @@
 // Emulated:
 //   * The CUDA C++ dialect the kernels use: __global__ / __device__ / __forceinline__ /
 //     __shared__ / __align__, threadIdx / blockIdx / blockDim / gridDim, uint4 / float2, and
-//     the intrinsics __syncthreads, __shfl_xor_sync, __int_as_float, __float_as_uint, __umulhi,
+//     the intrinsics __syncthreads, __shfl_xor_sync, __shfl_sync, __int_as_float, __float_as_uint, __umulhi,
 //     rsqrtf (host libm), min / max, and atomicAdd / __threadfence / __ldcg as their sequential
 //     meaning (blocks never overlap here).
 //   * Threads: every CUDA thread of a block is a fiber (own stack, cooperative switch), so the
 //     kernel's own code runs as written. A fiber runs until it reaches a barrier: __syncthreads
 //     (all threads of the block, exited ones count as arrived), or a warp collective
-//     (__shfl_xor_sync, mma.sync: all 32 lanes of the warp, which must be at the same collective
-//     and shuffle offset, else the warp diverged). Between barriers the threads run one after
+//     (__shfl_xor_sync, __shfl_sync, mma.sync: all 32 lanes of the warp, which must be at the
+//     same collective and xor offset, else the warp diverged). Between barriers the threads run one after
 //     another in the order of a Schedule; a kernel whose output depends on that order has a race
 //     (a missing barrier, a read of another thread's unpublished write), which the driver
 //     detects by comparing the outputs of every schedule bit for bit. Blocks run one after
@@ -116,6 +116,7 @@ std::string take_faults();
 // The bodies of the warp collectives; the CUDA-named wrappers below and in kernels_linear.cpp call
 // these. `mask` must be the full warp.
 uint64_t shfl_xor(unsigned mask, uint64_t bits, int lane_mask);
+uint64_t shfl_idx(unsigned mask, uint64_t bits, int src_lane);
 void mma_m16n8k16_f32_f16(const char* asm_text, float* d, const unsigned* a, const unsigned* b);
 void sync_block();
 
@@ -135,6 +136,17 @@ inline void __threadfence() {}
 template <class T>
 T __ldcg(const T* p) {
     return *p;
+}
+
+template <class T>
+T __shfl_sync(unsigned mask, T v, int src_lane) {
+    static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8, "shuffles move up to 64 bits");
+    uint64_t bits = 0;
+    memcpy(&bits, &v, sizeof v);
+    bits = emu::shfl_idx(mask, bits, src_lane);
+    T out;
+    memcpy(&out, &bits, sizeof out);
+    return out;
 }
 
 template <class T>
