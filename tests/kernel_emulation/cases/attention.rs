@@ -118,7 +118,7 @@ struct Scenario {
     steps: &'static [Step],
 }
 
-/// Lengths straddle the 256-position tiles and the 32-position piece rounding, batches of 1 to 8
+/// Lengths straddle the 4 warps' 128-position rounds and the 32-position piece rounding, batches of 1 to 8
 /// rows give 32 down to 4 pieces per head: after its step a slot attends to n = len + 1
 /// positions; the first scenario ends with one slot at n = max_ctx.
 const SCENARIOS: [Scenario; 2] = [
@@ -136,7 +136,7 @@ const SCENARIOS: [Scenario; 2] = [
         max_ctx: 1024,
         n_slots: 5,
         prefill: &[(0, 254), (2, 511), (3, 767)],
-        // One piece per head: up to 770 positions in four 256-position tiles.
+        // One piece per head: up to 770 positions, 6 or 7 runs of 32 per warp.
         steps: &[
             Step { slots: &[4, 0, 2, 3], padding: 4, splits: 1 },
             Step { slots: &[3, 2, 4, 0], padding: 0, splits: 2 },
