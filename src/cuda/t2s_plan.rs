@@ -122,13 +122,7 @@ pub fn prefill_launches(
         launches.push(embed_positions_launch(w.audio, audio_ids, None, n_prompt, audio_rows, false));
     }
     for (li, layer) in w.layers.iter().enumerate() {
-        launches.push(linear_launch(
-            layer.in_proj,
-            rows_of(b.x, rows, d),
-            LinearOutput::F16(b.qkv),
-            3 * d,
-            Activation::None,
-        )?);
+        launches.push(qkv_launch(layer, b, rows, d)?);
         let cache = Some(b.layer_cache(li, d).slot(slot));
         launches.push(prefill_attention_launch(b.qkv, b.attn, rows, d, w.n_head, n_text, cache)?);
         launches.extend(block_tail_launches(layer, b, rows, d)?);
@@ -148,13 +142,7 @@ pub fn decode_step_launches(w: &GptWeights, b: &GptBuffers, rows: usize) -> Resu
     let grid = AttentionGrid::for_step(rows, w.n_head, b.max_context);
     let mut launches = vec![embed_positions_launch(w.audio, b.ids, Some((b.row_slot, b.slot_pos)), rows, b.x, false)];
     for (li, layer) in w.layers.iter().enumerate() {
-        launches.push(linear_launch(
-            layer.in_proj,
-            rows_of(b.x, rows, d),
-            LinearOutput::F16(b.qkv),
-            3 * d,
-            Activation::None,
-        )?);
+        launches.push(qkv_launch(layer, b, rows, d)?);
         launches.push(decode_attention_launch(
             b.layer_cache(li, d),
             b.qkv,
@@ -175,6 +163,11 @@ pub fn decode_step_launches(w: &GptWeights, b: &GptBuffers, rows: usize) -> Resu
     )?);
     launches.push(advance_slots_launch(step, b.slot_len, b.slot_pos, b.slots));
     Ok(launches)
+}
+
+/// A block's fused Q, K, V projection of `rows` rows of `x` into `qkv`.
+fn qkv_launch(layer: &LayerWeights, b: &GptBuffers, rows: usize, d: usize) -> Result<KernelLaunch, CudaError> {
+    linear_launch(layer.in_proj, rows_of(b.x, rows, d), LinearOutput::F16(b.qkv), 3 * d, Activation::None)
 }
 
 /// A block after its attention, on `rows` rows of `x`: out-projection, residual LayerNorm, FFN,

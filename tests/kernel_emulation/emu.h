@@ -138,24 +138,24 @@ T __ldcg(const T* p) {
     return *p;
 }
 
-template <class T>
-T __shfl_sync(unsigned mask, T v, int src_lane) {
+// A shuffle of any value of up to 64 bits: its bits through `exchange` (one of emu's shuffles).
+template <class T, class Exchange>
+T shuffle_bits(T v, Exchange exchange) {
     static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8, "shuffles move up to 64 bits");
     uint64_t bits = 0;
     memcpy(&bits, &v, sizeof v);
-    bits = emu::shfl_idx(mask, bits, src_lane);
+    bits = exchange(bits);
     T out;
     memcpy(&out, &bits, sizeof out);
     return out;
 }
 
 template <class T>
+T __shfl_sync(unsigned mask, T v, int src_lane) {
+    return shuffle_bits(v, [&](uint64_t bits) { return emu::shfl_idx(mask, bits, src_lane); });
+}
+
+template <class T>
 T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
-    static_assert(std::is_trivially_copyable<T>::value && sizeof(T) <= 8, "shuffles move up to 64 bits");
-    uint64_t bits = 0;
-    memcpy(&bits, &v, sizeof v);
-    bits = emu::shfl_xor(mask, bits, lane_mask);
-    T out;
-    memcpy(&out, &bits, sizeof out);
-    return out;
+    return shuffle_bits(v, [&](uint64_t bits) { return emu::shfl_xor(mask, bits, lane_mask); });
 }
