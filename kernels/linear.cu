@@ -351,6 +351,8 @@ extern "C" __global__ void __launch_bounds__(256)
     __syncthreads();
     // 2. Their share of the down product, added into accum in fixed point: integer sums do not
     //    depend on the order the blocks' atomics land in, so a step is reproducible bit for bit.
+    //    (A partial sum beyond ±2^31, far past f16's range where the f16 result is inf anyway,
+    //    would wrap.)
     for (int n = threadIdx.x; n < D; n += blockDim.x) {
         float wf[FFN_UNITS];
 #pragma unroll
