@@ -20,8 +20,8 @@ use super::gemv::{linear_few, matvec, matvec_t_acc, WeightMat};
 use super::ops::{self, layer_norm_channels, layer_norm_rows, matmul_into, relu_slice, MatRef};
 use super::vecmath::{exp_in_place, softmax};
 use crate::checkpoint::GptFile;
-use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, Decoder, T2sConfig, T2sModel, LAYER_NORM_EPS};
-use crate::model::{prefill_on_host, sample_on_host, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
+use crate::model::t2s::{add_embedding, check_tokens, validate_prompt, T2sConfig, T2sModel, LAYER_NORM_EPS};
+use crate::model::{ModelError, SamplesOnHost, T2sLogits, T2sPrompt};
 use crate::tensor::Tensor;
 
 /// KV-cache growth step, in positions (about 2 s of audio).
@@ -375,26 +375,7 @@ pub fn decode_attention(
 }
 
 /// The CPU samples on the host, from its logits.
-impl TextToSemantic for CpuT2s {
-    type Session = CpuT2sSession;
-
-    fn config(&self) -> &T2sConfig {
-        &self.config
-    }
-
-    fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(CpuT2sSession, Option<u32>), ModelError> {
-        prefill_on_host(self, prompt, decoder)
-    }
-
-    fn step(
-        &self,
-        sessions: &mut [&mut CpuT2sSession],
-        tokens: &[u32],
-        decoders: &mut [&mut Decoder],
-    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-        sample_on_host(self, sessions, tokens, decoders)
-    }
-}
+impl SamplesOnHost for CpuT2s {}
 
 impl T2sLogits for CpuT2s {
     type Session = CpuT2sSession;

@@ -258,7 +258,7 @@ mod tests {
     use crate::engine::pipe::testing;
     use crate::model::sampling::SamplingParams;
     use crate::model::t2s::{GenerateOptions, T2sConfig};
-    use crate::model::{prefill_on_host, sample_on_host, DecodeParams, PriorNoise, T2sLogits, T2sPrompt};
+    use crate::model::{DecodeParams, PriorNoise, SamplesOnHost, T2sLogits, T2sPrompt};
     use crate::tensor::Tensor;
 
     /// A GPT whose greedy choice is known: a session started from prompt token `b` emits
@@ -286,26 +286,7 @@ mod tests {
         }
     }
 
-    impl TextToSemantic for FakeGpt {
-        type Session = FakeSession;
-
-        fn config(&self) -> &T2sConfig {
-            &self.config
-        }
-
-        fn prefill(&self, prompt: &T2sPrompt, decoder: &mut Decoder) -> Result<(FakeSession, Option<u32>), ModelError> {
-            prefill_on_host(self, prompt, decoder)
-        }
-
-        fn step(
-            &self,
-            sessions: &mut [&mut FakeSession],
-            tokens: &[u32],
-            decoders: &mut [&mut Decoder],
-        ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-            sample_on_host(self, sessions, tokens, decoders)
-        }
-    }
+    impl SamplesOnHost for FakeGpt {}
 
     impl T2sLogits for FakeGpt {
         type Session = FakeSession;

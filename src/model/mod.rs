@@ -129,29 +129,41 @@ pub trait T2sLogits {
     fn step_logits(&self, sessions: &mut [&mut Self::Session], tokens: &[u32]) -> Result<Vec<Vec<f32>>, ModelError>;
 }
 
-/// [`TextToSemantic::prefill`] for backends that sample on the host: the prefill's logits, then
-/// the decoder's sampler.
-pub fn prefill_on_host<M: T2sLogits + ?Sized>(
-    model: &M,
-    prompt: &T2sPrompt,
-    decoder: &mut t2s::Decoder,
-) -> Result<(M::Session, Option<u32>), ModelError> {
-    let (session, logits) = model.prefill_logits(prompt)?;
-    Ok((session, decoder.step(&logits)?.next))
-}
+/// A backend that samples on the host: it gets [`TextToSemantic`] from its [`T2sLogits`] — the
+/// logits of a prefill or step, then each decoder's sampler (the CPU GPT, the schedulers' test
+/// fakes). The GPU samples on the device and implements [`TextToSemantic`] itself.
+pub trait SamplesOnHost: T2sLogits + Send + Sync {}
 
-/// [`TextToSemantic::step`] for backends that sample on the host: the step's logits, then each
-/// decoder's sampler.
-#[allow(clippy::type_complexity)]
-pub fn sample_on_host<M: T2sLogits + ?Sized>(
-    model: &M,
-    sessions: &mut [&mut M::Session],
-    tokens: &[u32],
-    decoders: &mut [&mut t2s::Decoder],
-) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
-    check_decoders(sessions.len(), decoders.len())?;
-    let logits = model.step_logits(sessions, tokens)?;
-    Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
+impl<M> TextToSemantic for M
+where
+    M: SamplesOnHost,
+    M::Session: Send,
+{
+    type Session = <M as T2sLogits>::Session;
+
+    fn config(&self) -> &t2s::T2sConfig {
+        T2sLogits::config(self)
+    }
+
+    fn prefill(
+        &self,
+        prompt: &T2sPrompt,
+        decoder: &mut t2s::Decoder,
+    ) -> Result<(Self::Session, Option<u32>), ModelError> {
+        let (session, logits) = self.prefill_logits(prompt)?;
+        Ok((session, decoder.step(&logits)?.next))
+    }
+
+    fn step(
+        &self,
+        sessions: &mut [&mut Self::Session],
+        tokens: &[u32],
+        decoders: &mut [&mut t2s::Decoder],
+    ) -> Result<Vec<Result<Option<u32>, ModelError>>, ModelError> {
+        check_decoders(sessions.len(), decoders.len())?;
+        let logits = self.step_logits(sessions, tokens)?;
+        Ok(logits.iter().zip(decoders).map(|(l, d)| d.step(l).map(|s| s.next)).collect())
+    }
 }
 
 /// A batched step needs one decoder per session.
