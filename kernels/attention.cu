@@ -92,7 +92,7 @@ __device__ __forceinline__ void prefill_attention(const __half* __restrict__ qkv
         for (int e = 0; e < 4; ++e) o[nt][e] = 0.0f;
 
     // Keys the block's last query sees (or all text keys), and those any of this warp's do.
-    const int n_keys = min(S, max(n_text, min(S, (int)(blockIdx.x + 1) * PREFILL_TILE)));
+    const int n_keys = max(n_text, min(S, (int)(blockIdx.x + 1) * PREFILL_TILE));  // n_text <= S
     const int warp_keys = min(S, max(n_text, q0 + 16));
     for (int j0 = 0; j0 < n_keys; j0 += PREFILL_TILE) {
         // Stage 64 keys: K as rows (the B operand of Q·Kᵀ), V transposed (the B operand of P·V).

@@ -15,8 +15,9 @@
 //     Decode steps of up to 16 rows (M = sessions in the batch): bandwidth-bound, every weight
 //     byte is read once per 8 rows; a row's result does not depend on the other rows. One warp
 //     per output column n; lane j reads 16 bytes of W's row n at k = 8j, 8j+256, ... (a warp
-//     reads 512 contiguous bytes), dots them with 8 rows of x and reduces by shuffles. grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32,
-//     the LM head's logits) when non-null, else out_h.
+//     reads 512 contiguous bytes), dots them with 8 rows of x and reduces by shuffles.
+//     grid = (ceil(N / 4), ceil(M / 8)), block = 128. Writes out_f (f32, the LM head's logits)
+//     when non-null, else out_h.
 //   linear_small_m_mma_f16(...)  (same arguments)
 //     Larger decode batches (M > 16) on tensor cores: each weight byte is read once per 64 rows.
 //     A block computes 64 rows × 16 columns (4 × 2 tiles of `mma.m16n8k16`, tiles past M
@@ -61,7 +62,7 @@ __device__ __forceinline__ float activate(float v, int act) {
     return v;
 }
 
-// bias then activation: the shared epilogue of both kernels.
+// bias then activation: the shared epilogue of the products.
 __device__ __forceinline__ float epilogue(float acc, const __half* bias, int n, int act) {
     if (bias) acc += __half2float(bias[n]);
     return activate(acc, act);
@@ -164,12 +165,6 @@ extern "C" __global__ void __launch_bounds__(128)
 #define SMALL_MMA_WARPS 8  // 256 threads, as the kernel's __launch_bounds__ says
 #define SMALL_MMA_ROWS 64   // 4 row tiles of 16
 #define SMALL_MMA_COLS 16   // 2 column tiles of 8
-
-// 8 halves at row `row`, k..k+7 of a [rows, K] operand with rows `ld` apart; zeros past the
-// operand (row >= rows or k >= K).
-__device__ __forceinline__ uint4 load8_or_zero(const __half* p, int row, int rows, int k, int K, int ld) {
-    return row < rows && k < K ? *reinterpret_cast<const uint4*>(p + (size_t)row * ld + k) : make_uint4(0, 0, 0, 0);
-}
 
 extern "C" __global__ void __launch_bounds__(256)
     linear_small_m_mma_f16(const __half* __restrict__ x, const __half* __restrict__ w,
@@ -345,7 +340,7 @@ extern "C" __global__ void __launch_bounds__(256)
 #pragma unroll
             for (int u = 0; u < FFN_UNITS_PER_WARP; ++u)
                 hidden[m0 + lane][u0 + u] =
-                    u < live ? __half2float(__float2half(fmaxf(v[u] + __half2float(b1[j0 + u]), 0.0f))) : 0.0f;
+                    u < live ? __half2float(__float2half(epilogue(v[u], b1, j0 + u, ACT_RELU))) : 0.0f;
         }
     }
     __syncthreads();

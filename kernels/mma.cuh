@@ -68,6 +68,12 @@ __device__ __forceinline__ void mma_tile_step(MmaAccumulator acc, const __half (
 
 typedef __half MmaStage[MMA_TILE][MMA_TILE_K + MMA_SKEW];
 
+// 8 halves at row `row`, k..k+7 of a [rows, K] operand with rows `ld` apart; zeros past the
+// operand (row >= rows or k >= K).
+__device__ __forceinline__ uint4 load8_or_zero(const __half* p, int row, int rows, int k, int K, int ld) {
+    return row < rows && k < K ? *reinterpret_cast<const uint4*>(p + (size_t)row * ld + k) : make_uint4(0, 0, 0, 0);
+}
+
 #define MMA_THREADS 128  // 4 warps; every kernel built on mma_block_product launches this many
 #define MMA_VECS (MMA_TILE * MMA_TILE_K / 8 / MMA_THREADS)  // 16-byte vectors per thread per operand and k step
 
@@ -89,11 +95,8 @@ __device__ __forceinline__ void mma_block_product(MmaAccumulator acc, MmaStage x
         for (int i = 0; i < MMA_VECS; ++i) {
             const int vec = threadIdx.x + i * MMA_THREADS;
             const int row = vec / (MMA_TILE_K / 8), k = k0 + (vec % (MMA_TILE_K / 8)) * 8;
-            xv[i] = wv[i] = make_uint4(0, 0, 0, 0);
-            if (k < K) {
-                xv[i] = load_x(row, k);
-                if (n_base + row < n) wv[i] = *reinterpret_cast<const uint4*>(w + (size_t)(n_base + row) * K + k);
-            }
+            xv[i] = k < K ? load_x(row, k) : make_uint4(0, 0, 0, 0);
+            wv[i] = load8_or_zero(w, n_base + row, n, k, K, K);
         }
     };
     mma_zero(acc);
