@@ -76,48 +76,6 @@ impl DeviceLinear {
         self.run(q, rows_in, LinearOutput::F16(out), self.out_features, act)
     }
 
-    /// [`forward`](Self::forward) of a decode step's rows with the block's residual LayerNorm
-    /// fused ([`linear_add_norm_launch`]): `out = x · Wᵀ + b`, `state = norm(out + state)`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn forward_add_norm(
-        &self,
-        q: &Queue,
-        x: Dev<f16>,
-        rows: usize,
-        out: Dev<f16>,
-        state: Dev<f16>,
-        norm: &DeviceNorm,
-        counters: Dev<i32>,
-    ) -> Result<(), CudaError> {
-        let rows_in = Rows { data: x, count: rows, stride: self.in_features };
-        let launch = linear_add_norm_launch(self.weights(), rows_in, out, state, norm.weights(), counters)?;
-        // SAFETY: built by linear_add_norm_launch (see there).
-        unsafe { q.run(&launch) }
-    }
-
-    /// A post-norm block's whole FFN for a decode step in one launch ([`ffn_add_norm_launch`]):
-    /// this layer is the up-projection, `down` the down-projection, and `state =
-    /// norm(down(ReLU(up(state))) + state)`.
-    pub fn forward_ffn_add_norm(
-        &self,
-        down: &DeviceLinear,
-        q: &Queue,
-        state: Dev<f16>,
-        rows: usize,
-        norm: &DeviceNorm,
-        scratch: FfnScratch,
-    ) -> Result<(), CudaError> {
-        let launch = ffn_add_norm_launch(self.weights(), down.weights(), state, rows, norm.weights(), scratch)?;
-        // SAFETY: built by ffn_add_norm_launch (see there).
-        unsafe { q.run(&launch) }
-    }
-
-    /// The same with f32 output (the LM head's logits); always the small-M kernel.
-    pub fn forward_f32(&self, q: &Queue, x: Dev<f16>, rows: usize, out: Dev<f32>) -> Result<(), CudaError> {
-        let rows_in = Rows { data: x, count: rows, stride: self.in_features };
-        self.run(q, rows_in, LinearOutput::F32(out), self.out_features, Activation::None)
-    }
-
     /// A time-major convolution as this product (kernels/linear.cu): input row `t` is the
     /// `in_features` values from `x + t·x_stride` (overlapping when `x_stride < in_features`), and
     /// output row `t` goes to `out + t·out_stride`.

@@ -5,7 +5,10 @@ use crate::common;
 use half::f16;
 use sovits_rt::cpu::gemv::{linear_few, WeightMat};
 use sovits_rt::cpu::ops::layer_norm_slice;
-use sovits_rt::cuda::ops::{Activation, DeviceLinear, DeviceNorm, FfnScratch};
+use sovits_rt::cuda::ops::{
+    ffn_add_norm_launch, linear_add_norm_launch, linear_launch, Activation, DeviceLinear, DeviceNorm, FfnScratch,
+    LinearOutput, Rows,
+};
 use sovits_rt::cuda::t2s::SamplerSlot;
 use sovits_rt::cuda::t2s_kernels::{sample_tokens_launch, SamplerOutput, SamplerState, StepRows};
 use sovits_rt::model::rng::{exp1, uniform, Purpose};
@@ -64,7 +67,17 @@ fn fused_product_and_layer_norm_match_the_cpu() {
     let (out_d, counters) = (q.zeros::<f16>(rows * n).unwrap(), q.zeros::<i32>(2).unwrap());
     // Twice: the counters must be re-armed by the first launch.
     for _ in 0..2 {
-        linear.forward_add_norm(&q, x_d.dev(), rows, out_d.dev(), state_d.dev(), &norm, counters.dev()).unwrap();
+        let x_rows = Rows { data: x_d.dev(), count: rows, stride: k };
+        let launch = linear_add_norm_launch(
+            linear.weights(),
+            x_rows,
+            out_d.dev(),
+            state_d.dev(),
+            norm.weights(),
+            counters.dev(),
+        );
+        // SAFETY: built by linear_add_norm_launch (see there).
+        unsafe { q.run(&launch.unwrap()) }.unwrap();
     }
     let got = q.read(&state_d, rows * n).unwrap();
     let mut want = state.clone();
@@ -107,7 +120,9 @@ fn fused_ffn_matches_the_cpu_and_repeats_bit_for_bit() {
     let mut runs = Vec::new();
     for _ in 0..2 {
         let state_d = q.upload_f16(&state).unwrap();
-        up.forward_ffn_add_norm(&down, &q, state_d.dev(), rows, &norm, scratch).unwrap();
+        let launch = ffn_add_norm_launch(up.weights(), down.weights(), state_d.dev(), rows, norm.weights(), scratch);
+        // SAFETY: built by ffn_add_norm_launch (see there).
+        unsafe { q.run(&launch.unwrap()) }.unwrap();
         runs.push(q.read(&state_d, rows * d).unwrap());
     }
     assert!(runs[0].iter().zip(&runs[1]).all(|(a, b)| a.to_bits() == b.to_bits()), "two launches differ");
@@ -146,7 +161,10 @@ fn decode_products_match_the_cpu_at_every_batch_size() {
             let x_d = q.upload_f16(&x).unwrap();
             let got: Vec<f32> = if logits {
                 let out = q.zeros::<f32>(rows * n).unwrap();
-                linear.forward_f32(&q, x_d.dev(), rows, out.dev()).unwrap();
+                let x_rows = Rows { data: x_d.dev(), count: rows, stride: k };
+                let launch = linear_launch(linear.weights(), x_rows, LinearOutput::F32(out.dev()), n, Activation::None);
+                // SAFETY: built by linear_launch (see there).
+                unsafe { q.run(&launch.unwrap()) }.unwrap();
                 q.read(&out, rows * n).unwrap()
             } else {
                 let out = q.zeros::<f16>(rows * n).unwrap();
