@@ -19,17 +19,15 @@ use half::f16;
 use parking_lot::{Mutex, MutexGuard};
 
 use super::launch::KernelLaunch;
-use super::ops::{DeviceLinear, DeviceNorm, FfnScratch, FUSED_NORM_MAX_ROWS};
-use super::runtime::{CudaError, DeviceBuffer, GpuRuntime, Queue, Recording};
+use super::ops::{FfnScratch, FUSED_NORM_MAX_ROWS};
+use super::runtime::{CudaError, Dev, DeviceBuffer, GpuRuntime, Queue, Recording};
 use super::t2s_kernels::{
-    decode_partial_len, sample_tokens_launch, AttentionScratch, PositionalEmbedding, SamplerOutput, SamplerState,
-    StepRows, DECODE_HEAD_DIM, MAX_SAMPLER_VOCAB,
+    decode_partial_len, sample_tokens_launch, AttentionScratch, SamplerOutput, SamplerState, StepRows, DECODE_HEAD_DIM,
+    MAX_SAMPLER_VOCAB,
 };
-use super::t2s_plan::{decode_step_launches, prefill_launches, GptBuffers, GptWeights, LayerWeights};
+use super::t2s_plan::{decode_step_launches, prefill_launches, GptBuffers, GptWeights, WeightStore};
 use crate::model::sampling::SamplingParams;
-use crate::model::t2s::{
-    check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, LAYER_NORM_EPS, MAX_STEPS,
-};
+use crate::model::t2s::{check_tokens, validate_prompt, Decoder, GenerateOptions, T2sConfig, T2sModel, MAX_STEPS};
 use crate::model::{check_decoders, ModelError, T2sLogits, T2sPrompt, TextToSemantic};
 
 /// How much the GPU backend reserves up front.
@@ -67,13 +65,19 @@ impl Default for CudaT2sOptions {
     }
 }
 
-struct GpuLayer {
-    in_proj: DeviceLinear,
-    out_proj: DeviceLinear,
-    linear1: DeviceLinear,
-    linear2: DeviceLinear,
-    norm1: DeviceNorm,
-    norm2: DeviceNorm,
+/// The device buffers of the weights, which [`CudaT2s`]'s [`GptWeights`] handles point into.
+struct WeightUploads<'q> {
+    q: &'q Queue,
+    buffers: Vec<DeviceBuffer<f16>>,
+}
+
+impl WeightStore for WeightUploads<'_> {
+    fn f16(&mut self, _name: &str, values: &[f32]) -> Result<Dev<f16>, CudaError> {
+        let buffer = self.q.upload_f16(values)?;
+        let handle = buffer.dev();
+        self.buffers.push(buffer);
+        Ok(handle)
+    }
 }
 
 /// A slot's sampler settings and progress (`SamplerSlot` in kernels/sampling.cu, byte for byte).
@@ -155,13 +159,10 @@ pub struct CudaT2s {
     config: T2sConfig,
     options: CudaT2sOptions,
     q: Queue,
-    bert_proj: DeviceLinear,
-    text_embedding: DeviceBuffer<f16>,
-    text_alpha: f32,
-    audio_embedding: DeviceBuffer<f16>,
-    audio_alpha: f32,
-    layers: Vec<GpuLayer>,
-    head: DeviceLinear,
+    /// The weights as the launch lists take them, uploaded once.
+    weights: GptWeights,
+    /// Owns the buffers `weights` points into.
+    _weight_buffers: Vec<DeviceBuffer<f16>>,
     state: Mutex<DeviceState>,
     free_slots: Arc<Mutex<Vec<usize>>>,
     /// Tells sessions of this model from those of another.
@@ -248,22 +249,9 @@ impl CudaT2s {
                  {MAX_STEPS} positions kept for generated tokens"
             )));
         }
-        let w = &model.weights;
-        let lin = |t: &crate::tensor::Tensor, b: Option<&crate::tensor::Tensor>| DeviceLinear::from_tensors(&q, t, b);
-        let norm = |g: &crate::tensor::Tensor, b: &crate::tensor::Tensor| {
-            DeviceNorm::new(&q, g.data(), b.data(), LAYER_NORM_EPS)
-        };
-        let mut layers = Vec::with_capacity(c.n_layer);
-        for l in &w.layers {
-            layers.push(GpuLayer {
-                in_proj: lin(&l.in_proj_weight, Some(&l.in_proj_bias))?,
-                out_proj: lin(&l.out_proj_weight, Some(&l.out_proj_bias))?,
-                linear1: lin(&l.linear1_weight, Some(&l.linear1_bias))?,
-                linear2: lin(&l.linear2_weight, Some(&l.linear2_bias))?,
-                norm1: norm(&l.norm1_weight, &l.norm1_bias)?,
-                norm2: norm(&l.norm2_weight, &l.norm2_bias)?,
-            });
-        }
+        let mut uploads = WeightUploads { q: &q, buffers: Vec::new() };
+        let weights = GptWeights::place(model, &mut uploads)?;
+        let weight_buffers = uploads.buffers;
         let gib = |bytes: usize| bytes as f64 / f64::from(1 << 30);
         let (slot_mib, kv_gib) =
             (options.bytes_per_slot(&c) as f64 / f64::from(1 << 20), gib(options.reserved_bytes(&c)));
@@ -288,13 +276,8 @@ impl CudaT2s {
             &SamplerSlot::new(&SamplerSetup { sampling: greedy, seed: 0 }, 0),
         )?;
         Ok(CudaT2s {
-            bert_proj: lin(&w.bert_proj_weight, Some(&w.bert_proj_bias))?,
-            text_embedding: q.upload_f16(w.ar_text_embedding.data())?,
-            text_alpha: w.ar_text_position_alpha,
-            audio_embedding: q.upload_f16(w.ar_audio_embedding.data())?,
-            audio_alpha: w.ar_audio_position_alpha,
-            layers,
-            head: lin(&w.ar_predict_layer, None)?,
+            weights,
+            _weight_buffers: weight_buffers,
             state: Mutex::new(state),
             free_slots: Arc::new(Mutex::new((0..options.slots).rev().collect())),
             id: next_model_id(),
@@ -351,35 +334,6 @@ impl CudaT2s {
         })
     }
 
-    /// The weights as the launch lists see them.
-    fn plan_weights(&self) -> GptWeights {
-        let embedding = |table: &DeviceBuffer<f16>, alpha: f32| PositionalEmbedding {
-            table: table.dev(),
-            alpha,
-            d: self.config.d_model,
-        };
-        let layers = self
-            .layers
-            .iter()
-            .map(|l| LayerWeights {
-                in_proj: l.in_proj.weights(),
-                out_proj: l.out_proj.weights(),
-                linear1: l.linear1.weights(),
-                linear2: l.linear2.weights(),
-                norm1: l.norm1.weights(),
-                norm2: l.norm2.weights(),
-            })
-            .collect();
-        GptWeights {
-            bert_proj: self.bert_proj.weights(),
-            text: embedding(&self.text_embedding, self.text_alpha),
-            audio: embedding(&self.audio_embedding, self.audio_alpha),
-            layers,
-            head: self.head.weights(),
-            n_head: self.config.n_head,
-        }
-    }
-
     /// The device state as the launch lists see it.
     fn plan_buffers(&self, st: &DeviceState) -> GptBuffers {
         GptBuffers {
@@ -433,7 +387,7 @@ impl CudaT2s {
         q.write(&mut st.bert, 0, &bert)?;
         let ids: Vec<i32> = prompt.phone_ids.iter().chain(&prompt.prompt_tokens).map(|&t| t as i32).collect();
         q.write(&mut st.ids, 0, &ids)?;
-        for launch in prefill_launches(&self.plan_weights(), &self.plan_buffers(st), n_text, n_prompt, session.slot)? {
+        for launch in prefill_launches(&self.weights, &self.plan_buffers(st), n_text, n_prompt, session.slot)? {
             self.run(&launch)?;
         }
         q.write(&mut st.slot_len, session.slot, &[rows as i32])?;
@@ -471,7 +425,7 @@ impl CudaT2s {
     /// Queues one decode step for `rows` rows whose tokens and slots are already in
     /// `st.ids` / `st.row_slot`: everything a CUDA graph captures.
     fn step_launches(&self, st: &DeviceState, rows: usize, sample: bool) -> Result<(), CudaError> {
-        for launch in decode_step_launches(&self.plan_weights(), &self.plan_buffers(st), rows)? {
+        for launch in decode_step_launches(&self.weights, &self.plan_buffers(st), rows)? {
             self.run(&launch)?;
         }
         if sample {

@@ -16,6 +16,8 @@ use super::t2s_kernels::{
     advance_slots_launch, decode_attention_launch, embed_positions_launch, AttentionGrid, AttentionScratch, LayerCache,
     PositionalEmbedding, StepRows,
 };
+use crate::model::t2s::{T2sModel, LAYER_NORM_EPS};
+use crate::tensor::Tensor;
 
 /// One transformer block's weights on the device.
 #[derive(Debug, Clone, Copy)]
@@ -40,10 +42,79 @@ pub struct GptWeights {
     pub n_head: usize,
 }
 
+/// Where [`GptWeights::place`] puts a GPT's tensors as f16: device buffers for `CudaT2s`, an
+/// emulation case's buffers for the test. `name` says which tensor it is (`l3.linear1.weight`).
+pub trait WeightStore {
+    fn f16(&mut self, name: &str, values: &[f32]) -> Result<Dev<f16>, CudaError>;
+}
+
 impl GptWeights {
+    /// `model`'s weights placed in `store` as f16 (their checkpoint precision).
+    pub fn place(model: &T2sModel, store: &mut impl WeightStore) -> Result<Self, CudaError> {
+        let (c, w) = (&model.config, &model.weights);
+        let mut layers = Vec::with_capacity(w.layers.len());
+        for (i, l) in w.layers.iter().enumerate() {
+            let name = |part: &str| format!("l{i}.{part}");
+            layers.push(LayerWeights {
+                in_proj: place_linear(store, &name("in_proj"), &l.in_proj_weight, Some(&l.in_proj_bias))?,
+                out_proj: place_linear(store, &name("out_proj"), &l.out_proj_weight, Some(&l.out_proj_bias))?,
+                linear1: place_linear(store, &name("linear1"), &l.linear1_weight, Some(&l.linear1_bias))?,
+                linear2: place_linear(store, &name("linear2"), &l.linear2_weight, Some(&l.linear2_bias))?,
+                norm1: place_norm(store, &name("norm1"), &l.norm1_weight, &l.norm1_bias)?,
+                norm2: place_norm(store, &name("norm2"), &l.norm2_weight, &l.norm2_bias)?,
+            });
+        }
+        let text = place_embedding(store, "text_embedding", &w.ar_text_embedding, w.ar_text_position_alpha)?;
+        let audio = place_embedding(store, "audio_embedding", &w.ar_audio_embedding, w.ar_audio_position_alpha)?;
+        Ok(GptWeights {
+            bert_proj: place_linear(store, "bert_proj", &w.bert_proj_weight, Some(&w.bert_proj_bias))?,
+            text,
+            audio,
+            layers,
+            head: place_linear(store, "head", &w.ar_predict_layer, None)?,
+            n_head: c.n_head,
+        })
+    }
+
     fn d(&self) -> usize {
         self.audio.d
     }
+}
+
+fn place_linear(
+    store: &mut impl WeightStore,
+    name: &str,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+) -> Result<LinearWeights, CudaError> {
+    Ok(LinearWeights {
+        weight: store.f16(&format!("{name}.weight"), weight.data())?,
+        bias: bias.map(|b| store.f16(&format!("{name}.bias"), b.data())).transpose()?,
+        n: weight.shape()[0],
+        k: weight.shape()[1],
+    })
+}
+
+fn place_embedding(
+    store: &mut impl WeightStore,
+    name: &str,
+    table: &Tensor,
+    alpha: f32,
+) -> Result<PositionalEmbedding, CudaError> {
+    Ok(PositionalEmbedding { table: store.f16(name, table.data())?, alpha, d: table.shape()[1] })
+}
+
+fn place_norm(
+    store: &mut impl WeightStore,
+    name: &str,
+    gamma: &Tensor,
+    beta: &Tensor,
+) -> Result<NormWeights, CudaError> {
+    Ok(NormWeights {
+        gamma: store.f16(&format!("{name}.weight"), gamma.data())?,
+        beta: store.f16(&format!("{name}.bias"), beta.data())?,
+        eps: LAYER_NORM_EPS,
+    })
 }
 
 /// The device memory a prefill or a step reads and writes.

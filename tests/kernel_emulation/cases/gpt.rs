@@ -7,10 +7,10 @@
 
 use half::f16;
 use sovits_rt::cpu::CpuT2s;
-use sovits_rt::cuda::ops::{FfnScratch, LinearWeights, NormWeights, FUSED_NORM_MAX_ROWS};
-use sovits_rt::cuda::runtime::Dev;
-use sovits_rt::cuda::t2s_kernels::{decode_partial_len, AttentionScratch, PositionalEmbedding};
-use sovits_rt::cuda::t2s_plan::{decode_step_launches, prefill_launches, GptBuffers, GptWeights, LayerWeights};
+use sovits_rt::cuda::ops::{FfnScratch, FUSED_NORM_MAX_ROWS};
+use sovits_rt::cuda::runtime::{CudaError, Dev};
+use sovits_rt::cuda::t2s_kernels::{decode_partial_len, AttentionScratch};
+use sovits_rt::cuda::t2s_plan::{decode_step_launches, prefill_launches, GptBuffers, GptWeights, WeightStore};
 use sovits_rt::model::t2s::{T2sConfig, T2sModel};
 use sovits_rt::model::{T2sLogits, T2sPrompt};
 use sovits_rt::tensor::Tensor;
@@ -85,44 +85,13 @@ fn prompt(c: &T2sConfig, rng: &mut Rng, n_text: usize, n_prompt: usize) -> T2sPr
     }
 }
 
-/// The model's weights as device buffers of the case (f16, as `CudaT2s` uploads them; the
-/// random weights are f16 values already).
-fn upload(case: &mut Case, model: &T2sModel) -> GptWeights {
-    let c = &model.config;
-    let w = &model.weights;
-    let linear = |case: &mut Case, name: &str, weight: &Tensor, bias: Option<&Tensor>| LinearWeights {
-        weight: case.buffer(&format!("{name}.weight"), &narrow(weight.data())),
-        bias: bias.map(|b| case.buffer(&format!("{name}.bias"), &narrow(b.data()))),
-        n: weight.shape()[0],
-        k: weight.shape()[1],
-    };
-    let norm = |case: &mut Case, name: &str, gamma: &Tensor, beta: &Tensor| NormWeights {
-        gamma: case.buffer(&format!("{name}.weight"), &narrow(gamma.data())),
-        beta: case.buffer(&format!("{name}.bias"), &narrow(beta.data())),
-        eps: sovits_rt::model::t2s::LAYER_NORM_EPS,
-    };
-    let layers = w
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| LayerWeights {
-            in_proj: linear(case, &format!("l{i}.in_proj"), &l.in_proj_weight, Some(&l.in_proj_bias)),
-            out_proj: linear(case, &format!("l{i}.out_proj"), &l.out_proj_weight, Some(&l.out_proj_bias)),
-            linear1: linear(case, &format!("l{i}.linear1"), &l.linear1_weight, Some(&l.linear1_bias)),
-            linear2: linear(case, &format!("l{i}.linear2"), &l.linear2_weight, Some(&l.linear2_bias)),
-            norm1: norm(case, &format!("l{i}.norm1"), &l.norm1_weight, &l.norm1_bias),
-            norm2: norm(case, &format!("l{i}.norm2"), &l.norm2_weight, &l.norm2_bias),
-        })
-        .collect();
-    let text = case.buffer("text_embedding", &narrow(w.ar_text_embedding.data()));
-    let audio = case.buffer("audio_embedding", &narrow(w.ar_audio_embedding.data()));
-    GptWeights {
-        bert_proj: linear(case, "bert_proj", &w.bert_proj_weight, Some(&w.bert_proj_bias)),
-        text: PositionalEmbedding { table: text, alpha: w.ar_text_position_alpha, d: c.d_model },
-        audio: PositionalEmbedding { table: audio, alpha: w.ar_audio_position_alpha, d: c.d_model },
-        layers,
-        head: linear(case, "head", &w.ar_predict_layer, None),
-        n_head: c.n_head,
+/// An emulation case as the place of the GPT's weights: each tensor a buffer named after it
+/// (f16, as `CudaT2s` uploads them; the random weights are f16 values already).
+struct CaseWeights<'a>(&'a mut Case);
+
+impl WeightStore for CaseWeights<'_> {
+    fn f16(&mut self, name: &str, values: &[f32]) -> Result<Dev<f16>, CudaError> {
+        Ok(self.0.buffer(name, &narrow(values)))
     }
 }
 
@@ -139,7 +108,7 @@ fn gpt_case(model: &T2sModel, gc: &GptCase) -> Case {
     let tolerance = format!("logits {LOGITS_ABS} + {LOGITS_REL}·|logit|; slot counters and scratch exact");
     let mut case = Case::new("GPT prefill + decode steps (t2s_plan)", config.clone(), tolerance);
     let mut rng = Rng::new(&config);
-    let weights = upload(&mut case, model);
+    let weights = GptWeights::place(model, &mut CaseWeights(&mut case)).expect("weights as buffers");
 
     // The prompts, and what the CPU makes of them.
     let prompts: Vec<T2sPrompt> = gc.sessions.iter().map(|&(t, p)| prompt(c, &mut rng, t, p)).collect();
